@@ -1,0 +1,223 @@
+//! Close codes (RFC 6455 §7.4) and the one table that says which broken rule
+//! earns which code.
+//!
+//! The PHP tutorial never closes a connection properly: it just calls
+//! `socket_close()`. A WebSocket endpoint is expected to say *why* it closes,
+//! with a two-byte code at the start of a close frame. Every rule the server
+//! enforces is a [`Violation`], and [`Violation::close_code`] is the single
+//! place where a violation becomes a code, so the rules and their answers are
+//! never scattered through the code.
+
+use std::fmt;
+
+/// RFC 6455 §7.4.1: 1000 means the purpose of the connection was fulfilled.
+pub const NORMAL: u16 = 1000;
+/// RFC 6455 §7.4.1: 1001 means the endpoint is going away (server shutdown).
+pub const GOING_AWAY: u16 = 1001;
+/// RFC 6455 §7.4.1: 1002 means the peer broke the protocol.
+pub const PROTOCOL_ERROR: u16 = 1002;
+/// RFC 6455 §7.4.1: 1007 means a message's data did not match its type
+/// (for us: a text message that is not UTF-8).
+pub const INVALID_DATA: u16 = 1007;
+/// RFC 6455 §7.4.1: 1008 is the generic "policy violation" code.
+pub const POLICY_VIOLATION: u16 = 1008;
+/// RFC 6455 §7.4.1: 1009 means a message is too big to process.
+pub const MESSAGE_TOO_BIG: u16 = 1009;
+
+/// May this code appear in a close frame on the wire?
+///
+/// RFC 6455 §7.4.1 and §7.4.2: 0-999 are never used; 1004 is reserved;
+/// 1005, 1006 and 1015 are only for reporting inside an endpoint and MUST NOT
+/// be sent; 1016-2999 are reserved for future RFCs (the IANA registry has
+/// since added 1012-1014, so those are accepted); 3000-4999 belong to
+/// libraries and applications; 5000 and up are not defined.
+pub fn is_valid_on_wire(code: u16) -> bool {
+    matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
+}
+
+/// Every rule a peer can break after the handshake, one variant per rule.
+///
+/// Each variant names the RFC sentence it enforces; the check itself lives
+/// next to that sentence (in `frame.rs` or `protocol.rs`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Violation {
+    /// §5.2: RSV1-3 MUST be 0 unless an extension defines them (we negotiate none).
+    ReservedBits,
+    /// §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved.
+    ReservedOpcode(u8),
+    /// §5.1: a client MUST mask every frame it sends.
+    UnmaskedFrame,
+    /// §5.2: the most significant bit of a 64-bit length MUST be 0.
+    LengthTooLarge,
+    /// §5.2: the minimal number of bytes MUST be used to encode the length.
+    NonMinimalLength,
+    /// §5.5: control frames MUST NOT be fragmented.
+    FragmentedControl,
+    /// §5.5: control frames have a payload of 125 bytes or less.
+    ControlTooLong,
+    /// §5.4: a continuation frame arrived with no message in progress.
+    UnexpectedContinuation,
+    /// §5.4: a new text or binary frame arrived while a message was in progress.
+    ExpectedContinuation,
+    /// §5.6, §8.1: a text message (or close reason) is not valid UTF-8.
+    InvalidUtf8,
+    /// §10.4: the message is larger than this server accepts.
+    MessageTooBig { limit: usize },
+    /// §5.5.1: a close payload of exactly one byte cannot hold a code.
+    CloseTooShort,
+    /// §7.4: the close code may not be sent on the wire.
+    InvalidCloseCode(u16),
+}
+
+impl Violation {
+    /// The close code the server sends when it fails the connection for this
+    /// reason (RFC 6455 §7.1.7). This match is the whole mapping.
+    pub fn close_code(&self) -> u16 {
+        match self {
+            Violation::InvalidUtf8 => INVALID_DATA,
+            Violation::MessageTooBig { .. } => MESSAGE_TOO_BIG,
+            Violation::ReservedBits
+            | Violation::ReservedOpcode(_)
+            | Violation::UnmaskedFrame
+            | Violation::LengthTooLarge
+            | Violation::NonMinimalLength
+            | Violation::FragmentedControl
+            | Violation::ControlTooLong
+            | Violation::UnexpectedContinuation
+            | Violation::ExpectedContinuation
+            | Violation::CloseTooShort
+            | Violation::InvalidCloseCode(_) => PROTOCOL_ERROR,
+        }
+    }
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Violation::ReservedBits => write!(f, "a reserved bit (RSV1-3) is set"),
+            Violation::ReservedOpcode(op) => write!(f, "reserved opcode {op:#x}"),
+            Violation::UnmaskedFrame => write!(f, "a client frame is not masked"),
+            Violation::LengthTooLarge => write!(f, "64-bit length has its top bit set"),
+            Violation::NonMinimalLength => write!(f, "length not in its shortest form"),
+            Violation::FragmentedControl => write!(f, "a control frame is fragmented"),
+            Violation::ControlTooLong => write!(f, "a control frame is over 125 bytes"),
+            Violation::UnexpectedContinuation => {
+                write!(f, "a continuation frame with no message to continue")
+            }
+            Violation::ExpectedContinuation => {
+                write!(f, "a new message started before the last one ended")
+            }
+            Violation::InvalidUtf8 => write!(f, "text is not valid UTF-8"),
+            Violation::MessageTooBig { limit } => {
+                write!(f, "message larger than the {limit}-byte limit")
+            }
+            Violation::CloseTooShort => write!(f, "a close payload of one byte"),
+            Violation::InvalidCloseCode(code) => write!(f, "close code {code} is not allowed"),
+        }
+    }
+}
+
+/// The payload of a close frame: a code in network byte order, then an
+/// optional UTF-8 reason (RFC 6455 §5.5.1). An empty payload means "no code".
+pub fn payload(code: u16, reason: &str) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(2 + reason.len());
+    bytes.extend_from_slice(&code.to_be_bytes());
+    bytes.extend_from_slice(reason.as_bytes());
+    bytes
+}
+
+/// What a close frame from the peer said, once checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
+    /// `None` when the payload was empty (RFC 6455 §7.1.5: code 1005, "no status").
+    pub code: Option<u16>,
+    pub reason: String,
+}
+
+/// Read and check a peer's close payload (RFC 6455 §5.5.1, §7.4, §8.1).
+pub fn parse_payload(payload: &[u8]) -> Result<CloseFrame, Violation> {
+    match payload {
+        [] => Ok(CloseFrame {
+            code: None,
+            reason: String::new(),
+        }),
+        [_] => Err(Violation::CloseTooShort),
+        [high, low, reason @ ..] => {
+            let code = u16::from_be_bytes([*high, *low]);
+            if !is_valid_on_wire(code) {
+                return Err(Violation::InvalidCloseCode(code));
+            }
+            // §5.5.1: the reason "is not guaranteed to be human readable" but
+            // MUST be UTF-8; §8.1 makes invalid UTF-8 a 1007.
+            let reason = std::str::from_utf8(reason).map_err(|_| Violation::InvalidUtf8)?;
+            Ok(CloseFrame {
+                code: Some(code),
+                reason: reason.to_owned(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_allowed_on_the_wire() {
+        for code in [
+            1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1014,
+        ] {
+            assert!(is_valid_on_wire(code), "{code}");
+        }
+        for code in [3000, 3999, 4000, 4999] {
+            assert!(is_valid_on_wire(code), "{code}");
+        }
+        for code in [
+            0, 999, 1004, 1005, 1006, 1015, 1016, 1100, 2000, 2999, 5000, 65535,
+        ] {
+            assert!(!is_valid_on_wire(code), "{code}");
+        }
+    }
+
+    #[test]
+    fn every_violation_maps_to_a_code_that_may_be_sent() {
+        let all = [
+            Violation::ReservedBits,
+            Violation::ReservedOpcode(3),
+            Violation::UnmaskedFrame,
+            Violation::LengthTooLarge,
+            Violation::NonMinimalLength,
+            Violation::FragmentedControl,
+            Violation::ControlTooLong,
+            Violation::UnexpectedContinuation,
+            Violation::ExpectedContinuation,
+            Violation::InvalidUtf8,
+            Violation::MessageTooBig { limit: 1 },
+            Violation::CloseTooShort,
+            Violation::InvalidCloseCode(5),
+        ];
+        for violation in all {
+            assert!(is_valid_on_wire(violation.close_code()), "{violation}");
+        }
+        assert_eq!(Violation::InvalidUtf8.close_code(), 1007);
+        assert_eq!(Violation::MessageTooBig { limit: 1 }.close_code(), 1009);
+        assert_eq!(Violation::ReservedBits.close_code(), 1002);
+    }
+
+    #[test]
+    fn close_payloads() {
+        assert_eq!(parse_payload(&[]).unwrap().code, None);
+        assert_eq!(parse_payload(&[3]), Err(Violation::CloseTooShort));
+        let frame = parse_payload(&payload(1000, "bye")).unwrap();
+        assert_eq!(frame.code, Some(1000));
+        assert_eq!(frame.reason, "bye");
+        assert_eq!(
+            parse_payload(&payload(1005, "")),
+            Err(Violation::InvalidCloseCode(1005))
+        );
+        assert_eq!(
+            parse_payload(&[0x03, 0xe8, 0xff]),
+            Err(Violation::InvalidUtf8)
+        );
+    }
+}

@@ -1,0 +1,24 @@
+//! A WebSocket server, ported from a classic PHP tutorial and made correct
+//! to RFC 6455. `docs/php-to-rust.md` maps each PHP function to its home here.
+//!
+//! The modules, in the order data flows through them:
+//! socket -> bytes ([`server`], [`poll`]) -> HTTP request ([`http`]) ->
+//! [`handshake`], or a page from [`www`] -> frames ([`frame`]) -> messages
+//! ([`protocol`], [`utf8`], [`close`]) -> reply ([`replies`]) -> frames ->
+//! bytes -> socket. [`clients`] and [`client`] hold the per-client state,
+//! [`config`] the flags, [`console`] the log.
+
+pub mod client;
+pub mod clients;
+pub mod close;
+pub mod config;
+pub mod console;
+pub mod frame;
+pub mod handshake;
+pub mod http;
+pub mod poll;
+pub mod protocol;
+pub mod replies;
+pub mod server;
+pub mod utf8;
+pub mod www;

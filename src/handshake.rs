@@ -1,0 +1,352 @@
+//! The opening handshake (RFC 6455 §4.2): the PHP's `handshake()`.
+//!
+//! The client asks, in HTTP, to switch the connection to WebSocket; the
+//! server checks the request (§4.2.1) and either answers `101 Switching
+//! Protocols` with a `Sec-WebSocket-Accept` proving it read the client's key
+//! (§4.2.2), or answers an HTTP error saying what is wrong.
+//!
+//! Where the PHP and the RFC disagree:
+//! - The PHP checked only `Sec-WebSocket-Version`, and on any other problem
+//!   logged a line and left the client waiting for an answer forever. Here
+//!   every check has its HTTP status and a one-line reason.
+//! - The PHP read `Origin` and did nothing with it. §10.2 says a server
+//!   SHOULD use it to refuse pages it does not trust, so we do (see
+//!   [`origin_allowed`]).
+
+use crate::http::{self, Request};
+use base64::Engine;
+
+/// RFC 6455 §1.3: the fixed GUID appended to the client's key.
+pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+
+/// The subprotocols this server speaks (§1.9). The tutorial's example
+/// request offers `chat`, so we accept it; the server's behaviour is the
+/// same either way.
+pub const SUBPROTOCOLS: &[&str] = &["chat"];
+
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key` (§4.2.2 step 5.4):
+/// base64(SHA-1(key + GUID)). The key is used as sent, not base64-decoded.
+pub fn accept_key(key: &str) -> String {
+    let digest = sha1_smol::Sha1::from(format!("{key}{GUID}"))
+        .digest()
+        .bytes();
+    base64::engine::general_purpose::STANDARD.encode(digest)
+}
+
+/// Does this request ask for a WebSocket at all? A plain GET does not, and
+/// is answered with a page from `www/` instead.
+pub fn wants_websocket(request: &Request) -> bool {
+    request.has_token("Upgrade", "websocket")
+}
+
+/// A successful handshake: the 101 response, and the subprotocol chosen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub response: Vec<u8>,
+    pub subprotocol: Option<&'static str>,
+}
+
+/// A refused handshake: the HTTP status and a one-line reason.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub status: u16,
+    pub reason: &'static str,
+}
+
+impl Rejection {
+    /// The HTTP response for this refusal.
+    pub fn response(&self) -> Vec<u8> {
+        match self.status {
+            // §4.4: a server that does not speak the client's version answers
+            // with the versions it does speak.
+            426 => http::error_response(426, self.reason, &[("Sec-WebSocket-Version", "13")]),
+            405 => http::error_response(405, self.reason, &[("Allow", "GET")]),
+            status => http::error_response(status, self.reason, &[]),
+        }
+    }
+}
+
+fn refuse(status: u16, reason: &'static str) -> Result<Accepted, Rejection> {
+    Err(Rejection { status, reason })
+}
+
+/// Check a WebSocket request (§4.2.1) and build the answer (§4.2.2).
+///
+/// `allowed_origins` is the `--allowed-origin` list; see [`origin_allowed`].
+pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accepted, Rejection> {
+    // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
+    if request.method != "GET" {
+        return refuse(405, "a WebSocket handshake must be a GET request");
+    }
+    if !matches!(request.version.as_str(), "HTTP/1.1" | "HTTP/2" | "HTTP/2.0") {
+        return refuse(400, "a WebSocket handshake needs HTTP/1.1");
+    }
+    // Item 2: "A |Host| header field containing the server's authority."
+    let Some(host) = request.header("Host").filter(|h| !h.is_empty()) else {
+        return refuse(400, "missing Host header");
+    };
+    // Items 3 and 4: `Upgrade: websocket` and `Connection: Upgrade`, both
+    // case-insensitive, the second possibly in a list (`keep-alive, Upgrade`).
+    if !wants_websocket(request) {
+        return refuse(400, "missing Upgrade: websocket");
+    }
+    if !request.has_token("Connection", "Upgrade") {
+        return refuse(400, "missing Connection: Upgrade");
+    }
+    // Item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
+    // §4.4: any other version gets 426 and the version we do speak.
+    match request.header("Sec-WebSocket-Version") {
+        None => return refuse(400, "missing Sec-WebSocket-Version header"),
+        Some("13") => {}
+        Some(_) => return refuse(426, "only WebSocket version 13 is supported"),
+    }
+    // Item 5: a key that is 16 random bytes, base64-encoded (§11.3.1).
+    let Some(key) = request.header("Sec-WebSocket-Key") else {
+        return refuse(400, "missing Sec-WebSocket-Key header");
+    };
+    if !is_valid_key(key) {
+        return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
+    }
+    // §10.2: refuse pages from origins we do not trust.
+    if !origin_allowed(request.header("Origin"), host, allowed_origins) {
+        return refuse(403, "Origin not allowed");
+    }
+    let subprotocol = choose_subprotocol(request);
+    Ok(Accepted {
+        response: switching_protocols(key, subprotocol),
+        subprotocol,
+    })
+}
+
+fn is_valid_key(key: &str) -> bool {
+    let decoded = base64::engine::general_purpose::STANDARD.decode(key);
+    decoded.is_ok_and(|bytes| bytes.len() == 16)
+}
+
+/// §4.2.2 /subprotocol/: the first protocol the client offers that we speak,
+/// or none (and then no `Sec-WebSocket-Protocol` in the answer).
+fn choose_subprotocol(request: &Request) -> Option<&'static str> {
+    let offered = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Sec-WebSocket-Protocol"))
+        .flat_map(|(_, value)| value.split(','))
+        .map(str::trim);
+    for protocol in offered {
+        if let Some(ours) = SUBPROTOCOLS.iter().find(|p| **p == protocol) {
+            return Some(ours);
+        }
+    }
+    None
+}
+
+/// The 101 answer (§4.2.2 step 5). Byte for byte what the PHP sent, plus
+/// the subprotocol line when one was chosen.
+fn switching_protocols(key: &str, subprotocol: Option<&str>) -> Vec<u8> {
+    let accept = accept_key(key);
+    let mut headers = vec![
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade"),
+        ("Sec-WebSocket-Accept", accept.as_str()),
+    ];
+    if let Some(protocol) = subprotocol {
+        headers.push(("Sec-WebSocket-Protocol", protocol));
+    }
+    http::response(101, &headers, b"")
+}
+
+/// May a page from `origin` talk to this server (RFC 6455 §10.2)?
+///
+/// Browsers always send `Origin`; other clients usually do not, and a
+/// missing Origin is allowed (it protects nothing: any program can forge
+/// it). A page loaded from this same server is always allowed: the Origin's
+/// host and port equal the request's `Host`. Any other page is refused
+/// unless its origin is in `allowed` (the `--allowed-origin` flags; `*`
+/// allows any, `null` allows pages opened from files). That stops a page on
+/// another site from talking to a server on your machine through your
+/// browser.
+pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> bool {
+    let Some(origin) = origin else {
+        return true;
+    };
+    let same_origin = match origin.split_once("://") {
+        Some((scheme, authority)) => same_authority(scheme, authority, host),
+        None => false, // "null": a page opened from a file, or sandboxed
+    };
+    same_origin
+        || allowed
+            .iter()
+            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+}
+
+/// Is the Origin's `host[:port]` the same as the `Host` header's, once the
+/// default ports are filled in? The Origin's default comes from its scheme;
+/// the Host's is 80, because this server speaks plain `ws:` (no TLS).
+fn same_authority(scheme: &str, authority: &str, host: &str) -> bool {
+    let origin_default = if scheme.eq_ignore_ascii_case("https") {
+        "443"
+    } else {
+        "80"
+    };
+    with_port(authority, origin_default).eq_ignore_ascii_case(&with_port(host, "80"))
+}
+
+/// `example.com` -> `example.com:80`; `[::1]` -> `[::1]:80`; with a port, as is.
+fn with_port(authority: &str, default_port: &str) -> String {
+    if authority.ends_with(']') || !authority.contains(':') {
+        format!("{authority}:{default_port}")
+    } else {
+        authority.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::parse_request;
+
+    fn request(extra: &str) -> Request {
+        let raw = format!(
+            "GET /chat HTTP/1.1\r\nHost: 127.0.0.1:1222\r\nUpgrade: websocket\r\n\
+             Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+        );
+        parse_request(raw.as_bytes()).unwrap().unwrap().0
+    }
+
+    fn without(request: &Request, name: &str) -> Request {
+        let mut request = request.clone();
+        request
+            .headers
+            .retain(|(n, _)| !n.eq_ignore_ascii_case(name));
+        request
+    }
+
+    fn with(request: &Request, name: &str, value: &str) -> Request {
+        let mut request = without(request, name);
+        request.headers.push((name.into(), value.into()));
+        request
+    }
+
+    fn status(request: &Request) -> u16 {
+        match handshake(request, &[]) {
+            Ok(_) => 101,
+            Err(rejection) => rejection.status,
+        }
+    }
+
+    #[test]
+    fn accept_key_of_the_rfc_example() {
+        // RFC 6455 §1.3.
+        assert_eq!(
+            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
+        );
+    }
+
+    #[test]
+    fn accept_key_of_the_tutorial_example() {
+        assert_eq!(
+            accept_key("x3JJHMbDL1EzLkh9GBhXDw=="),
+            "HSmrc0sMlYUkAGmm5OPpG2HaGWk="
+        );
+    }
+
+    #[test]
+    fn the_101_response_byte_for_byte() {
+        let accepted = handshake(&request(""), &[]).unwrap();
+        let expected = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                        Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        assert_eq!(String::from_utf8(accepted.response).unwrap(), expected);
+        assert_eq!(accepted.subprotocol, None);
+    }
+
+    #[test]
+    fn chat_is_chosen_when_offered() {
+        let accepted = handshake(&request("Sec-WebSocket-Protocol: superchat, chat\r\n"), &[]);
+        let accepted = accepted.unwrap();
+        assert_eq!(accepted.subprotocol, Some("chat"));
+        let text = String::from_utf8(accepted.response).unwrap();
+        assert!(text.contains("\r\nSec-WebSocket-Protocol: chat\r\n"));
+        let other = handshake(&request("Sec-WebSocket-Protocol: superchat\r\n"), &[]);
+        assert_eq!(other.unwrap().subprotocol, None);
+    }
+
+    #[test]
+    fn each_rule_has_its_status() {
+        let good = request("");
+        assert_eq!(status(&good), 101);
+        let mut post = good.clone();
+        post.method = "POST".into();
+        assert_eq!(status(&post), 405);
+        let mut old = good.clone();
+        old.version = "HTTP/1.0".into();
+        assert_eq!(status(&old), 400);
+        assert_eq!(status(&without(&good, "Host")), 400);
+        assert_eq!(status(&without(&good, "Upgrade")), 400);
+        assert_eq!(status(&without(&good, "Connection")), 400);
+        assert_eq!(status(&without(&good, "Sec-WebSocket-Key")), 400);
+        assert_eq!(status(&with(&good, "Sec-WebSocket-Key", "c2hvcnQ=")), 400);
+        assert_eq!(
+            status(&with(&good, "Sec-WebSocket-Key", "not base64!")),
+            400
+        );
+        assert_eq!(status(&without(&good, "Sec-WebSocket-Version")), 400);
+        assert_eq!(status(&with(&good, "Sec-WebSocket-Version", "12")), 426);
+        assert_eq!(status(&with(&good, "Origin", "http://evil.example")), 403);
+        assert_eq!(
+            status(&with(&good, "Connection", "keep-alive, Upgrade")),
+            101
+        );
+        assert_eq!(status(&with(&good, "upgrade", "WebSocket")), 101);
+    }
+
+    #[test]
+    fn version_426_names_the_version_we_speak() {
+        let rejection = handshake(&with(&request(""), "Sec-WebSocket-Version", "8"), &[]);
+        let text = String::from_utf8(rejection.unwrap_err().response()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
+        assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+    }
+
+    #[test]
+    fn origin_rules() {
+        let host = "127.0.0.1:1222";
+        assert!(origin_allowed(None, host, &[]));
+        assert!(origin_allowed(Some("http://127.0.0.1:1222"), host, &[]));
+        assert!(origin_allowed(Some("HTTP://127.0.0.1:1222"), host, &[]));
+        assert!(!origin_allowed(Some("http://127.0.0.1:9999"), host, &[]));
+        assert!(!origin_allowed(Some("http://evil.example"), host, &[]));
+        assert!(!origin_allowed(Some("null"), host, &[]));
+        assert!(origin_allowed(
+            Some("http://localhost"),
+            "localhost:80",
+            &[]
+        ));
+        assert!(origin_allowed(
+            Some("https://localhost"),
+            "localhost:443",
+            &[]
+        ));
+        assert!(!origin_allowed(Some("https://localhost"), "localhost", &[]));
+        assert!(origin_allowed(Some("http://[::1]:1222"), "[::1]:1222", &[]));
+        let allowed = vec!["http://example.com".to_owned(), "null".to_owned()];
+        assert!(origin_allowed(Some("http://example.com"), host, &allowed));
+        assert!(origin_allowed(Some("null"), host, &allowed));
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:1222"),
+            host,
+            &allowed
+        ));
+        assert!(!origin_allowed(
+            Some("http://other.example"),
+            host,
+            &allowed
+        ));
+        assert!(origin_allowed(
+            Some("http://anything"),
+            host,
+            &["*".to_owned()]
+        ));
+    }
+}

@@ -1,0 +1,398 @@
+//! One client: the PHP's `$clients[$socket]` record, and what happens to
+//! the bytes it sends.
+//!
+//! The PHP record held an id, the socket and a `handshake` flag. Ours adds
+//! what a real connection needs: the bytes read but not yet used (`inbox`),
+//! the bytes waiting to be written (`outbox`), the WebSocket state, and how
+//! the connection is ending. The server's loop does the socket calls; this
+//! module decides what the bytes mean and what to answer.
+
+use crate::config::{Config, Limits};
+use crate::console::escape;
+use crate::handshake;
+use crate::http;
+use crate::protocol::{Connection, Event, Message};
+use crate::replies::{self, Clock, Reply};
+use crate::www;
+use log::{debug, info, warn};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Instant, SystemTime};
+
+/// Bytes waiting to be written to a client. Writes may be partial, so we
+/// remember how much of the front is already sent.
+#[derive(Debug, Default)]
+pub struct Outbox {
+    bytes: Vec<u8>,
+    sent: usize,
+}
+
+impl Outbox {
+    /// Where frames and responses are appended.
+    pub fn queue(&mut self) -> &mut Vec<u8> {
+        &mut self.bytes
+    }
+
+    /// What is still to be written.
+    pub fn pending(&self) -> &[u8] {
+        &self.bytes[self.sent..]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.pending().is_empty()
+    }
+
+    /// `n` more bytes were written.
+    pub fn advance(&mut self, n: usize) {
+        self.sent += n;
+        if self.sent == self.bytes.len() {
+            self.bytes.clear();
+            self.sent = 0;
+        } else if self.sent > self.bytes.len() / 2 {
+            // Drop the written half now and then, so the buffer does not
+            // grow forever, without moving the bytes on every small write.
+            self.bytes.drain(..self.sent);
+            self.sent = 0;
+        }
+    }
+}
+
+/// How a client's connection is ending, if it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ending {
+    /// Not ending.
+    No,
+    /// Write what is queued, then close our side of the TCP connection.
+    /// Past `until`, give up on a peer that does not read.
+    AfterFlush { until: Instant },
+    /// Our side is closed; read and discard until the peer closes too (so
+    /// the kernel does not reset a connection with unread data, destroying
+    /// our last words in flight), or until `until`.
+    Lingering { until: Instant },
+    /// Remove from the table now.
+    Gone,
+}
+
+/// Everything a client needs to know about the server to answer.
+pub struct Context<'a> {
+    pub config: &'a Config,
+    /// When the server started (for the `age` command).
+    pub started: Instant,
+    pub now: Instant,
+}
+
+/// Stop reading from a client while this much output is waiting for it:
+/// a client that sends without reading is slowed down by TCP itself
+/// instead of filling our memory.
+pub const READ_PAUSE: usize = 256 * 1024;
+
+/// One connected client: `$clients[$socket]` in the PHP.
+#[derive(Debug)]
+pub struct Client {
+    /// A `uniqid()`-style id, in every log line about this client.
+    pub id: String,
+    pub socket: TcpStream,
+    pub peer: SocketAddr,
+    /// The PHP's `$clients[$socket]["handshake"]`: false until the `101
+    /// Switching Protocols` is sent, then true.
+    pub handshake: bool,
+    /// Bytes read but not yet used (a request head or a frame not yet whole).
+    inbox: Vec<u8>,
+    pub outbox: Outbox,
+    ws: Connection,
+    pub ending: Ending,
+    /// The peer closed its side: there is nothing more to read.
+    pub peer_closed: bool,
+    /// The table was full when this client came: it gets a 503.
+    over_capacity: bool,
+    connected_at: Instant,
+    last_heard: Instant,
+    /// When we sent a close frame and began to wait for the peer's.
+    close_sent_at: Option<Instant>,
+    /// An idle ping is out and unanswered.
+    pinged: bool,
+}
+
+impl Client {
+    pub fn new(
+        id: String,
+        socket: TcpStream,
+        peer: SocketAddr,
+        limits: &Limits,
+        over_capacity: bool,
+        now: Instant,
+    ) -> Client {
+        Client {
+            id,
+            socket,
+            peer,
+            handshake: false,
+            inbox: Vec::new(),
+            outbox: Outbox::default(),
+            ws: Connection::new(limits.max_message_size),
+            ending: Ending::No,
+            peer_closed: false,
+            over_capacity,
+            connected_at: now,
+            last_heard: now,
+            close_sent_at: None,
+            pinged: false,
+        }
+    }
+
+    /// Should the loop read from this client?
+    pub fn wants_read(&self) -> bool {
+        !self.peer_closed && self.ending != Ending::Gone && self.outbox.pending().len() < READ_PAUSE
+    }
+
+    /// Should the loop wait for room to write to this client?
+    pub fn wants_write(&self) -> bool {
+        !self.outbox.is_empty() && self.ending != Ending::Gone
+    }
+
+    /// Bytes arrived from the socket: the PHP's two branches, before and
+    /// after `$clients[$socket]["handshake"]` becomes true.
+    pub fn receive(&mut self, bytes: &[u8], cx: &Context) {
+        self.last_heard = cx.now;
+        self.pinged = false;
+        if self.ending != Ending::No {
+            return; // closing: only a close frame still matters, and it came
+        }
+        self.inbox.extend_from_slice(bytes);
+        if !self.handshake {
+            self.read_request(cx);
+        }
+        if self.handshake {
+            self.read_frames(cx);
+        }
+    }
+
+    /// The peer closed its side of the TCP connection (a read returned 0).
+    /// Whatever we still owe it is written first: a peer that only
+    /// half-closed can still read its answer.
+    pub fn on_peer_closed(&mut self, now: Instant, limits: &Limits) {
+        self.peer_closed = true;
+        match self.ending {
+            Ending::No if !self.handshake => {
+                info!("[{}] left before the handshake", self.id);
+                self.ending = Ending::Gone;
+            }
+            Ending::No => {
+                // RFC 6455 §7.1.5: the connection closed with no close frame:
+                // the close code is 1006, "abnormal closure".
+                info!(
+                    "[{}] closed the connection without a close frame (1006)",
+                    self.id
+                );
+                self.end_after_flush(now, limits);
+            }
+            Ending::AfterFlush { .. } => {}
+            Ending::Lingering { .. } | Ending::Gone => self.ending = Ending::Gone,
+        }
+    }
+
+    /// Before the handshake: wait for a whole HTTP request, then answer it
+    /// with a 101 (and become a WebSocket), a page, or an error.
+    fn read_request(&mut self, cx: &Context) {
+        let (request, head_len) = match http::parse_request(&self.inbox) {
+            Ok(Some(parsed)) => parsed,
+            Ok(None) => return, // not all here yet
+            Err(error) => {
+                let (status, reason) = error.status();
+                warn!(
+                    "[{}] bad request from {}: {status} {reason}",
+                    self.id, self.peer
+                );
+                return self.respond_and_close(http::error_response(status, reason, &[]), cx);
+            }
+        };
+        debug!(
+            "[{}] Handshaking headers from client: {}",
+            self.id,
+            escape(&self.inbox[..head_len])
+        );
+        // What follows the head (frames sent before our 101 arrived) stays.
+        self.inbox.drain(..head_len);
+        let target = escape(request.target.as_bytes());
+
+        if !handshake::wants_websocket(&request) {
+            let (status, response) = www::serve(&cx.config.www, &request);
+            info!(
+                "[{}] {} {target} -> {status}",
+                self.id,
+                escape(request.method.as_bytes())
+            );
+            return self.respond_and_close(response, cx);
+        }
+        if self.over_capacity {
+            warn!("[{}] refused {target}: server full (503)", self.id);
+            let response = http::error_response(503, "too many clients, try again later", &[]);
+            return self.respond_and_close(response, cx);
+        }
+        match handshake::handshake(&request, &cx.config.allowed_origins) {
+            Ok(accepted) => {
+                self.outbox.queue().extend_from_slice(&accepted.response);
+                self.handshake = true;
+                let subprotocol = accepted.subprotocol.unwrap_or("none");
+                info!(
+                    "[{}] handshake done: {target}, subprotocol {subprotocol}",
+                    self.id
+                );
+            }
+            Err(rejection) => {
+                warn!(
+                    "[{}] handshake refused: {} {} ({target})",
+                    self.id, rejection.status, rejection.reason
+                );
+                self.respond_and_close(rejection.response(), cx);
+            }
+        }
+    }
+
+    /// Send an HTTP response; then the connection ends.
+    fn respond_and_close(&mut self, response: Vec<u8>, cx: &Context) {
+        self.outbox.queue().extend_from_slice(&response);
+        self.end_after_flush(cx.now, &cx.config.limits);
+    }
+
+    fn end_after_flush(&mut self, now: Instant, limits: &Limits) {
+        self.inbox = Vec::new();
+        self.ending = Ending::AfterFlush {
+            until: now + limits.close_timeout,
+        };
+    }
+
+    /// After the handshake: turn bytes into messages and answer them.
+    fn read_frames(&mut self, cx: &Context) {
+        let mut used = 0;
+        while self.ending == Ending::No {
+            let received = self
+                .ws
+                .receive(&mut self.inbox[used..], self.outbox.queue());
+            used += received.consumed;
+            match received.event {
+                Some(event) => self.on_event(event, cx),
+                None => break,
+            }
+        }
+        self.inbox.drain(..used.min(self.inbox.len()));
+    }
+
+    fn on_event(&mut self, event: Event, cx: &Context) {
+        match event {
+            Event::Message(message) => self.answer(message, cx),
+            Event::Closed(close) => {
+                let code = close.code.map_or("none".to_string(), |c| c.to_string());
+                let reason = escape(close.reason.as_bytes());
+                info!(
+                    "[{}] closed by client: code {code}, reason \"{reason}\"",
+                    self.id
+                );
+                // §7.1.1: the server closes the TCP connection first.
+                self.end_after_flush(cx.now, &cx.config.limits);
+            }
+            Event::Failed(violation) => {
+                let code = violation.close_code();
+                warn!(
+                    "[{}] protocol error: {violation}; closing with {code}",
+                    self.id
+                );
+                self.end_after_flush(cx.now, &cx.config.limits);
+            }
+        }
+    }
+
+    /// A whole message arrived: log it, as the PHP did, and reply.
+    fn answer(&mut self, message: Message, cx: &Context) {
+        let (kind, bytes) = match &message {
+            Message::Text(text) => ("text", text.as_bytes()),
+            Message::Binary(data) => ("binary", data.as_slice()),
+        };
+        // In echo mode (tests, benchmarks) a line per message would cost more
+        // than the echo itself, so those lines need RUST_LOG=debug.
+        let level = match cx.config.mode {
+            crate::config::Mode::Tutorial => log::Level::Info,
+            crate::config::Mode::Echo => log::Level::Debug,
+        };
+        log::log!(
+            level,
+            "[{}] Data from client ({kind}): {}",
+            self.id,
+            escape(bytes)
+        );
+
+        let clock = Clock {
+            uptime: cx.now - cx.started,
+            now: SystemTime::now(),
+        };
+        match replies::reply(cx.config.mode, message, clock) {
+            Reply::Send(reply) => self.ws.send(&reply, self.outbox.queue()),
+            Reply::SendAndClose(reply) => {
+                self.ws.send(&reply, self.outbox.queue());
+                self.close(crate::close::NORMAL, "bye", cx.now);
+            }
+        }
+    }
+
+    /// Start the closing handshake: send a close frame, then wait for the
+    /// peer's (at most `--close-timeout`).
+    pub fn close(&mut self, code: u16, reason: &str, now: Instant) {
+        if !self.ws.is_closing() {
+            info!("[{}] closing with {code} ({reason})", self.id);
+            self.ws.close(code, reason, self.outbox.queue());
+            self.close_sent_at = Some(now);
+        }
+    }
+
+    /// When this client next needs attention even if it stays silent.
+    pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        match self.ending {
+            Ending::AfterFlush { until } | Ending::Lingering { until } => Some(until),
+            Ending::Gone => Some(self.connected_at),
+            Ending::No if !self.handshake => Some(self.connected_at + limits.handshake_timeout),
+            Ending::No => match self.close_sent_at {
+                Some(sent) => Some(sent + limits.close_timeout),
+                // Ping after one idle period; give up after a second.
+                None => limits
+                    .idle_timeout
+                    .map(|idle| self.last_heard + idle * (1 + u32::from(self.pinged))),
+            },
+        }
+    }
+
+    /// The deadline passed: act on whichever timeout it was.
+    pub fn on_timeout(&mut self, now: Instant, limits: &Limits) {
+        if self.deadline(limits).is_none_or(|deadline| now < deadline) {
+            return;
+        }
+        match self.ending {
+            Ending::AfterFlush { .. } => {
+                info!("[{}] not reading its last bytes; dropped", self.id);
+                self.ending = Ending::Gone;
+            }
+            Ending::Lingering { .. } | Ending::Gone => self.ending = Ending::Gone,
+            Ending::No if !self.handshake => {
+                warn!(
+                    "[{}] no handshake within {:?}; dropped",
+                    self.id, limits.handshake_timeout
+                );
+                self.ending = Ending::Gone;
+            }
+            Ending::No if self.close_sent_at.is_some() => {
+                info!(
+                    "[{}] no close reply within {:?}; dropped",
+                    self.id, limits.close_timeout
+                );
+                self.ending = Ending::Gone;
+            }
+            Ending::No if !self.pinged => {
+                debug!("[{}] idle; sending a ping", self.id);
+                self.ws.ping(b"are you there?", self.outbox.queue());
+                self.pinged = true;
+            }
+            Ending::No => {
+                warn!("[{}] did not answer a ping; dropped", self.id);
+                self.ending = Ending::Gone;
+            }
+        }
+    }
+}

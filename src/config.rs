@@ -1,0 +1,279 @@
+//! The command line: every flag, its default, and its `--help` line.
+//!
+//! The PHP had two variables at the top of the file, `$address` and
+//! `$port`. Everything else it left unbounded; here the limits that keep one
+//! client from hurting the others are gathered in [`Limits`].
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// What the server says back to a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The tutorial's replies: `You have entered: ...` and the commands.
+    Tutorial,
+    /// Every message is sent back unchanged (for tests and benchmarks).
+    Echo,
+}
+
+/// Limits on what one client may cost the server.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// The largest message accepted, in bytes; larger gets close 1009.
+    pub max_message_size: usize,
+    /// The most outgoing bytes a client may leave unread before it is dropped.
+    pub max_pending_output: usize,
+    /// The most clients at once; more get `503 Service Unavailable`.
+    pub max_clients: usize,
+    /// How long a client has to complete its opening handshake.
+    pub handshake_timeout: Duration,
+    /// After this long without a byte from a client, ping it; after as long
+    /// again, drop it. `None`: never.
+    pub idle_timeout: Option<Duration>,
+    /// How long we wait for the peer's part of a closing handshake, and for
+    /// it to go away after we stop sending.
+    pub close_timeout: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_message_size: 16 << 20,
+            max_pending_output: 32 << 20,
+            max_clients: 1024,
+            handshake_timeout: Duration::from_secs(10),
+            idle_timeout: None,
+            close_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Everything the server needs to know to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    pub address: String,
+    pub port: u16,
+    pub log_file: PathBuf,
+    pub www: PathBuf,
+    pub mode: Mode,
+    pub allowed_origins: Vec<String>,
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            // The tutorial's `$address = "127.0.0.1"; $port = "1222";`
+            address: "127.0.0.1".into(),
+            port: 1222,
+            log_file: "log.txt".into(),
+            www: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www"),
+            mode: Mode::Tutorial,
+            allowed_origins: Vec::new(),
+            limits: Limits::default(),
+        }
+    }
+}
+
+/// What the command line asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Command {
+    Run(Config),
+    Help,
+}
+
+pub const USAGE: &str = "\
+Usage: socket_server [OPTIONS]
+
+A WebSocket server: a Rust port of a classic PHP tutorial, correct to RFC 6455.
+Open http://ADDRESS:PORT/ in a browser for the chat page. Logs go to the log file.
+
+Options:
+  --address IP              address to listen on              [default: 127.0.0.1]
+  --port N                  port to listen on (0: any free)   [default: 1222]
+  --log-file PATH           log file, appended to             [default: log.txt]
+  --www DIR                 folder of pages served over HTTP  [default: www next to the crate]
+  --mode tutorial|echo      tutorial replies, or echo every message back
+                                                              [default: tutorial]
+  --allowed-origin ORIGIN   also accept browser pages from ORIGIN (repeatable;
+                            `*` for any, `null` for pages opened as files);
+                            pages from this server itself are always accepted
+  --max-message-size BYTES  largest message accepted (close 1009 above)
+                                                              [default: 16777216]
+  --max-pending-output BYTES
+                            unread output after which a client is dropped
+                                                              [default: 33554432]
+  --max-clients N           clients at once (503 above)       [default: 1024]
+  --handshake-timeout SECS  time allowed for the handshake    [default: 10]
+  --idle-timeout SECS       ping a silent client after SECS, drop it after
+                            2 x SECS (0: never)               [default: 0]
+  --close-timeout SECS      wait for a peer's close reply     [default: 5]
+  -h, --help                print this help
+
+Log level: RUST_LOG=debug (handshake headers), info (default), warn, error.";
+
+/// Read the command line (without the program name).
+pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
+    let mut config = Config::default();
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        // Accept both `--port 8080` and `--port=8080`.
+        let (flag, inline) = match arg.split_once('=') {
+            Some((flag, value)) if flag.starts_with("--") => {
+                (flag.to_owned(), Some(value.to_owned()))
+            }
+            _ => (arg, None),
+        };
+        if flag == "-h" || flag == "--help" {
+            return Ok(Command::Help);
+        }
+        let value = match inline.or_else(|| args.next()) {
+            Some(value) => value,
+            None if flag.starts_with('-') => return Err(format!("{flag} needs a value")),
+            None => return Err(format!("unexpected argument '{flag}'")),
+        };
+        set(&mut config, &flag, &value)?;
+    }
+    Ok(Command::Run(config))
+}
+
+fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
+    let limits = &mut config.limits;
+    match flag {
+        "--address" => {
+            value
+                .parse::<std::net::IpAddr>()
+                .map_err(|_| format!("--address: '{value}' is not an IP address"))?;
+            config.address = value.to_owned();
+        }
+        "--port" => config.port = number(flag, value)?,
+        "--log-file" => config.log_file = non_empty(flag, value)?.into(),
+        "--www" => config.www = non_empty(flag, value)?.into(),
+        "--mode" => {
+            config.mode = match value {
+                "tutorial" => Mode::Tutorial,
+                "echo" => Mode::Echo,
+                _ => return Err(format!("--mode: '{value}' is not tutorial or echo")),
+            }
+        }
+        "--allowed-origin" => config
+            .allowed_origins
+            .push(non_empty(flag, value)?.to_owned()),
+        "--max-message-size" => limits.max_message_size = positive(flag, value)?,
+        "--max-pending-output" => limits.max_pending_output = positive(flag, value)?,
+        "--max-clients" => limits.max_clients = positive(flag, value)?,
+        "--handshake-timeout" => limits.handshake_timeout = seconds(flag, value)?,
+        "--close-timeout" => limits.close_timeout = seconds(flag, value)?,
+        "--idle-timeout" => {
+            let secs: f64 = number(flag, value)?;
+            limits.idle_timeout = (secs > 0.0).then(|| seconds(flag, value)).transpose()?;
+        }
+        _ => return Err(format!("unknown option '{flag}'")),
+    }
+    Ok(())
+}
+
+fn number<T: std::str::FromStr>(flag: &str, value: &str) -> Result<T, String> {
+    value
+        .parse()
+        .map_err(|_| format!("{flag}: '{value}' is not a valid number"))
+}
+
+fn positive(flag: &str, value: &str) -> Result<usize, String> {
+    match number(flag, value)? {
+        0 => Err(format!("{flag}: must be at least 1")),
+        n => Ok(n),
+    }
+}
+
+/// Seconds, fractions allowed (`0.5`), up to a day.
+fn seconds(flag: &str, value: &str) -> Result<Duration, String> {
+    let secs: f64 = number(flag, value)?;
+    if !(secs > 0.0 && secs <= 86_400.0) {
+        return Err(format!(
+            "{flag}: '{value}' must be between 0 and 86400 seconds"
+        ));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn non_empty<'a>(flag: &str, value: &'a str) -> Result<&'a str, String> {
+    if value.is_empty() {
+        return Err(format!("{flag}: must not be empty"));
+    }
+    Ok(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(args: &[&str]) -> Result<Config, String> {
+        match parse(args.iter().map(|s| s.to_string()))? {
+            Command::Run(config) => Ok(config),
+            Command::Help => Err("help".into()),
+        }
+    }
+
+    #[test]
+    fn defaults_are_the_tutorials() {
+        let config = run(&[]).unwrap();
+        assert_eq!((config.address.as_str(), config.port), ("127.0.0.1", 1222));
+        assert_eq!(config.log_file, PathBuf::from("log.txt"));
+        assert_eq!(config.mode, Mode::Tutorial);
+        assert!(config.www.ends_with("www"));
+    }
+
+    #[test]
+    fn flags_in_both_spellings() {
+        let config = run(&[
+            "--port=0",
+            "--mode",
+            "echo",
+            "--allowed-origin",
+            "null",
+            "--allowed-origin=http://a",
+            "--idle-timeout",
+            "1.5",
+            "--max-message-size",
+            "100",
+        ])
+        .unwrap();
+        assert_eq!(config.port, 0);
+        assert_eq!(config.mode, Mode::Echo);
+        assert_eq!(config.allowed_origins, ["null", "http://a"]);
+        assert_eq!(
+            config.limits.idle_timeout,
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(config.limits.max_message_size, 100);
+        assert_eq!(
+            run(&["--idle-timeout", "0"]).unwrap().limits.idle_timeout,
+            None
+        );
+    }
+
+    #[test]
+    fn help() {
+        assert_eq!(parse(["--help".to_string()]), Ok(Command::Help));
+        assert_eq!(parse(["-h".to_string()]), Ok(Command::Help));
+    }
+
+    #[test]
+    fn bad_input_says_what_is_wrong() {
+        for (args, words) in [
+            (&["--port", "70000"][..], "--port"),
+            (&["--port"][..], "needs a value"),
+            (&["--mode", "chat"][..], "tutorial or echo"),
+            (&["--address", "localhost:1"][..], "not an IP"),
+            (&["--frobnicate", "1"][..], "unknown option"),
+            (&["stray"][..], "unexpected argument"),
+            (&["--max-clients", "0"][..], "at least 1"),
+            (&["--handshake-timeout", "-1"][..], "between"),
+            (&["--handshake-timeout", "NaN"][..], "between"),
+        ] {
+            let error = run(args).unwrap_err();
+            assert!(error.contains(words), "{args:?}: {error}");
+        }
+    }
+}

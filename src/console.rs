@@ -1,0 +1,126 @@
+//! The log: the PHP's `console($text)`, which appended to `log.txt`.
+//!
+//! Here every line goes through the `log` macros (`info!`, `warn!`, ...) and
+//! `env_logger`, which adds a timestamp and a level and filters by
+//! `RUST_LOG` (default `info`; `debug` adds the handshake headers, as the
+//! PHP logged them). Lines are appended to the log file; if it cannot be
+//! opened or written, they go to stderr instead, with a warning, and the
+//! server runs on.
+//!
+//! Anything a peer sent goes through [`escape`] first, so that a client
+//! cannot forge log lines with a newline, or hide text with terminal
+//! escape codes.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// How many bytes of a peer's data [`escape`] shows before it cuts.
+pub const SHOWN_BYTES: usize = 200;
+
+/// Start logging to `path`. Call once, before the server starts.
+pub fn init(path: &Path) {
+    let sink = LogFile::open(path);
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format_timestamp_millis()
+        .target(env_logger::Target::Pipe(Box::new(sink)))
+        .init();
+}
+
+/// The log file, or stderr once the file has failed.
+struct LogFile {
+    path: PathBuf,
+    file: Option<File>,
+}
+
+impl LogFile {
+    fn open(path: &Path) -> LogFile {
+        let file = OpenOptions::new().create(true).append(true).open(path);
+        if let Err(e) = &file {
+            eprintln!(
+                "warning: cannot open log file {}: {e}; logging to stderr",
+                path.display()
+            );
+        }
+        LogFile {
+            path: path.to_owned(),
+            file: file.ok(),
+        }
+    }
+}
+
+impl Write for LogFile {
+    fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        if let Some(file) = &mut self.file {
+            match file.write_all(line) {
+                Ok(()) => return Ok(line.len()),
+                Err(e) => {
+                    eprintln!(
+                        "warning: cannot write log file {}: {e}; logging to stderr",
+                        self.path.display()
+                    );
+                    self.file = None;
+                }
+            }
+        }
+        io::stderr().write_all(line)?;
+        Ok(line.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        match &mut self.file {
+            Some(file) => file.flush(),
+            None => io::stderr().flush(),
+        }
+    }
+}
+
+/// Make bytes from the network safe to log: valid UTF-8 is kept, except
+/// control characters, which are written as escapes (`\n`, `\u{1b}`);
+/// invalid bytes become `\xNN`; and past [`SHOWN_BYTES`] the text is cut,
+/// saying how long it was.
+pub fn escape(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(SHOWN_BYTES)];
+    let mut text = String::with_capacity(shown.len());
+    for chunk in shown.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            if c.is_control() {
+                text.extend(c.escape_default());
+            } else {
+                text.push(c);
+            }
+        }
+        for byte in chunk.invalid() {
+            text.push_str(&format!("\\x{byte:02x}"));
+        }
+    }
+    if bytes.len() > shown.len() {
+        text.push_str(&format!("... ({} bytes)", bytes.len()));
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape(b"hi\r\nINFO forged"), "hi\\r\\nINFO forged");
+        assert_eq!(escape(b"\x1b[31mred"), "\\u{1b}[31mred");
+        assert_eq!(escape("\u{85}next line".as_bytes()), "\\u{85}next line");
+        assert_eq!(escape("κόσμε".as_bytes()), "κόσμε");
+    }
+
+    #[test]
+    fn invalid_bytes_are_shown_as_hex() {
+        assert_eq!(escape(b"a\xffb\xc3"), "a\\xffb\\xc3");
+    }
+
+    #[test]
+    fn long_input_is_cut() {
+        let text = escape(&[b'a'; 1000]);
+        assert!(text.starts_with(&"a".repeat(200)));
+        assert!(text.ends_with("... (1000 bytes)"));
+    }
+}

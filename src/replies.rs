@@ -1,0 +1,196 @@
+//! What the server says back: the PHP's `"You have entered: ".$decoded_data`,
+//! plus the commands the tutorial's page lists but its server never had.
+//!
+//! Pure functions: a message (and the time) in, a reply out. The connection
+//! turns the reply into frames.
+
+use crate::config::Mode;
+use crate::protocol::Message;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// What to do after a message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reply {
+    /// Send this message back.
+    Send(Message),
+    /// Send this message, then start the closing handshake with 1000.
+    SendAndClose(Message),
+}
+
+/// The commands the client page lists, in its order.
+pub const COMMANDS: [&str; 8] = [
+    "hello", "hi", "name", "age", "date", "time", "thanks", "bye",
+];
+
+/// The time, as far as replies care: how long the server has been up, and
+/// the wall clock.
+#[derive(Debug, Clone, Copy)]
+pub struct Clock {
+    pub uptime: Duration,
+    pub now: SystemTime,
+}
+
+/// Answer one message.
+pub fn reply(mode: Mode, message: Message, clock: Clock) -> Reply {
+    match (mode, message) {
+        // Echo: exactly what came in, text as text and binary as binary.
+        (Mode::Echo, message) => Reply::Send(message),
+        (Mode::Tutorial, Message::Text(text)) => tutorial(&text, clock),
+        (Mode::Tutorial, Message::Binary(data)) => Reply::Send(Message::Text(format!(
+            "You have sent {} bytes of binary data.",
+            data.len()
+        ))),
+    }
+}
+
+/// The tutorial's replies. Commands are matched without regard to case or
+/// surrounding spaces; anything else is repeated back, as in the PHP.
+fn tutorial(text: &str, clock: Clock) -> Reply {
+    let say = |s: String| Reply::Send(Message::Text(s));
+    match text.trim().to_lowercase().as_str() {
+        "hello" | "hi" => say(format!("Hello! Try one of: {}.", COMMANDS.join(", "))),
+        "name" => say("My name is socket_server, a Rust port of the PHP tutorial's server.".into()),
+        "age" => say(format!(
+            "I have been running for {}.",
+            duration(clock.uptime)
+        )),
+        "date" => say(format!("Today is {} (UTC).", date(clock.now))),
+        "time" => say(format!("The time is {} UTC.", time_of_day(clock.now))),
+        "thanks" => say("You're welcome!".into()),
+        "bye" => Reply::SendAndClose(Message::Text("Goodbye!".into())),
+        _ => say(format!("You have entered: {text}")),
+    }
+}
+
+/// `1 h 2 min 3 s`, leaving out leading zero units.
+fn duration(d: Duration) -> String {
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    match (h, m) {
+        (0, 0) => format!("{s} s"),
+        (0, _) => format!("{m} min {s} s"),
+        _ => format!("{h} h {m} min {s} s"),
+    }
+}
+
+fn seconds_since_epoch(now: SystemTime) -> u64 {
+    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// `Wednesday, 2026-11-25`, in UTC.
+fn date(now: SystemTime) -> String {
+    const WEEKDAYS: [&str; 7] = [
+        "Thursday",
+        "Friday",
+        "Saturday",
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+    ];
+    let days = seconds_since_epoch(now) / 86_400;
+    let (year, month, day) = civil_from_days(days);
+    // 1970-01-01 was a Thursday.
+    let weekday = WEEKDAYS[(days % 7) as usize];
+    format!("{weekday}, {year:04}-{month:02}-{day:02}")
+}
+
+/// `13:04:05`, in UTC.
+fn time_of_day(now: SystemTime) -> String {
+    let secs = seconds_since_epoch(now) % 86_400;
+    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
+}
+
+/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
+/// calendar: std has no calendar, and one small function beats a crate.
+/// The calendar is counted from March, so that the leap day falls at the
+/// end of the year, in 400-year eras of 146,097 days.
+fn civil_from_days(days: u64) -> (u64, u64, u64) {
+    let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
+    let era = z / 146_097;
+    let day_of_era = z % 146_097;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_from_march = (5 * day_of_year + 2) / 153;
+    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
+    let month = if month_from_march < 10 {
+        month_from_march + 3
+    } else {
+        month_from_march - 9
+    };
+    let year = year_of_era + era * 400 + u64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// 2026-11-25 01:02:03 UTC, a Wednesday; up for an hour and a bit.
+    fn clock() -> Clock {
+        Clock {
+            uptime: Duration::from_secs(3723),
+            now: UNIX_EPOCH + Duration::from_secs(1_795_568_523),
+        }
+    }
+
+    fn text_of(reply: Reply) -> String {
+        match reply {
+            Reply::Send(Message::Text(t)) | Reply::SendAndClose(Message::Text(t)) => t,
+            other => panic!("not text: {other:?}"),
+        }
+    }
+
+    fn ask(text: &str) -> String {
+        text_of(reply(Mode::Tutorial, Message::Text(text.into()), clock()))
+    }
+
+    #[test]
+    fn plain_text_is_repeated_as_in_the_php() {
+        assert_eq!(ask("hello world"), "You have entered: hello world");
+    }
+
+    #[test]
+    fn every_listed_command_has_its_own_answer() {
+        for command in COMMANDS {
+            assert!(!ask(command).starts_with("You have entered"), "{command}");
+        }
+        assert!(ask("  HeLLo ").starts_with("Hello!"));
+        assert_eq!(ask("age"), "I have been running for 1 h 2 min 3 s.");
+        assert_eq!(ask("date"), "Today is Wednesday, 2026-11-25 (UTC).");
+        assert_eq!(ask("time"), "The time is 01:02:03 UTC.");
+        assert!(ask("name").contains("socket_server"));
+    }
+
+    #[test]
+    fn bye_answers_then_closes() {
+        let answer = reply(Mode::Tutorial, Message::Text("bye".into()), clock());
+        assert_eq!(
+            answer,
+            Reply::SendAndClose(Message::Text("Goodbye!".into()))
+        );
+    }
+
+    #[test]
+    fn echo_sends_back_exactly() {
+        let binary = Message::Binary(vec![0, 1, 255]);
+        assert_eq!(
+            reply(Mode::Echo, binary.clone(), clock()),
+            Reply::Send(binary)
+        );
+        let text = Message::Text("bye".into());
+        assert_eq!(reply(Mode::Echo, text.clone(), clock()), Reply::Send(text));
+    }
+
+    #[test]
+    fn calendar_dates() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
+        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
+        assert_eq!(civil_from_days(20_782), (2026, 11, 25));
+        assert_eq!(duration(Duration::from_secs(59)), "59 s");
+        assert_eq!(duration(Duration::from_secs(61)), "1 min 1 s");
+    }
+}

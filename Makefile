@@ -28,6 +28,7 @@ doc:
 
 ## bench: throughput and memory measurements (release build)
 bench:
+	$(CARGO) build --release --bin socket_server
 	$(CARGO) run --release --example bench
 
 build:

@@ -102,12 +102,18 @@ fn parse_request_line(line: &str) -> Result<(&str, &str, &str), RequestError> {
     let mut parts = line.split(' ');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(method), Some(target), Some(version), None)
-            if is_token(method) && !target.is_empty() && version.starts_with("HTTP/") =>
+            if is_token(method) && is_target(target) && version.starts_with("HTTP/") =>
         {
             Ok((method, target, version))
         }
         _ => Err(RequestError::Malformed("malformed request line")),
     }
+}
+
+/// RFC 9112 §3.2: a request target is visible ASCII (no controls, no
+/// spaces, nothing above 0x7E; anything else arrives percent-encoded).
+fn is_target(target: &str) -> bool {
+    !target.is_empty() && target.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// `Name: value` (RFC 9112 §5).
@@ -257,6 +263,8 @@ mod tests {
             "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
             "GET / HTTP/1.1\r\n folded: a\r\n\r\n",
             "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
+            "GET /\x1b[31m HTTP/1.1\r\n\r\n",
+            "GET /é HTTP/1.1\r\n\r\n",
             "\r\n\r\n",
         ] {
             assert!(

@@ -180,17 +180,48 @@ fn the_log_names_the_client_by_its_id() {
 }
 
 #[test]
-fn handshake_headers_are_logged_at_debug_and_escaped() {
-    let dir_server = {
-        let mut server = Server::start(&["--log-file", "debug.txt"]);
-        drop(server.client());
-        server.signal_and_wait("TERM");
-        server
-    };
-    // Default level is info: no header dump.
-    let info_log = std::fs::read_to_string(dir_server.dir.join("debug.txt")).unwrap();
-    assert!(!info_log.contains("Handshaking headers"), "{info_log}");
-    assert!(info_log.contains("Server started"), "{info_log}");
+fn handshake_headers_are_logged_at_debug_only() {
+    let server = Server::start(&[]);
+    server.client().send_text("x");
+    assert!(server.wait_for_log("Data from client"));
+    assert!(!server.log().contains("Handshaking headers"));
+}
+
+#[test]
+fn debug_log_shows_the_headers_on_one_escaped_line() {
+    let server = Server::start_with_env(&[], &[("RUST_LOG", "debug")]);
+    drop(server.client());
+    assert!(server.wait_for_log("Handshaking headers from client: GET /"));
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("Handshaking headers"))
+        .unwrap();
+    // The whole head on one line, its CR LF pairs written as escapes.
+    assert!(line.contains("GET / HTTP/1.1\\r\\nHost: "), "{line}");
+    assert!(
+        line.contains("Sec-WebSocket-Version: 13\\r\\n\\r\\n"),
+        "{line}"
+    );
+}
+
+#[test]
+fn control_characters_from_a_peer_never_reach_the_log_raw() {
+    let server = Server::start(&[]);
+    // In the request target: refused (RFC 9112 allows only visible ASCII).
+    let request = handshake_request(server.addr, "").replace("GET / ", "GET /\x1b[31mred ");
+    assert_eq!(server.http(&request).status, 400);
+    // In a message: logged with escapes, on one line.
+    let mut client = server.client();
+    client.send_text("one\ntwo\r\x1b[31mred");
+    client.read_text();
+    assert!(server.wait_for_log("Data from client (text): one\\ntwo\\r\\u{1b}[31mred"));
+    let log = server.log();
+    assert!(!log.contains('\x1b'), "raw escape in the log");
+    assert!(
+        !log.lines().any(|l| l.starts_with("two")),
+        "a peer started a log line"
+    );
 }
 
 #[test]

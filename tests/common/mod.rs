@@ -28,12 +28,18 @@ pub struct Server {
 impl Server {
     /// Start `socket_server --port 0 ARGS...` in a new temporary directory.
     pub fn start(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[])
+    }
+
+    /// Like `start`, with environment variables (e.g. `RUST_LOG`) set.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let dir = temp_dir();
         let mut child = Command::new(env!("CARGO_BIN_EXE_socket_server"))
             .args(["--port", "0"])
             .args(args)
             .current_dir(&dir)
             .env_remove("RUST_LOG")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()

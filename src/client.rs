@@ -8,7 +8,7 @@
 //! module decides what the bytes mean and what to answer.
 
 use crate::config::{Config, Limits};
-use crate::console::escape;
+use crate::console::{escape, escape_up_to};
 use crate::handshake;
 use crate::http;
 use crate::protocol::{Connection, Event, Message};
@@ -205,10 +205,12 @@ impl Client {
                 return self.respond_and_close(http::error_response(status, reason, &[]), cx);
             }
         };
+        // The whole head (at most 8 KiB, the parser's cap), as the PHP
+        // logged it, but escaped: on one line, with no control characters.
         debug!(
             "[{}] Handshaking headers from client: {}",
             self.id,
-            escape(&self.inbox[..head_len])
+            escape_up_to(&self.inbox[..head_len], http::MAX_REQUEST_HEAD)
         );
         // What follows the head (frames sent before our 101 arrived) stays.
         self.inbox.drain(..head_len);
@@ -347,6 +349,7 @@ impl Client {
     pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
         match self.ending {
             Ending::AfterFlush { until } | Ending::Lingering { until } => Some(until),
+            // Already due (any past moment will do): the loop drops it.
             Ending::Gone => Some(self.connected_at),
             Ending::No if !self.handshake => Some(self.connected_at + limits.handshake_timeout),
             Ending::No => match self.close_sent_at {

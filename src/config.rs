@@ -110,6 +110,8 @@ Options:
   --close-timeout SECS      wait for a peer's close reply     [default: 5]
   -h, --help                print this help
 
+Ctrl-C or SIGTERM closes every client with 1001 (going away), waits up to
+2 s (or the close timeout, if shorter) for them to answer, and exits with 0.
 Log level: RUST_LOG=debug (handshake headers), info (default), warn, error.";
 
 /// Read the command line (without the program name).

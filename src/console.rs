@@ -80,7 +80,12 @@ impl Write for LogFile {
 /// invalid bytes become `\xNN`; and past [`SHOWN_BYTES`] the text is cut,
 /// saying how long it was.
 pub fn escape(bytes: &[u8]) -> String {
-    let shown = &bytes[..bytes.len().min(SHOWN_BYTES)];
+    escape_up_to(bytes, SHOWN_BYTES)
+}
+
+/// [`escape`], showing up to `limit` bytes.
+pub fn escape_up_to(bytes: &[u8], limit: usize) -> String {
+    let shown = &bytes[..bytes.len().min(limit)];
     let mut text = String::with_capacity(shown.len());
     for chunk in shown.utf8_chunks() {
         for c in chunk.valid().chars() {

@@ -34,9 +34,13 @@ pub fn accept_key(key: &str) -> String {
 }
 
 /// Does this request ask for a WebSocket at all? A plain GET does not, and
-/// is answered with a page from `www/` instead.
+/// is answered with a page from `www/` instead. A request with any of the
+/// WebSocket headers is treated as a (possibly broken) handshake, so that a
+/// client that forgot `Upgrade` hears what is missing instead of a 404.
 pub fn wants_websocket(request: &Request) -> bool {
     request.has_token("Upgrade", "websocket")
+        || request.header("Sec-WebSocket-Key").is_some()
+        || request.header("Sec-WebSocket-Version").is_some()
 }
 
 /// A successful handshake: the 101 response, and the subprotocol chosen.
@@ -78,7 +82,9 @@ pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accept
     if request.method != "GET" {
         return refuse(405, "a WebSocket handshake must be a GET request");
     }
-    if !matches!(request.version.as_str(), "HTTP/1.1" | "HTTP/2" | "HTTP/2.0") {
+    // (HTTP/2 and 3 carry WebSockets differently, RFC 8441 and RFC 9220;
+    // on a plain TCP connection HTTP/1.1 is the only version that can.)
+    if request.version != "HTTP/1.1" {
         return refuse(400, "a WebSocket handshake needs HTTP/1.1");
     }
     // Item 2: "A |Host| header field containing the server's authority."
@@ -87,11 +93,18 @@ pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accept
     };
     // Items 3 and 4: `Upgrade: websocket` and `Connection: Upgrade`, both
     // case-insensitive, the second possibly in a list (`keep-alive, Upgrade`).
-    if !wants_websocket(request) {
+    if !request.has_token("Upgrade", "websocket") {
         return refuse(400, "missing Upgrade: websocket");
     }
     if !request.has_token("Connection", "Upgrade") {
         return refuse(400, "missing Connection: Upgrade");
+    }
+    // §11.3.1 and §11.3.5: the key and the version appear once. Two keys
+    // would leave us guessing which one the client will check.
+    if request.header_count("Sec-WebSocket-Key") > 1
+        || request.header_count("Sec-WebSocket-Version") > 1
+    {
+        return refuse(400, "repeated Sec-WebSocket-Key or Sec-WebSocket-Version");
     }
     // Item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
     // §4.4: any other version gets 426 and the version we do speak.
@@ -299,6 +312,32 @@ mod tests {
             101
         );
         assert_eq!(status(&with(&good, "upgrade", "WebSocket")), 101);
+        let mut two_keys = good.clone();
+        two_keys.headers.push((
+            "Sec-WebSocket-Key".into(),
+            "AAAAAAAAAAAAAAAAAAAAAA==".into(),
+        ));
+        assert_eq!(status(&two_keys), 400);
+        let mut two_versions = good.clone();
+        two_versions
+            .headers
+            .push(("sec-websocket-version".into(), "13".into()));
+        assert_eq!(status(&two_versions), 400);
+        let mut http2 = good.clone();
+        http2.version = "HTTP/2".into();
+        assert_eq!(status(&http2), 400);
+    }
+
+    #[test]
+    fn any_websocket_header_makes_it_a_handshake() {
+        let plain = parse_request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+            .unwrap()
+            .unwrap()
+            .0;
+        assert!(!wants_websocket(&plain));
+        assert!(wants_websocket(&request("")));
+        assert!(wants_websocket(&without(&request(""), "Upgrade")));
+        assert_eq!(status(&without(&request(""), "Upgrade")), 400);
     }
 
     #[test]

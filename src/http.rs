@@ -51,6 +51,14 @@ impl Request {
             .map(|(_, v)| v.as_str())
     }
 
+    /// How many times a header appears.
+    pub fn header_count(&self, name: &str) -> usize {
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .count()
+    }
+
     /// Does a comma-separated header (such as `Connection: keep-alive,
     /// Upgrade`) contain `token`, ignoring case? Every header line with that
     /// name counts (RFC 9110 §5.3).

@@ -8,6 +8,10 @@
 //! bytes -> socket. [`clients`] and [`client`] hold the per-client state,
 //! [`config`] the flags, [`console`] the log.
 
+// `unsafe` is refused everywhere but in `poll`, which declares the two C
+// functions std does not wrap (poll(2) and signal(2)).
+#![deny(unsafe_code)]
+
 pub mod client;
 pub mod clients;
 pub mod close;
@@ -16,6 +20,7 @@ pub mod console;
 pub mod frame;
 pub mod handshake;
 pub mod http;
+#[allow(unsafe_code)]
 pub mod poll;
 pub mod protocol;
 pub mod replies;

@@ -2,6 +2,8 @@
 //!
 //! Read the flags, start the log, open the listening socket, run the loop.
 
+#![deny(unsafe_code)]
+
 use socket_server::config::{self, Command};
 use socket_server::{console, poll, server::Server};
 use std::process::ExitCode;

@@ -86,15 +86,18 @@ fn ping_gets_a_pong_with_the_same_payload() {
     );
 }
 
+/// The tutorial's example request, exactly as printed in the tutorial.
+const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
+    Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
+
 #[test]
 fn the_tutorials_handshake_byte_for_byte() {
-    let server = Server::start(&[]);
+    // Its page came from http://example.com, not from this server, so that
+    // origin must be allowed (RFC 6455 §10.2; see the next test).
+    let server = Server::start(&["--allowed-origin", "http://example.com"]);
     let mut client = Client::raw(server.connect());
-    let response = client.handshake(
-        "GET /mychat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
-         Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
-         Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    );
+    let response = client.handshake(TUTORIAL_REQUEST);
     assert_eq!(
         response,
         "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
@@ -105,6 +108,23 @@ fn the_tutorials_handshake_byte_for_byte() {
         client.read_text(),
         "You have entered: hello from the tutorial"
     );
+}
+
+#[test]
+fn the_tutorials_request_is_cross_origin_and_refused_by_default() {
+    let server = Server::start(&[]);
+    let response = server.http(TUTORIAL_REQUEST);
+    assert_eq!(response.status, 403);
+    assert!(server.wait_for_log("handshake refused: 403 Origin not allowed"));
+}
+
+#[test]
+fn a_handshake_without_upgrade_is_told_so() {
+    let server = Server::start(&[]);
+    let request = handshake_request(server.addr, "").replace("Upgrade: websocket\r\n", "");
+    let response = server.http(&request);
+    assert_eq!(response.status, 400);
+    assert!(String::from_utf8_lossy(&response.body).contains("Upgrade: websocket"));
 }
 
 #[test]

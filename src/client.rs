@@ -18,6 +18,19 @@ use log::{debug, info, warn};
 use std::net::{SocketAddr, TcpStream};
 use std::time::{Instant, SystemTime};
 
+/// An emptied buffer bigger than this is freed rather than kept: one big
+/// reply must not cost an idle client memory for the rest of its life.
+pub const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// Empty `buffer`, giving its memory back if it grew past [`KEEP_CAPACITY`].
+fn empty(buffer: &mut Vec<u8>) {
+    if buffer.capacity() > KEEP_CAPACITY {
+        *buffer = Vec::new();
+    } else {
+        buffer.clear();
+    }
+}
+
 /// Bytes waiting to be written to a client. Writes may be partial, so we
 /// remember how much of the front is already sent.
 #[derive(Debug, Default)]
@@ -45,7 +58,7 @@ impl Outbox {
     pub fn advance(&mut self, n: usize) {
         self.sent += n;
         if self.sent == self.bytes.len() {
-            self.bytes.clear();
+            empty(&mut self.bytes);
             self.sent = 0;
         } else if self.sent > self.bytes.len() / 2 {
             // Drop the written half now and then, so the buffer does not
@@ -277,6 +290,9 @@ impl Client {
             }
         }
         self.inbox.drain(..used.min(self.inbox.len()));
+        if self.inbox.is_empty() {
+            empty(&mut self.inbox);
+        }
     }
 
     fn on_event(&mut self, event: Event, cx: &Context) {

@@ -76,7 +76,7 @@ impl Write for LogFile {
 }
 
 /// Make bytes from the network safe to log: valid UTF-8 is kept, except
-/// control characters, which are written as escapes (`\n`, `\u{1b}`);
+/// characters that [`is_risky`], which are written as escapes (`\n`, `\u{1b}`);
 /// invalid bytes become `\xNN`; and past [`SHOWN_BYTES`] the text is cut,
 /// saying how long it was.
 pub fn escape(bytes: &[u8]) -> String {
@@ -89,7 +89,7 @@ pub fn escape_up_to(bytes: &[u8], limit: usize) -> String {
     let mut text = String::with_capacity(shown.len());
     for chunk in shown.utf8_chunks() {
         for c in chunk.valid().chars() {
-            if c.is_control() {
+            if is_risky(c) {
                 text.extend(c.escape_default());
             } else {
                 text.push(c);
@@ -105,6 +105,22 @@ pub fn escape_up_to(bytes: &[u8], limit: usize) -> String {
     text
 }
 
+/// Characters that change how a log reads rather than what it says:
+/// control characters (newlines, terminal escapes), the Unicode line and
+/// paragraph separators (some viewers break lines there), and the
+/// bidirectional controls that can make text display in another order than
+/// it is stored ("Trojan Source", CVE-2021-42574).
+fn is_risky(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' // line and paragraph separators
+                | '\u{061C}' | '\u{200E}' | '\u{200F}' // directional marks
+                | '\u{202A}'..='\u{202E}' // embeddings and overrides
+                | '\u{2066}'..='\u{2069}' // isolates
+        )
+}
+
 #[cfg(test)]
 mod tests {
     use super::escape;
@@ -115,6 +131,11 @@ mod tests {
         assert_eq!(escape(b"\x1b[31mred"), "\\u{1b}[31mred");
         assert_eq!(escape("\u{85}next line".as_bytes()), "\\u{85}next line");
         assert_eq!(escape("κόσμε".as_bytes()), "κόσμε");
+        assert_eq!(escape("a\u{2028}b".as_bytes()), "a\\u{2028}b");
+        assert_eq!(
+            escape("x\u{202E}y\u{2066}".as_bytes()),
+            "x\\u{202e}y\\u{2066}"
+        );
     }
 
     #[test]

@@ -21,6 +21,9 @@ fn main() -> ExitCode {
         }
     };
     console::init(&config.log_file);
+    // Before the listening line: a script that reads that line and then
+    // sends SIGTERM must get a clean stop, never a kill.
+    poll::catch_stop_signals();
 
     let wanted = format!("{}:{}", config.address, config.port);
     let mut server = match Server::bind(config) {
@@ -41,7 +44,6 @@ fn main() -> ExitCode {
     };
     println!("listening on ws://{address}  (open http://{address}/ in a browser)");
 
-    poll::catch_stop_signals();
     match server.run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

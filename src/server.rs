@@ -278,7 +278,8 @@ impl Server {
             return;
         }
         let now = Instant::now();
-        info!("Stopping: closing {} clients with 1001", self.clients.len());
+        let open = self.clients.iter().filter(|c| c.handshake).count();
+        info!("Stopping: closing {open} WebSocket clients with 1001");
         self.stopping_since = Some(now);
         for client in self.clients.iter_mut() {
             match (client.handshake, client.ending) {

@@ -25,23 +25,65 @@ pub struct Server {
     pub dir: PathBuf,
 }
 
+/// How to start a server, beyond its flags.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Launch {
+    /// Environment variables to set (`RUST_LOG` is cleared otherwise).
+    pub env: &'static [(&'static str, &'static str)],
+    /// Run under `ulimit -n N`: at most N open file descriptors.
+    pub fd_limit: Option<u32>,
+    /// Keep what the server writes to stderr in `stderr.txt` in its directory
+    /// (read it with [`Server::stderr`]) instead of discarding it.
+    pub capture_stderr: bool,
+}
+
 impl Server {
     /// Start `socket_server --port 0 ARGS...` in a new temporary directory.
     pub fn start(args: &[&str]) -> Server {
-        Server::start_with_env(args, &[])
+        Server::launch(args, Launch::default())
     }
 
     /// Like `start`, with environment variables (e.g. `RUST_LOG`) set.
-    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+    pub fn start_with_env(args: &[&str], env: &'static [(&'static str, &'static str)]) -> Server {
+        Server::launch(
+            args,
+            Launch {
+                env,
+                ..Launch::default()
+            },
+        )
+    }
+
+    /// Like [`Server::start`], with the extra conditions in `launch`.
+    pub fn launch(args: &[&str], launch: Launch) -> Server {
         let dir = temp_dir();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_socket_server"))
+        let binary = env!("CARGO_BIN_EXE_socket_server");
+        let mut command = match launch.fd_limit {
+            // `exec` replaces the shell, so the child's pid is the server's
+            // and signals and /proc/PID reach the server itself.
+            Some(limit) => {
+                let mut sh = Command::new("sh");
+                sh.arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                sh
+            }
+            None => Command::new(binary),
+        };
+        let stderr = if launch.capture_stderr {
+            Stdio::from(std::fs::File::create(dir.join("stderr.txt")).expect("stderr file"))
+        } else {
+            Stdio::null()
+        };
+        let mut child = command
             .args(["--port", "0"])
             .args(args)
             .current_dir(&dir)
             .env_remove("RUST_LOG")
-            .envs(env.iter().copied())
+            .envs(launch.env.iter().copied())
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(stderr)
             .spawn()
             .expect("start the server");
         let mut line = String::new();
@@ -49,12 +91,16 @@ impl Server {
         BufReader::new(stdout)
             .read_line(&mut line)
             .expect("read stdout");
-        let addr = line
+        let Some(addr) = line
             .split_whitespace()
             .find_map(|word| word.strip_prefix("ws://"))
-            .unwrap_or_else(|| panic!("no address in {line:?}"))
-            .parse()
-            .expect("an address");
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            let stderr = std::fs::read_to_string(dir.join("stderr.txt")).unwrap_or_default();
+            panic!("no address in {line:?}; stderr: {stderr}");
+        };
+        let addr = addr.parse().expect("an address");
         Server { child, addr, dir }
     }
 
@@ -81,19 +127,8 @@ impl Server {
 
     /// Send a signal and wait for the server to exit; its exit status.
     pub fn signal_and_wait(&mut self, signal: &str) -> std::process::ExitStatus {
-        let pid = self.pid().to_string();
-        Command::new("kill")
-            .args(["-s", signal, &pid])
-            .status()
-            .expect("kill");
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not exit on {signal}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
+        self.send_signal(signal);
+        self.wait_exit()
     }
 
     /// Is the process still running?
@@ -392,4 +427,32 @@ pub fn parse_server_frame(bytes: &[u8]) -> Option<(Frame, usize)> {
         payload: bytes[start..start + len].to_vec(),
     };
     Some((frame, start + len))
+}
+
+impl Server {
+    /// What the server wrote to stderr so far (only with `capture_stderr`).
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.dir.join("stderr.txt")).unwrap_or_default()
+    }
+
+    /// Send a signal (`TERM`, `INT`, ...) and return at once.
+    pub fn send_signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.pid().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -s {signal} failed");
+    }
+
+    /// Wait (at most [`PATIENCE`]) for the server to exit; its exit status.
+    pub fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "server did not exit");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
 }

@@ -1,0 +1,965 @@
+//! Seeded, deterministic fuzzing: random and mutated requests and frames,
+//! first into the pure parsers, then at a running server.
+//!
+//! The inputs come from a small hand-written generator (SplitMix64), so a
+//! run is reproducible from its seed: the default one, or `FUZZ_SEED=N` to
+//! try others. A failing case names the seed and the case number that
+//! reproduce it.
+//!
+//! What is checked is not just "no panic" but properties the RFCs imply,
+//! against an independent reading where one is cheap to write:
+//! - `http::parse_request`: answers "need more" exactly when no blank line
+//!   ends the head yet, "too large" exactly past the 8 KiB limit, and once it
+//!   answers, more bytes never change the answer;
+//! - `frame::parse_header`: agrees with a decoder written here from the
+//!   RFC 6455 §5.2 diagram, and asks for more bytes only when the header
+//!   really is incomplete;
+//! - `protocol::Connection::receive`: never claims more bytes than it was
+//!   given, leaves unconsumed only an incomplete frame header, gives the same
+//!   events and answers however the bytes are cut into reads, and on valid
+//!   streams gives back exactly the messages, pongs and close that were sent.
+
+use crate::common::*;
+use crate::support::*;
+use socket_server::close::{self, CloseFrame, Violation};
+use socket_server::frame;
+use socket_server::http::{self, RequestError, MAX_REQUEST_HEAD};
+use socket_server::protocol::{Connection, Event, Message};
+use std::collections::VecDeque;
+use std::io::{Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::time::{Duration, Instant};
+
+// --- The generator ---------------------------------------------------------
+
+/// SplitMix64 (Steele, Lea and Flood, "Fast splittable pseudorandom number
+/// generators", 2014): one add and a few multiply-xorshifts per number; good
+/// enough to pick mutations, and the same numbers on every machine.
+struct Rng(u64);
+
+impl Rng {
+    fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// A number in `0..n` (`n` > 0). The modulo bias is irrelevant here.
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    /// True `percent` times in a hundred.
+    fn chance(&mut self, percent: usize) -> bool {
+        self.below(100) < percent
+    }
+
+    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+
+    fn bytes(&mut self, len: usize) -> Vec<u8> {
+        (0..len).map(|_| self.next() as u8).collect()
+    }
+
+    fn mask(&mut self) -> [u8; 4] {
+        (self.next() as u32).to_be_bytes()
+    }
+}
+
+const DEFAULT_SEED: u64 = 0x5EED_6455;
+
+/// The base seed: `FUZZ_SEED` (decimal or `0x` hex) or the default.
+fn base_seed() -> u64 {
+    let Ok(text) = std::env::var("FUZZ_SEED") else {
+        return DEFAULT_SEED;
+    };
+    let parsed = match text.strip_prefix("0x") {
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => text.parse(),
+    };
+    parsed.unwrap_or_else(|_| panic!("FUZZ_SEED={text} is not a number"))
+}
+
+/// The seed of case `index` of the test `name`: every test and case gets
+/// its own stream, all derived from the base seed.
+fn case_seed(base: u64, name: &str, index: usize) -> u64 {
+    let name_hash = name.bytes().fold(0xCBF2_9CE4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01B3)
+    });
+    Rng::new(base ^ name_hash ^ (index as u64).wrapping_mul(0xA24B_AED4_963E_E407)).next()
+}
+
+/// Run `case` `count` times, each with its own seeded generator; on a
+/// failure, say how to reproduce it.
+fn for_each_case(name: &str, count: usize, mut case: impl FnMut(&mut Rng)) {
+    let base = base_seed();
+    for index in 0..count {
+        let mut rng = Rng::new(case_seed(base, name, index));
+        if let Err(panic) = catch_unwind(AssertUnwindSafe(|| case(&mut rng))) {
+            let message = panic
+                .downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| panic.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)");
+            panic!("{name}: case {index} failed with FUZZ_SEED={base:#x}: {message}");
+        }
+    }
+}
+
+/// Change `input` in one to four random ways, the classic byte-level
+/// mutations plus insertions of `tokens` that mean something to the parser.
+fn mutate(rng: &mut Rng, input: &[u8], others: &[Vec<u8>], tokens: &[&[u8]]) -> Vec<u8> {
+    let mut data = input.to_vec();
+    for _ in 0..1 + rng.below(4) {
+        let at = rng.below(data.len() + 1);
+        match rng.below(8) {
+            0 if !data.is_empty() => {
+                let i = rng.below(data.len());
+                data[i] ^= 1 << rng.below(8);
+            }
+            1 if !data.is_empty() => {
+                let i = rng.below(data.len());
+                data[i] = *rng.pick(&[0, 0x7F, 0x80, 0xFF, 126, 127, b'\r', b'\n', b':', b' ']);
+            }
+            2 => {
+                let len = 1 + rng.below(8);
+                let random = rng.bytes(len);
+                data.splice(at..at, random);
+            }
+            3 => {
+                let end = (at + 1 + rng.below(16)).min(data.len());
+                data.drain(at.min(end)..end);
+            }
+            4 => {
+                let end = (at + 1 + rng.below(64)).min(data.len());
+                let copy = data[at.min(end)..end].to_vec();
+                let to = rng.below(data.len() + 1);
+                data.splice(to..to, copy);
+            }
+            5 => data.truncate(at),
+            6 => {
+                // Splice: our front, another input's back.
+                let other = rng.pick(others);
+                let from = rng.below(other.len() + 1);
+                data.truncate(at);
+                data.extend_from_slice(&other[from..]);
+            }
+            _ => {
+                let token = rng.pick(tokens);
+                data.splice(at..at, token.iter().copied());
+            }
+        }
+    }
+    data
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+// --- HTTP requests ---------------------------------------------------------
+
+const REQUEST_TOKENS: &[&[u8]] = &[
+    b"\r\n",
+    b"\r\n\r\n",
+    b"\n",
+    b":",
+    b" ",
+    b"\t",
+    b",",
+    b"\0",
+    b"\xC3",
+    b"Upgrade: websocket\r\n",
+    b"Connection: Upgrade\r\n",
+    b"Sec-WebSocket-Version: 13\r\n",
+    b"Origin: null\r\n",
+    b" HTTP/1.1",
+];
+
+/// Valid requests to start from: a handshake, the tutorial's, a page.
+fn request_corpus(host: &str) -> Vec<Vec<u8>> {
+    let handshake = |extra: &str| {
+        format!(
+            "GET /chat?room=1 HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
+             Connection: keep-alive, Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+             Sec-WebSocket-Version: 13\r\n{extra}\r\n"
+        )
+        .into_bytes()
+    };
+    vec![
+        handshake(""),
+        handshake("Origin: http://example.com\r\nSec-WebSocket-Protocol: chat, superchat\r\n"),
+        format!("GET / HTTP/1.1\r\nHost: {host}\r\nAccept: text/html\r\n\r\n").into_bytes(),
+        b"GET /mychat HTTP/1.1\r\nHost: server.example.com\r\nUpgrade: websocket\r\n\
+          Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
+          Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            .to_vec(),
+    ]
+}
+
+/// A request to try: mutated, random, or grown past the size limit.
+fn random_request(rng: &mut Rng, corpus: &[Vec<u8>]) -> Vec<u8> {
+    match rng.below(10) {
+        0 => {
+            let len = rng.below(200);
+            rng.bytes(len)
+        }
+        1 => {
+            // Long: many header lines, perhaps never ending.
+            let mut request = b"GET / HTTP/1.1\r\n".to_vec();
+            let lines = 100 + rng.below(400);
+            for i in 0..lines {
+                request
+                    .extend_from_slice(format!("X-Filler-{i}: {}\r\n", "f".repeat(10)).as_bytes());
+            }
+            if rng.chance(50) {
+                request.extend_from_slice(b"\r\n");
+            }
+            request
+        }
+        _ => {
+            let start = rng.pick(corpus).clone();
+            mutate(rng, &start, corpus, REQUEST_TOKENS)
+        }
+    }
+}
+
+/// The properties of `parse_request` on one input.
+fn check_parse_request(input: &[u8]) {
+    let result = http::parse_request(input);
+    let window = &input[..input.len().min(MAX_REQUEST_HEAD)];
+    let end = find(window, b"\r\n\r\n");
+    let show = || String::from_utf8_lossy(&input[..input.len().min(300)]).into_owned();
+    match (&result, end) {
+        (Ok(None), None) => assert!(input.len() < MAX_REQUEST_HEAD, "{}", show()),
+        (Err(RequestError::TooLarge), None) => {
+            assert!(input.len() >= MAX_REQUEST_HEAD, "{}", show())
+        }
+        (Ok(Some((request, len))), Some(end)) => {
+            assert_eq!(*len, end + 4, "{}", show());
+            assert!(*len <= input.len() && *len <= MAX_REQUEST_HEAD);
+            // The parts are what RFC 9112 allows, and they say the same
+            // thing when written out again and parsed back.
+            let is_token = |s: &str| {
+                !s.is_empty()
+                    && s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+            };
+            assert!(is_token(&request.method), "method {:?}", request.method);
+            assert!(!request.target.is_empty() && !request.target.contains(' '));
+            assert!(request.version.starts_with("HTTP/"));
+            let mut again = format!(
+                "{} {} {}\r\n",
+                request.method, request.target, request.version
+            );
+            for (name, value) in &request.headers {
+                assert!(is_token(name), "header name {name:?}");
+                assert!(
+                    !value.chars().any(|c| c.is_control() && c != '\t'),
+                    "control character in {value:?}"
+                );
+                assert_eq!(
+                    value.trim_matches([' ', '\t']),
+                    value,
+                    "untrimmed {value:?}"
+                );
+                again.push_str(&format!("{name}: {value}\r\n"));
+            }
+            again.push_str("\r\n");
+            let reparsed = http::parse_request(again.as_bytes()).expect("reparse");
+            assert_eq!(reparsed.map(|(r, _)| r).as_ref(), Some(request));
+        }
+        (Err(RequestError::Malformed(_)), Some(_)) => {}
+        _ => panic!(
+            "parse_request gave {result:?} with the blank line at {end:?}: {:?}",
+            show()
+        ),
+    }
+    // Once there is an answer, it depends on the head alone: cutting the
+    // input just after the blank line, or adding bytes, changes nothing; and
+    // any shorter prefix still asks for more.
+    if let Some(end) = end {
+        assert_eq!(http::parse_request(&input[..end + 4]), result);
+        let mut longer = input.to_vec();
+        longer.extend_from_slice(b"\x81\x85garbage after the head");
+        assert_eq!(http::parse_request(&longer), result);
+        for cut in [0, end / 2, end + 3] {
+            assert_eq!(http::parse_request(&input[..cut]), Ok(None), "cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn parse_request_on_random_and_mutated_requests() {
+    let corpus = request_corpus("127.0.0.1:1222");
+    for request in &corpus {
+        assert!(matches!(http::parse_request(request), Ok(Some(_))));
+    }
+    for_each_case("parse_request", 5000, |rng| {
+        let input = random_request(rng, &corpus);
+        check_parse_request(&input);
+    });
+}
+
+// --- Frame headers ---------------------------------------------------------
+
+/// A frame header with random fields, length forms and edge values,
+/// including ones the RFC forbids.
+fn random_header(rng: &mut Rng) -> Vec<u8> {
+    let mut bytes = vec![rng.next() as u8 & if rng.chance(70) { 0x8F } else { 0xFF }];
+    let masked = if rng.chance(85) { 0x80 } else { 0 };
+    let random = rng.next() >> rng.below(64);
+    let length = *rng.pick(&[
+        0,
+        1,
+        125,
+        126,
+        127,
+        0xFFFF,
+        0x1_0000,
+        1 << 40,
+        (1 << 63) - 1,
+        1 << 63,
+        u64::MAX,
+        random,
+    ]);
+    match rng.below(3) {
+        0 => bytes.push(masked | (length.min(125) as u8)),
+        1 => {
+            bytes.push(masked | 126);
+            bytes.extend_from_slice(&(length as u16).to_be_bytes());
+        }
+        _ => {
+            bytes.push(masked | 127);
+            bytes.extend_from_slice(&length.to_be_bytes());
+        }
+    }
+    if masked != 0 {
+        bytes.extend_from_slice(&rng.mask());
+    }
+    let extra = rng.below(4);
+    bytes.extend(rng.bytes(extra));
+    bytes
+}
+
+/// RFC 6455 §5.2, read independently of `frame.rs`: how long the header at
+/// the front of `bytes` is, and every rule it breaks (of those the bytes at
+/// hand can show).
+fn rfc_header(bytes: &[u8], require_mask: bool) -> (usize, Vec<Violation>) {
+    let (first, second) = (bytes[0], bytes[1]);
+    let opcode = first & 0x0F;
+    let fin = first & 0x80 != 0;
+    let masked = second & 0x80 != 0;
+    let control = opcode & 0x08 != 0;
+    let mut broken = Vec::new();
+    if first & 0x70 != 0 {
+        broken.push(Violation::ReservedBits);
+    }
+    if !matches!(opcode, 0x0..=0x2 | 0x8..=0xA) {
+        broken.push(Violation::ReservedOpcode(opcode));
+    }
+    if control && !fin {
+        broken.push(Violation::FragmentedControl);
+    }
+    if require_mask && !masked {
+        broken.push(Violation::UnmaskedFrame);
+    }
+    let extended = match second & 0x7F {
+        126 => 2,
+        127 => 8,
+        _ => 0,
+    };
+    let header_len = 2 + extended + if masked { 4 } else { 0 };
+    if let Some(ext) = bytes.get(2..2 + extended) {
+        let length = match extended {
+            0 => u64::from(second & 0x7F),
+            _ => ext.iter().fold(0, |n, b| n << 8 | u64::from(*b)),
+        };
+        if length >> 63 != 0 {
+            broken.push(Violation::LengthTooLarge);
+        }
+        if (extended == 2 && length < 126) || (extended == 8 && length < 0x1_0000) {
+            broken.push(Violation::NonMinimalLength);
+        }
+        if control && length > 125 {
+            broken.push(Violation::ControlTooLong);
+        }
+    }
+    (header_len, broken)
+}
+
+/// The properties of `parse_header` on one input.
+fn check_parse_header(bytes: &[u8], require_mask: bool) {
+    let result = frame::parse_header(bytes, require_mask);
+    if bytes.len() < 2 {
+        assert_eq!(result, Ok(None), "{bytes:02x?}");
+        return;
+    }
+    let (header_len, broken) = rfc_header(bytes, require_mask);
+    match &result {
+        Ok(Some(header)) => {
+            assert!(
+                broken.is_empty(),
+                "accepted {bytes:02x?}, which breaks {broken:?}"
+            );
+            assert!(bytes.len() >= header_len);
+            assert_eq!(header.header_len, header_len);
+            assert_eq!(header.fin, bytes[0] & 0x80 != 0);
+            assert_eq!(header.opcode as u8, bytes[0] & 0x0F);
+            let length = match header_len - if header.mask.is_some() { 4 } else { 0 } {
+                2 => u64::from(bytes[1] & 0x7F),
+                n => bytes[2..n].iter().fold(0, |l, b| l << 8 | u64::from(*b)),
+            };
+            assert_eq!(header.payload_len, length);
+            let mask = (bytes[1] & 0x80 != 0).then(|| {
+                let at = header_len - 4;
+                [bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]
+            });
+            assert_eq!(header.mask, mask);
+        }
+        Ok(None) => assert!(
+            bytes.len() < header_len,
+            "asked for more than the {header_len}-byte header in {bytes:02x?}"
+        ),
+        Err(violation) => assert!(
+            broken.contains(violation),
+            "{violation:?} for {bytes:02x?}, which breaks only {broken:?}"
+        ),
+    }
+    // A complete answer depends only on the bytes it used: every prefix
+    // either asks for more or gives the same answer.
+    for cut in 0..bytes.len().min(15) {
+        let partial = frame::parse_header(&bytes[..cut], require_mask);
+        assert!(
+            partial == Ok(None) || partial == result,
+            "prefix {cut} of {bytes:02x?}: {partial:?}, whole: {result:?}"
+        );
+    }
+}
+
+#[test]
+fn parse_header_agrees_with_the_rfc_on_random_and_mutated_headers() {
+    let corpus: Vec<Vec<u8>> = vec![
+        frame(TEXT, b"hello"),
+        frame(BINARY, &[0; 200]),
+        frame(BINARY, &[0; 70_000])[..20].to_vec(),
+        frame(PING, b""),
+        frame(CLOSE, &1000u16.to_be_bytes()),
+    ];
+    for_each_case("parse_header", 10_000, |rng| {
+        let mut bytes = random_header(rng);
+        if rng.chance(40) {
+            bytes = mutate(rng, &bytes, &corpus, &[&[0x80], &[0x7E], &[0x7F], &[0xFF]]);
+        }
+        check_parse_header(&bytes, rng.chance(80));
+    });
+}
+
+// --- Whole connections -----------------------------------------------------
+
+/// The largest message the fuzzed connections accept.
+const LIMIT: usize = 1000;
+
+/// A valid client byte stream and what a correct server makes of it.
+struct Script {
+    bytes: Vec<u8>,
+    frames: usize,
+    events: Vec<Event>,
+    pongs: Vec<Vec<u8>>,
+    /// The close frame's code and reason, if the stream ends with one.
+    close: Option<CloseFrame>,
+}
+
+impl Script {
+    /// Append one frame, masked with a fresh random key.
+    fn push(&mut self, first: u8, payload: &[u8], rng: &mut Rng) {
+        self.bytes
+            .extend_from_slice(&masked_frame(first, payload, rng.mask()));
+        self.frames += 1;
+    }
+
+    /// Perhaps a few pings (to be answered) and unsolicited pongs (§5.5.3:
+    /// not answered).
+    fn controls(&mut self, rng: &mut Rng) {
+        while rng.chance(20) {
+            let len = rng.below(126);
+            let payload = rng.bytes(len);
+            if rng.chance(70) {
+                self.push(0x80 | PING, &payload, rng);
+                self.pongs.push(payload);
+            } else {
+                self.push(0x80 | PONG, &payload, rng);
+            }
+        }
+    }
+}
+
+/// Text with one-, two-, three- and four-byte characters, which the frame
+/// boundaries below may cut anywhere (§5.6 allows a character to straddle
+/// fragments).
+fn random_text(rng: &mut Rng, max_bytes: usize) -> String {
+    let palette = [
+        'a',
+        'Z',
+        '7',
+        ' ',
+        '\n',
+        '\0',
+        'é',
+        'κ',
+        '€',
+        '\u{FFFD}',
+        '😀',
+        '\u{10FFFF}',
+    ];
+    let mut text = String::new();
+    loop {
+        let c = *rng.pick(&palette);
+        if text.len() + c.len_utf8() > max_bytes {
+            return text;
+        }
+        text.push(c);
+    }
+}
+
+/// A valid client stream: messages split into fragments at random byte
+/// positions, pings and unsolicited pongs between fragments (§5.4 allows
+/// control frames in the middle of a fragmented message), and perhaps a
+/// close at the end. Every frame has its own random mask.
+fn valid_stream(rng: &mut Rng) -> Script {
+    let mut script = Script {
+        bytes: Vec::new(),
+        frames: 0,
+        events: Vec::new(),
+        pongs: Vec::new(),
+        close: None,
+    };
+    for _ in 0..rng.below(6) {
+        let size = rng.below(300);
+        let (opcode, data, message) = if rng.chance(50) {
+            let text = random_text(rng, size);
+            (TEXT, text.clone().into_bytes(), Message::Text(text))
+        } else {
+            let data = rng.bytes(size);
+            (BINARY, data.clone(), Message::Binary(data))
+        };
+        let pieces = 1 + rng.below(4);
+        let mut cuts: Vec<usize> = (1..pieces).map(|_| rng.below(data.len() + 1)).collect();
+        cuts.sort_unstable();
+        cuts.insert(0, 0);
+        cuts.push(data.len());
+        for (i, bounds) in cuts.windows(2).enumerate() {
+            script.controls(rng);
+            let code = if i == 0 { opcode } else { CONTINUATION };
+            let fin = if i == pieces - 1 { 0x80 } else { 0 };
+            script.push(fin | code, &data[bounds[0]..bounds[1]], rng);
+        }
+        script.events.push(Event::Message(message));
+    }
+    script.controls(rng);
+    if rng.chance(60) {
+        let close = if rng.chance(15) {
+            CloseFrame {
+                code: None,
+                reason: String::new(),
+            }
+        } else {
+            CloseFrame {
+                code: Some(*rng.pick(&[1000, 1001, 1003, 1008, 1011, 3000, 4999])),
+                reason: random_text(rng, 123),
+            }
+        };
+        let payload = match close.code {
+            Some(code) => close::payload(code, &close.reason),
+            None => Vec::new(),
+        };
+        script.push(0x80 | CLOSE, &payload, rng);
+        script.events.push(Event::Closed(close.clone()));
+        script.close = Some(close);
+        // After the close, anything is ignored (§5.5.1).
+        if rng.chance(50) {
+            let len = rng.below(50);
+            let junk = rng.bytes(len);
+            script.bytes.extend_from_slice(&junk);
+        }
+    }
+    script
+}
+
+/// What a connection made of a stream.
+#[derive(Debug, PartialEq, Eq)]
+struct Outcome {
+    events: Vec<Event>,
+    out: Vec<u8>,
+}
+
+/// Feed `stream` to a new connection the way the server does: bytes arrive
+/// in reads of the given sizes (cycled), pile up in an inbox, and `receive`
+/// is called again after each event until it wants more.
+fn feed(stream: &[u8], reads: &[usize]) -> Outcome {
+    let mut connection = Connection::new(LIMIT);
+    let mut outcome = Outcome {
+        events: Vec::new(),
+        out: Vec::new(),
+    };
+    let mut inbox = Vec::new();
+    let mut at = 0;
+    for &read in reads.iter().cycle() {
+        if at == stream.len() {
+            break;
+        }
+        let read = read.clamp(1, stream.len() - at);
+        inbox.extend_from_slice(&stream[at..at + read]);
+        at += read;
+        let mut used = 0;
+        loop {
+            let available = inbox.len() - used;
+            let received = connection.receive(&mut inbox[used..], &mut outcome.out);
+            assert!(
+                received.consumed <= available,
+                "consumed {} of {available} bytes",
+                received.consumed
+            );
+            used += received.consumed;
+            let Some(event) = received.event else {
+                // All that may be left is the start of a frame header.
+                let rest = &inbox[used..];
+                assert!(
+                    rest.len() < 14 && frame::parse_header(rest, true) == Ok(None),
+                    "{} bytes left unconsumed: {rest:02x?}",
+                    rest.len()
+                );
+                break;
+            };
+            let last = matches!(event, Event::Closed(_) | Event::Failed(_));
+            outcome.events.push(event);
+            if last {
+                // The server stops reading a connection that has closed or
+                // failed.
+                return outcome;
+            }
+        }
+        inbox.drain(..used);
+    }
+    outcome
+}
+
+/// Random read sizes, from single bytes up to more than a whole stream.
+fn random_reads(rng: &mut Rng) -> Vec<usize> {
+    let scale = *rng.pick(&[1, 3, 16, 200, 5000]);
+    (0..1 + rng.below(20))
+        .map(|_| 1 + rng.below(scale))
+        .collect()
+}
+
+/// Frames the server wrote, parsed by the test's own reader (which checks
+/// that they are unmasked and use no reserved bits, §5.1 and §5.2).
+fn server_frames(mut out: &[u8]) -> Vec<Frame> {
+    let mut frames = Vec::new();
+    while !out.is_empty() {
+        let (frame, used) = parse_server_frame(out).expect("whole frames only");
+        frames.push(frame);
+        out = &out[used..];
+    }
+    frames
+}
+
+/// What holds for any stream, valid or not.
+fn check_outcome(outcome: &Outcome) {
+    for event in &outcome.events {
+        if let Event::Message(message) = event {
+            let len = match message {
+                Message::Text(text) => text.len(),
+                Message::Binary(data) => data.len(),
+            };
+            assert!(
+                len <= LIMIT,
+                "a {len}-byte message got through the {LIMIT}-byte limit"
+            );
+        }
+    }
+    let frames = server_frames(&outcome.out);
+    for (i, frame) in frames.iter().enumerate() {
+        assert!(frame.fin && frame.payload.len() <= 125, "{frame:?}");
+        match frame.opcode {
+            PONG => {}
+            CLOSE => {
+                assert_eq!(i, frames.len() - 1, "frames after the close: {frames:?}");
+                if let Some(code) = frame.close_code() {
+                    assert!(close::is_valid_on_wire(code), "sent close code {code}");
+                }
+            }
+            other => panic!("receive() wrote a frame with opcode {other:#x}"),
+        }
+    }
+    // §7.1.7: failing the connection means sending a close with the reason's
+    // code; a close from the peer is answered with one.
+    let last_close = frames.last().filter(|f| f.opcode == CLOSE);
+    match outcome.events.last() {
+        Some(Event::Failed(violation)) => {
+            let close = last_close.expect("a failure without a close frame");
+            assert_eq!(close.close_code(), Some(violation.close_code()));
+        }
+        Some(Event::Closed(peer)) => {
+            let close = last_close.expect("a close not answered");
+            assert_eq!(close.close_code(), peer.code);
+        }
+        _ => assert!(
+            last_close.is_none(),
+            "a close frame with no close or failure"
+        ),
+    }
+}
+
+#[test]
+fn receive_gives_back_exactly_what_a_valid_stream_holds_however_it_is_cut() {
+    for_each_case("receive valid", 1500, |rng| {
+        let script = valid_stream(rng);
+        let whole = feed(&script.bytes, &[usize::MAX]);
+        assert_eq!(whole.events, script.events);
+        check_outcome(&whole);
+        let frames = server_frames(&whole.out);
+        let pongs: Vec<&[u8]> = frames
+            .iter()
+            .filter(|f| f.opcode == PONG)
+            .map(|f| f.payload.as_slice())
+            .collect();
+        assert_eq!(pongs, script.pongs, "§5.5.3: a pong echoes its ping");
+        if let Some(close) = &script.close {
+            assert_eq!(frames.last().and_then(Frame::close_code), close.code);
+        }
+        for _ in 0..2 {
+            let reads = random_reads(rng);
+            assert_eq!(feed(&script.bytes, &reads), whole, "reads of {reads:?}");
+        }
+    });
+}
+
+#[test]
+fn receive_survives_mutated_streams_the_same_way_however_they_are_cut() {
+    let corpus: Vec<Vec<u8>> = {
+        let mut rng = Rng::new(base_seed());
+        (0..20).map(|_| valid_stream(&mut rng).bytes).collect()
+    };
+    let tokens: &[&[u8]] = &[
+        &[0x81],
+        &[0x01],
+        &[0x80],
+        &[0x88, 0x80],
+        &[0x89, 0x80, 0, 0, 0, 0],
+        &[0x82, 0xFF, 0x7F, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF],
+        &[0xED, 0xA0, 0x80],
+        &[0xF4, 0x90],
+    ];
+    for_each_case("receive mutated", 3000, |rng| {
+        let start = valid_stream(rng).bytes;
+        let stream = mutate(rng, &start, &corpus, tokens);
+        let whole = feed(&stream, &[usize::MAX]);
+        check_outcome(&whole);
+        let reads = random_reads(rng);
+        assert_eq!(feed(&stream, &reads), whole, "reads of {reads:?}");
+    });
+}
+
+/// §10.4: a header may declare up to 2^63 - 1 bytes. The connection must
+/// refuse a declared length past its limit at once, from the header alone,
+/// without allocating for it (which would abort the test process).
+#[test]
+fn receive_refuses_huge_declared_lengths_from_the_header_alone() {
+    for_each_case("receive huge", 200, |rng| {
+        // The largest length the RFC allows is 2^63 - 1 (§5.2); larger is
+        // another error, tested elsewhere.
+        let declared =
+            ((LIMIT as u64 + 1) + (rng.next() >> (1 + rng.below(63)))).min(i64::MAX as u64);
+        let mut stream = vec![0x80 | *rng.pick(&[TEXT, BINARY])];
+        if declared <= 0xFFFF {
+            stream.push(0x80 | 126);
+            stream.extend_from_slice(&(declared as u16).to_be_bytes());
+        } else {
+            stream.push(0x80 | 127);
+            stream.extend_from_slice(&declared.to_be_bytes());
+        }
+        stream.extend_from_slice(&rng.mask());
+        let outcome = feed(&stream, &[usize::MAX]);
+        assert_eq!(
+            outcome.events,
+            [Event::Failed(Violation::MessageTooBig { limit: LIMIT })],
+            "declared {declared}"
+        );
+        check_outcome(&outcome);
+    });
+}
+
+// --- A live server ---------------------------------------------------------
+
+/// Read the response head to a valid handshake; panics unless it is a 101.
+fn complete_handshake(stream: &mut TcpStream, request: &[u8]) {
+    stream.write_all(request).expect("send handshake");
+    let mut head = Vec::new();
+    let mut byte = [0];
+    while !head.ends_with(b"\r\n\r\n") {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            other => panic!("handshake answer cut short ({other:?}): {head:?}"),
+        }
+    }
+    assert!(
+        head.starts_with(b"HTTP/1.1 101 "),
+        "{}",
+        String::from_utf8_lossy(&head)
+    );
+}
+
+/// Read whatever the server has sent so far, without waiting.
+fn drain_now(stream: &mut TcpStream) {
+    let _ = stream.set_nonblocking(true);
+    let mut chunk = [0; 16 * 1024];
+    while let Ok(n) = stream.read(&mut chunk) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
+/// Counts of what one fuzzing thread sent.
+#[derive(Debug, Default, Clone, Copy)]
+struct Sent {
+    handshakes: usize,
+    frames: usize,
+}
+
+/// One thread's share of the live fuzzing: connections with mutated
+/// handshakes, and connections with good handshakes followed by valid,
+/// mutated or random frames; some read, some half-close, some vanish with
+/// answers unread (a reset). A few are kept open at once so that the
+/// server juggles them.
+fn hammer(addr: SocketAddr, seed: u64, connections: usize, until: Instant) -> Sent {
+    let mut rng = Rng::new(seed);
+    let host = addr.to_string();
+    let corpus = request_corpus(&host);
+    let streams: Vec<Vec<u8>> = (0..10).map(|_| valid_stream(&mut rng).bytes).collect();
+    let mut open: VecDeque<TcpStream> = VecDeque::new();
+    let mut sent = Sent::default();
+    for _ in 0..connections {
+        if Instant::now() >= until {
+            break;
+        }
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        if rng.chance(50) {
+            // Errors are fine: the server may already have answered and
+            // closed, which is the point.
+            let _ = stream.write_all(&random_request(&mut rng, &corpus));
+            sent.handshakes += 1;
+        } else {
+            complete_handshake(&mut stream, &corpus[rng.below(2)]);
+            sent.handshakes += 1;
+            for _ in 0..1 + rng.below(4) {
+                let script = valid_stream(&mut rng);
+                let (bytes, frames) = match rng.below(4) {
+                    0 => (script.bytes, script.frames),
+                    1 => {
+                        let len = rng.below(64);
+                        (rng.bytes(len), 1)
+                    }
+                    _ => {
+                        let tokens: &[&[u8]] = &[&[0x81], &[0x88, 0x80]];
+                        let bytes = mutate(&mut rng, &script.bytes, &streams, tokens);
+                        (bytes, script.frames)
+                    }
+                };
+                sent.frames += frames;
+                if stream.write_all(&bytes).is_err() {
+                    break;
+                }
+            }
+        }
+        match rng.below(4) {
+            0 => drain_now(&mut stream),
+            1 => {
+                let _ = stream.shutdown(Shutdown::Write);
+            }
+            _ => {}
+        }
+        open.push_back(stream);
+        if open.len() > 12 {
+            open.pop_front();
+        }
+    }
+    sent
+}
+
+/// A few thousand random and mutated handshakes and frames over two
+/// thousand connections from four threads, then: the server still runs, never
+/// panicked, wrote only well-formed log lines, and serves a normal client
+/// correctly. Bounded to about 8 s however slow the machine.
+#[test]
+fn a_live_server_survives_a_barrage_of_bad_input() {
+    let mut server = Server::launch(
+        &[
+            "--mode",
+            "echo",
+            "--max-message-size",
+            "65536",
+            "--handshake-timeout",
+            "2",
+            "--close-timeout",
+            "1",
+            "--allowed-origin",
+            "http://example.com",
+        ],
+        Launch {
+            capture_stderr: true,
+            ..Launch::default()
+        },
+    );
+    let base = base_seed();
+    let until = Instant::now() + Duration::from_secs(8);
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let addr = server.addr;
+            let seed = case_seed(base, "live", t);
+            std::thread::spawn(move || hammer(addr, seed, 500, until))
+        })
+        .collect();
+    let mut total = Sent::default();
+    for (t, thread) in threads.into_iter().enumerate() {
+        let sent = thread
+            .join()
+            .unwrap_or_else(|_| panic!("live fuzzing thread {t} failed with FUZZ_SEED={base:#x}"));
+        total.handshakes += sent.handshakes;
+        total.frames += sent.frames;
+    }
+    assert!(
+        total.handshakes >= 100 && total.frames >= 100,
+        "too little was sent to mean anything: {total:?}"
+    );
+
+    assert!(
+        server.is_running(),
+        "the server died (FUZZ_SEED={base:#x}): {}",
+        server.stderr()
+    );
+    assert_echo_works(&server);
+    let stderr = server.stderr();
+    assert!(
+        !stderr.contains("panicked"),
+        "FUZZ_SEED={base:#x}: {stderr}"
+    );
+    for line in server.log().lines() {
+        assert!(
+            is_record(line),
+            "FUZZ_SEED={base:#x}: a forged log line: {line:?}"
+        );
+    }
+    eprintln!("live fuzzing sent {total:?}");
+}

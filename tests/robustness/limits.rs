@@ -1,0 +1,105 @@
+//! Too many clients, and too few file descriptors.
+
+use crate::common::*;
+use crate::support::*;
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// `--max-clients 2`: a third WebSocket handshake gets `503 Service
+/// Unavailable` (RFC 9110 §15.6.4: the server is temporarily unable to
+/// handle the request) and its connection is closed, while the first two
+/// go on being served; once one of them leaves there is room again. Would
+/// fail without the limit (the third would get 101), or if a refused or
+/// departed client kept its slot (the fourth would get 503).
+#[test]
+fn past_max_clients_a_handshake_gets_503_until_someone_leaves() {
+    let server = Server::echo(&["--max-clients", "2"]);
+    let mut first = server.client();
+    let mut second = server.client();
+
+    // `http` reads to the end of the stream: it returns only if the server
+    // closes the connection after its answer.
+    let refused = server.http(&handshake_request(server.addr, ""));
+    assert_eq!(refused.status, 503, "{}", refused.head);
+    assert!(server.wait_for_log("server full (503)"));
+
+    for (name, client) in [("first", &mut first), ("second", &mut second)] {
+        client.send_text(name);
+        assert_eq!(client.read_text(), name);
+    }
+
+    // The refused connection is gone from the table once it is closed;
+    // then `first` leaves with a complete closing handshake.
+    assert!(wait_until(
+        || count_lines(&server.log(), "disconnected") == 1
+    ));
+    first.send_close(1000);
+    assert_eq!(first.expect_close(), Some(1000));
+    first.expect_eof();
+    drop(first);
+    assert!(wait_until(
+        || count_lines(&server.log(), "disconnected") == 2
+    ));
+
+    let mut third = server.client();
+    third.send_text("room again");
+    assert_eq!(third.read_text(), "room again");
+    second.send_text("second, still");
+    assert_eq!(second.read_text(), "second, still");
+}
+
+/// The process runs out of file descriptors (`ulimit -n 32`, with more
+/// connections waiting than that). `accept()` fails with EMFILE while the
+/// connection stays queued, so the listener stays readable: a loop that
+/// simply tried again would spin at 100% CPU and flood the log. The server
+/// logs the failure and pauses accepting instead; once descriptors are
+/// free, it serves new clients again. Would fail without the pause (CPU
+/// time close to the elapsed time, hundreds of log lines a second), if a
+/// client connected before the shortage stopped being served, or if
+/// accepting never resumed.
+#[cfg(target_os = "linux")]
+#[test]
+fn running_out_of_file_descriptors_does_not_spin_and_recovers() {
+    let mut server = Server::launch(
+        &["--mode", "echo"],
+        Launch {
+            fd_limit: Some(32),
+            ..Launch::default()
+        },
+    );
+    // A client from before the shortage, which must go on being served.
+    let mut earlier = server.client();
+    // The kernel completes these connections on its own (they wait in the
+    // listen backlog), whether or not the server can accept them.
+    let held: Vec<TcpStream> = (0..48).map(|_| server.connect()).collect();
+    assert!(
+        server.wait_for_log("socket_accept() failed"),
+        "no accept failure logged:\n{}",
+        server.log()
+    );
+
+    let pid = server.pid();
+    let failures_before = count_lines(&server.log(), "socket_accept() failed");
+    let cpu_before = cpu_time(pid);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = cpu_time(pid) - cpu_before;
+    let elapsed = start.elapsed();
+    let failures = count_lines(&server.log(), "socket_accept() failed") - failures_before;
+    assert!(
+        cpu < elapsed / 4,
+        "the server used {cpu:?} of CPU in {elapsed:?} while out of file descriptors"
+    );
+    assert!(
+        failures < 50,
+        "{failures} accept failures logged in {elapsed:?}: the loop is spinning"
+    );
+    assert!(server.is_running());
+    earlier.send_text("served while out of descriptors");
+    assert_eq!(earlier.read_text(), "served while out of descriptors");
+
+    // Hang up: the server sees the ends of the accepted connections, closes
+    // their sockets, and can accept again.
+    drop(held);
+    assert_echo_works(&server);
+}

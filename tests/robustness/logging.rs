@@ -1,0 +1,88 @@
+//! Log injection: a peer must not be able to write its own log lines.
+//!
+//! The PHP appended whatever a client sent straight to `log.txt`. A message
+//! holding "\n" could then forge a whole log line, and terminal escape codes
+//! could hide or rewrite text when the log is read with `cat` or `tail -f`.
+//! Here every byte from the network goes through `console::escape` first.
+//! Would fail without that: the peer's newline would split the line and its
+//! ESC byte would reach the file.
+
+use crate::common::*;
+use crate::support::is_record;
+
+#[test]
+fn control_characters_from_a_peer_are_escaped_in_the_log() {
+    let server = Server::start(&[]);
+    let mut client = server.client();
+    let forged = "[2000-01-01T00:00:00.000Z INFO  socket_server] forged";
+    let text = format!("one\ntwo\rthree\x1b[2Jfour\n{forged}");
+    client.send_text(&text);
+    assert_eq!(client.read_text(), format!("You have entered: {text}"));
+    // A close reason is the peer's text too (RFC 6455 §5.5.1).
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"bye\nINFO forged close\x1b]0;title\x07");
+    client.send(&frame(CLOSE, &close));
+    assert_eq!(client.expect_close(), Some(1000));
+    client.expect_eof();
+    // A request target is the peer's text as well. RFC 9112 §3.2 allows
+    // only visible ASCII there, so the server may refuse it (400) or serve
+    // it (404 here); either way its line is written before the answer.
+    let page = server.http("GET /\x1b[31mred HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(matches!(page.status, 400 | 404), "{}", page.head);
+
+    assert!(server.wait_for_log("closed by client"));
+    let log = server.log();
+    let message = log
+        .lines()
+        .find(|line| line.contains("Data from client (text): one"))
+        .unwrap_or_else(|| panic!("message not logged:\n{log}"));
+    assert!(
+        message.ends_with(&format!(
+            "Data from client (text): one\\ntwo\\rthree\\u{{1b}}[2Jfour\\n{forged}"
+        )),
+        "{message}"
+    );
+    assert!(
+        log.contains("reason \"bye\\nINFO forged close\\u{1b}]0;title\\u{7}\""),
+        "{log}"
+    );
+    // Nothing raw got through, and every line is a record of our own.
+    assert!(!log.contains(['\r', '\x1b', '\x07']), "{log:?}");
+    for line in log.lines() {
+        assert!(is_record(line), "a line the server did not write: {line:?}");
+    }
+}
+
+/// `char::is_control` covers only the C0 and C1 controls (Unicode category
+/// Cc). Some characters outside it are just as able to mislead whoever reads
+/// the log: U+2028 and U+2029 are line and paragraph separators, which many
+/// viewers and editors break lines at (a forged line again), and the
+/// bidirectional overrides and isolates (U+202A-U+202E, U+2066-U+2069) make
+/// text display in a different order from the one it is stored in (the
+/// "Trojan Source" trick, CVE-2021-42574). Would fail while such
+/// characters reach the log raw.
+#[test]
+fn unicode_line_separators_and_bidi_controls_are_escaped_in_the_log() {
+    let server = Server::start(&[]);
+    let mut client = server.client();
+    let text = "sep\u{2028}[2000-01-01T00:00:00.000Z INFO  socket_server] forged\u{2029}end \
+                user=\u{202E}nimda\u{202C} \u{2066}isolate\u{2069}";
+    client.send_text(text);
+    assert_eq!(client.read_text(), format!("You have entered: {text}"));
+    assert!(server.wait_for_log("Data from client (text): sep"));
+    let log = server.log();
+    let sneaky = [
+        '\u{2028}', '\u{2029}', '\u{202A}', '\u{202B}', '\u{202C}', '\u{202D}', '\u{202E}',
+        '\u{2066}', '\u{2067}', '\u{2068}', '\u{2069}',
+    ];
+    let found: Vec<String> = log
+        .chars()
+        .filter(|c| sneaky.contains(c))
+        .map(|c| format!("U+{:04X}", u32::from(c)))
+        .collect();
+    assert!(
+        found.is_empty(),
+        "raw in the log: {found:?}\n{}",
+        log.escape_debug()
+    );
+}

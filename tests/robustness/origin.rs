@@ -1,0 +1,84 @@
+//! The `Origin` check (RFC 6455 §10.2, §4.2.2 item 4).
+//!
+//! A browser sends `Origin` with every WebSocket handshake: the page's
+//! scheme, host and port (RFC 6454). A server that accepted any origin would
+//! let a page on any web site talk to it through a visitor's browser, with
+//! the visitor's network position (cross-site WebSocket hijacking). The
+//! server accepts its own pages, pages from `--allowed-origin`, and clients
+//! that send no Origin (non-browser clients, which could forge it anyway);
+//! anything else gets 403 (§4.2.2: "the server MUST respond with an
+//! appropriate HTTP error code ... such as 403 Forbidden").
+//!
+//! Each test would fail if the check were removed (a foreign origin would get
+//! 101) or if it were too strict (an allowed one would get 403).
+
+use crate::common::*;
+
+/// The status a handshake with `origin` gets. A refused handshake must also
+/// end the connection: nothing after a 403 may be read as WebSocket frames.
+fn status_with(server: &Server, origin: Option<&str>) -> u16 {
+    let extra = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    let mut client = Client::raw(server.connect());
+    let head = client.handshake(&handshake_request(server.addr, &extra));
+    let status: u16 = head[9..12].parse().expect("a status code");
+    if status == 101 {
+        // Upgraded: it really is a WebSocket now.
+        client.send_text("hello");
+        assert_eq!(client.read_text(), "hello");
+    } else {
+        // The error body follows the head; then the connection ends.
+        let mut rest = Vec::new();
+        std::io::Read::read_to_end(&mut client.stream, &mut rest).expect("end of stream");
+    }
+    status
+}
+
+fn own_origin(server: &Server) -> String {
+    format!("http://{}", server.addr)
+}
+
+#[test]
+fn by_default_only_no_origin_and_same_origin_are_accepted() {
+    let server = Server::echo(&[]);
+    assert_eq!(status_with(&server, None), 101);
+    assert_eq!(status_with(&server, Some(&own_origin(&server))), 101);
+    assert_eq!(status_with(&server, Some("http://evil.example")), 403);
+    // Same host, other port: another origin (RFC 6454 §4), maybe another
+    // program on this machine.
+    let other_port = format!("http://127.0.0.1:{}", server.addr.port() ^ 1);
+    assert_eq!(status_with(&server, Some(&other_port)), 403);
+    // "null": a page opened from a file or a sandboxed frame; anyone can
+    // make one, so it is refused unless asked for.
+    assert_eq!(status_with(&server, Some("null")), 403);
+    assert!(server.wait_for_log("handshake refused: 403"));
+}
+
+#[test]
+fn an_allowed_origin_is_accepted_and_same_origin_still_is() {
+    let server = Server::echo(&["--allowed-origin", "http://example.com"]);
+    assert_eq!(status_with(&server, Some("http://example.com")), 101);
+    assert_eq!(status_with(&server, Some(&own_origin(&server))), 101);
+    assert_eq!(status_with(&server, None), 101);
+    assert_eq!(status_with(&server, Some("http://other.example")), 403);
+    // Allowing one origin is not allowing its look-alikes.
+    assert_eq!(
+        status_with(&server, Some("http://example.com.evil.example")),
+        403
+    );
+    assert_eq!(status_with(&server, Some("null")), 403);
+}
+
+#[test]
+fn null_is_accepted_only_when_allowed() {
+    let server = Server::echo(&["--allowed-origin", "null"]);
+    assert_eq!(status_with(&server, Some("null")), 101);
+    assert_eq!(status_with(&server, Some("http://evil.example")), 403);
+}
+
+#[test]
+fn a_star_accepts_any_origin() {
+    let server = Server::echo(&["--allowed-origin", "*"]);
+    assert_eq!(status_with(&server, Some("http://evil.example")), 101);
+    assert_eq!(status_with(&server, Some("null")), 101);
+    assert_eq!(status_with(&server, Some(&own_origin(&server))), 101);
+}

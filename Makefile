@@ -17,10 +17,11 @@ run:
 test:
 	$(CARGO) test --all-targets
 
-## lint: formatting and clippy, warnings as errors
+## lint: formatting, clippy and rustdoc, warnings as errors
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --document-private-items
 
 ## doc: the API documentation, private items included (it is a teaching codebase)
 doc:

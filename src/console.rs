@@ -76,7 +76,7 @@ impl Write for LogFile {
 }
 
 /// Make bytes from the network safe to log: valid UTF-8 is kept, except
-/// characters that [`is_risky`], which are written as escapes (`\n`, `\u{1b}`);
+/// the characters `is_risky` names, which are written as escapes (`\n`, `\u{1b}`);
 /// invalid bytes become `\xNN`; and past [`SHOWN_BYTES`] the text is cut,
 /// saying how long it was.
 pub fn escape(bytes: &[u8]) -> String {

@@ -1,0 +1,81 @@
+//! The command line: help, bad flags, a port already taken.
+
+mod common;
+
+use std::net::TcpListener;
+use std::process::{Command, Output};
+
+fn run(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_socket_server"))
+        .args(args)
+        .current_dir(std::env::temp_dir())
+        .output()
+        .expect("run the server binary")
+}
+
+#[test]
+fn help_lists_every_flag_and_exits_0() {
+    let output = run(&["--help"]);
+    assert_eq!(output.status.code(), Some(0));
+    let help = String::from_utf8(output.stdout).unwrap();
+    for flag in [
+        "--address",
+        "--port",
+        "--log-file",
+        "--www",
+        "--mode",
+        "--allowed-origin",
+        "--max-message-size",
+        "--max-pending-output",
+        "--max-clients",
+        "--handshake-timeout",
+        "--idle-timeout",
+        "--close-timeout",
+    ] {
+        assert!(help.contains(flag), "--help lacks {flag}");
+    }
+    assert!(help.contains("[default: 1222]"));
+}
+
+#[test]
+fn a_bad_flag_or_value_exits_2_saying_why() {
+    for (args, words) in [
+        (
+            &["--port", "99999"][..],
+            "--port: '99999' is not a valid number",
+        ),
+        (
+            &["--mode", "chat"][..],
+            "--mode: 'chat' is not tutorial or echo",
+        ),
+        (&["--bogus"][..], "needs a value"),
+        (&["--bogus", "1"][..], "unknown option '--bogus'"),
+    ] {
+        let output = run(args);
+        assert_eq!(output.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert!(stderr.contains(words), "{args:?}: {stderr}");
+        assert!(output.stdout.is_empty(), "{args:?}: nothing may start");
+    }
+}
+
+#[test]
+fn a_port_in_use_is_a_clear_error_not_a_panic() {
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = std::env::temp_dir().join(format!("socket_server-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_socket_server"))
+        .args(["--port", &port])
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(
+        stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let _ = std::fs::remove_dir_all(dir);
+}

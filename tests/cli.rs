@@ -1,7 +1,5 @@
 //! The command line: help, bad flags, a port already taken.
 
-mod common;
-
 use std::net::TcpListener;
 use std::process::{Command, Output};
 

@@ -3,6 +3,7 @@
 #
 #   make run ARGS="--mode echo --port 8080"   flags after ARGS go to the server
 
+SHELL := bash
 CARGO ?= cargo
 ARGS ?=
 
@@ -13,9 +14,13 @@ ARGS ?=
 run:
 	$(CARGO) run --bin socket_server -- $(ARGS)
 
-## test: every unit and integration test
+## test: every unit and integration test, then one line with the totals
 test:
-	$(CARGO) test --all-targets
+	@set -o pipefail; log=$$(mktemp); \
+	$(CARGO) test --no-fail-fast --lib --bins --tests 2>&1 | tee "$$log"; status=$$?; \
+	awk '/^test result:/ { passed += $$4; failed += $$6 } \
+	     END { printf "total: %d passed, %d failed\n", passed, failed }' "$$log"; \
+	rm -f "$$log"; exit $$status
 
 ## lint: formatting, clippy and rustdoc, warnings as errors
 lint:

@@ -168,7 +168,9 @@ impl Client {
         self.last_heard = cx.now;
         self.pinged = false;
         if self.ending != Ending::No {
-            return; // closing: only a close frame still matters, and it came
+            // The connection is ending: what the peer still sends is read
+            // only so that the kernel has nothing unread to reset, and dropped.
+            return;
         }
         self.inbox.extend_from_slice(bytes);
         if !self.handshake {

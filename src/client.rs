@@ -112,9 +112,9 @@ pub struct Client {
     inbox: Vec<u8>,
     pub outbox: Outbox,
     ws: Connection,
-    pub ending: Ending,
+    ending: Ending,
     /// The peer closed its side: there is nothing more to read.
-    pub peer_closed: bool,
+    peer_closed: bool,
     /// The table was full when this client came: it gets a 503.
     over_capacity: bool,
     connected_at: Instant,
@@ -152,6 +152,11 @@ impl Client {
         }
     }
 
+    /// Is the connection over? The table drops it at the end of the turn.
+    pub fn is_gone(&self) -> bool {
+        self.ending == Ending::Gone
+    }
+
     /// Should the loop read from this client?
     pub fn wants_read(&self) -> bool {
         !self.peer_closed && self.ending != Ending::Gone && self.outbox.pending().len() < READ_PAUSE
@@ -176,8 +181,14 @@ impl Client {
         if !self.handshake {
             self.read_request(cx);
         }
-        if self.handshake {
+        if self.handshake && self.ending == Ending::No {
             self.read_frames(cx);
+        }
+        if self.ending != Ending::No {
+            self.inbox.clear(); // nothing more will be read from it
+        }
+        if self.inbox.is_empty() {
+            empty(&mut self.inbox);
         }
     }
 
@@ -272,7 +283,6 @@ impl Client {
     }
 
     fn end_after_flush(&mut self, now: Instant, limits: &Limits) {
-        self.inbox = Vec::new();
         self.ending = Ending::AfterFlush {
             until: now + limits.close_timeout,
         };
@@ -291,10 +301,8 @@ impl Client {
                 None => break,
             }
         }
-        self.inbox.drain(..used.min(self.inbox.len()));
-        if self.inbox.is_empty() {
-            empty(&mut self.inbox);
-        }
+        // `receive` never reports more than it was given.
+        self.inbox.drain(..used);
     }
 
     fn on_event(&mut self, event: Event, cx: &Context) {
@@ -363,57 +371,110 @@ impl Client {
         }
     }
 
-    /// When this client next needs attention even if it stays silent.
-    pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
+    /// What this client waits for that can run out, and when it does.
+    fn timer(&self, limits: &Limits) -> Option<(Timer, Instant)> {
         match self.ending {
-            Ending::AfterFlush { until } | Ending::Lingering { until } => Some(until),
-            // Already due (any past moment will do): the loop drops it.
-            Ending::Gone => Some(self.connected_at),
-            Ending::No if !self.handshake => Some(self.connected_at + limits.handshake_timeout),
-            Ending::No => match self.close_sent_at {
-                Some(sent) => Some(sent + limits.close_timeout),
-                // Ping after one idle period; give up after a second.
-                None => limits
-                    .idle_timeout
-                    .map(|idle| self.last_heard + idle * (1 + u32::from(self.pinged))),
+            Ending::AfterFlush { until } => Some((Timer::Flush, until)),
+            Ending::Lingering { until } => Some((Timer::Linger, until)),
+            Ending::Gone => None, // removed at the end of this turn anyway
+            Ending::No if !self.handshake => Some((
+                Timer::Handshake,
+                self.connected_at + limits.handshake_timeout,
+            )),
+            Ending::No => match (self.close_sent_at, limits.idle_timeout) {
+                (Some(sent), _) => Some((Timer::CloseReply, sent + limits.close_timeout)),
+                (None, None) => None,
+                // The ping went out one idle period after the last byte; the
+                // answer has one more period to arrive.
+                (None, Some(idle)) if self.pinged => {
+                    Some((Timer::PingReply, self.last_heard + 2 * idle))
+                }
+                (None, Some(idle)) => Some((Timer::Idle, self.last_heard + idle)),
             },
         }
     }
 
-    /// The deadline passed: act on whichever timeout it was.
+    /// When this client next needs attention even if it stays silent.
+    pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
+        self.timer(limits).map(|(_, at)| at)
+    }
+
+    /// If a timer has run out, act on it.
     pub fn on_timeout(&mut self, now: Instant, limits: &Limits) {
-        if self.deadline(limits).is_none_or(|deadline| now < deadline) {
+        let Some((timer, at)) = self.timer(limits) else {
+            return;
+        };
+        if now < at {
             return;
         }
-        match self.ending {
-            Ending::AfterFlush { .. } => {
-                info!("[{}] not reading its last bytes; dropped", self.id);
-                self.ending = Ending::Gone;
-            }
-            Ending::Lingering { .. } | Ending::Gone => self.ending = Ending::Gone,
-            Ending::No if !self.handshake => {
-                warn!(
-                    "[{}] no handshake within {:?}; dropped",
-                    self.id, limits.handshake_timeout
-                );
-                self.ending = Ending::Gone;
-            }
-            Ending::No if self.close_sent_at.is_some() => {
-                info!(
-                    "[{}] no close reply within {:?}; dropped",
-                    self.id, limits.close_timeout
-                );
-                self.ending = Ending::Gone;
-            }
-            Ending::No if !self.pinged => {
+        match timer {
+            Timer::Idle => {
                 debug!("[{}] idle; sending a ping", self.id);
                 self.ws.ping(b"are you there?", self.outbox.queue());
                 self.pinged = true;
             }
-            Ending::No => {
-                warn!("[{}] did not answer a ping; dropped", self.id);
-                self.ending = Ending::Gone;
+            Timer::Handshake => {
+                let after = limits.handshake_timeout;
+                self.drop_now(format_args!("no handshake within {after:?}"));
             }
+            Timer::CloseReply => {
+                let after = limits.close_timeout;
+                self.drop_now(format_args!("no close reply within {after:?}"));
+            }
+            Timer::PingReply => self.drop_now(format_args!("did not answer a ping")),
+            Timer::Flush => self.drop_now(format_args!("not reading its last bytes")),
+            Timer::Linger => self.ending = Ending::Gone, // the usual end; nothing to say
         }
     }
+
+    /// Remove this client at the end of the turn, saying why in the log.
+    pub fn drop_now(&mut self, why: std::fmt::Arguments) {
+        info!("[{}] {why}; dropped", self.id);
+        self.ending = Ending::Gone;
+    }
+
+    /// Everything queued has been written. Returns true when our side of
+    /// the TCP connection should now be closed (the caller does the
+    /// `shutdown(Write)`): our last bytes are out, and we wait in
+    /// `Lingering` for the peer to close its side.
+    pub fn on_flushed(&mut self, now: Instant, limits: &Limits) -> bool {
+        if !matches!(self.ending, Ending::AfterFlush { .. }) {
+            return false;
+        }
+        if self.peer_closed {
+            self.ending = Ending::Gone;
+            return false;
+        }
+        self.ending = Ending::Lingering {
+            until: now + limits.close_timeout,
+        };
+        true
+    }
+
+    /// The server is stopping: say goodbye with 1001 Going Away (RFC 6455
+    /// §7.4.1) to a WebSocket client; drop one still in its handshake.
+    pub fn on_stop(&mut self, now: Instant) {
+        match (self.handshake, self.ending) {
+            (true, Ending::No) => self.close(crate::close::GOING_AWAY, "server shutting down", now),
+            (false, Ending::No) => self.ending = Ending::Gone,
+            _ => {}
+        }
+    }
+}
+
+/// The timers a client can be waiting on; see `Client::timer`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The opening handshake has not completed (`--handshake-timeout`).
+    Handshake,
+    /// We sent a close frame and wait for the peer's (`--close-timeout`).
+    CloseReply,
+    /// Nothing heard for `--idle-timeout`: time to ping.
+    Idle,
+    /// A ping is out and nothing has come back.
+    PingReply,
+    /// Our last bytes are queued but the peer is not reading them.
+    Flush,
+    /// Our side is closed; the peer has not closed its side.
+    Linger,
 }

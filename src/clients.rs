@@ -7,7 +7,7 @@
 //! socket) does both jobs. A `BTreeMap` keeps the clients in socket order,
 //! so a debugger session sees them in the same order every time.
 
-use crate::client::{Client, Ending};
+use crate::client::Client;
 use crate::config::Limits;
 use crate::poll::{socket_of, Socket};
 use log::info;
@@ -59,7 +59,7 @@ impl Clients {
     /// closes its socket: the PHP's `socket_close()`.
     pub fn drop_gone(&mut self) {
         self.table.retain(|_, client| {
-            let gone = client.ending == Ending::Gone;
+            let gone = client.is_gone();
             if gone {
                 info!("[{}] disconnected", client.id);
             }

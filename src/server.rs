@@ -14,7 +14,7 @@
 //! This module does all the socket calls; `client.rs` and below only see
 //! bytes.
 
-use crate::client::{Context, Ending};
+use crate::client::Context;
 use crate::clients::Clients;
 use crate::config::Config;
 use crate::poll::{self, socket_of, PollFd, Socket};
@@ -91,6 +91,9 @@ impl Server {
             }
             let ready = self.wait()?; // socket_select()
             let now = Instant::now();
+            // A pause after a failed accept() ends when its time is up; a
+            // deadline left in the past would make every wait return at once.
+            self.accept_paused_until = self.accept_paused_until.filter(|until| now < *until);
             for fd in ready {
                 if fd.socket() == socket_of(&self.master) {
                     self.accept_clients(now);
@@ -170,7 +173,7 @@ impl Server {
     /// Set up an accepted socket and add it to the table.
     fn connect(&mut self, socket: TcpStream, peer: SocketAddr, now: Instant) {
         let limits = &self.config.limits;
-        if self.clients.len() >= limits.max_clients + OVERFLOW {
+        if self.clients.len() >= limits.max_clients.saturating_add(OVERFLOW) {
             warn!("refused {peer}: {} connections already", self.clients.len());
             return; // dropping the socket closes it
         }
@@ -209,8 +212,7 @@ impl Server {
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 Err(e) => {
-                    info!("[{}] read failed: {e}", client.id);
-                    client.ending = Ending::Gone;
+                    client.drop_now(format_args!("read failed: {e}"));
                     return;
                 }
             }
@@ -235,32 +237,23 @@ impl Server {
                     let why = result
                         .err()
                         .map_or("wrote nothing".into(), |e| e.to_string());
-                    info!("[{}] write failed: {why}", client.id);
-                    client.ending = Ending::Gone;
+                    client.drop_now(format_args!("write failed: {why}"));
                     return;
                 }
             }
         }
         let pending = client.outbox.pending().len();
         if pending > limits.max_pending_output {
-            warn!(
-                "[{}] {pending} bytes waiting unread (limit {}); dropped",
-                client.id, limits.max_pending_output
-            );
-            client.ending = Ending::Gone;
+            let limit = limits.max_pending_output;
+            client.drop_now(format_args!(
+                "{pending} bytes waiting unread (limit {limit})"
+            ));
             return;
         }
-        if pending == 0 && matches!(client.ending, Ending::AfterFlush { .. }) {
-            if client.peer_closed {
-                client.ending = Ending::Gone;
-            } else {
-                // Our last bytes are out: close our half of the TCP
-                // connection and wait for the peer to close its half.
-                let _ = client.socket.shutdown(Shutdown::Write);
-                client.ending = Ending::Lingering {
-                    until: now + limits.close_timeout,
-                };
-            }
+        // Our last bytes are out: close our half of the TCP connection (our
+        // FIN) and wait for the peer to close its half.
+        if pending == 0 && client.on_flushed(now, limits) {
+            let _ = client.socket.shutdown(Shutdown::Write);
         }
     }
 
@@ -282,13 +275,7 @@ impl Server {
         info!("Stopping: closing {open} WebSocket clients with 1001");
         self.stopping_since = Some(now);
         for client in self.clients.iter_mut() {
-            match (client.handshake, client.ending) {
-                (true, Ending::No) => {
-                    client.close(crate::close::GOING_AWAY, "server shutting down", now)
-                }
-                (false, Ending::No) => client.ending = Ending::Gone,
-                _ => {}
-            }
+            client.on_stop(now);
         }
     }
 

@@ -102,4 +102,16 @@ fn running_out_of_file_descriptors_does_not_spin_and_recovers() {
     // their sockets, and can accept again.
     drop(held);
     assert_echo_works(&server);
+
+    // And once it is over, the server goes back to sleeping: an expired
+    // accept pause left behind would make every poll return at once.
+    let cpu_before = cpu_time(pid);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = cpu_time(pid) - cpu_before;
+    assert!(
+        cpu < start.elapsed() / 4,
+        "the idle server used {cpu:?} of CPU in {:?} after the shortage",
+        start.elapsed()
+    );
 }

@@ -28,7 +28,9 @@ pub struct Limits {
     /// How long a client has to complete its opening handshake.
     pub handshake_timeout: Duration,
     /// After this long without a byte from a client, ping it; after as long
-    /// again, drop it. `None`: never.
+    /// again, drop it. `None`: never. On by default, so that no open
+    /// connection can hold a place in the table forever by saying nothing
+    /// (browsers answer pings by themselves, so an open page stays).
     pub idle_timeout: Option<Duration>,
     /// How long we wait for the peer's part of a closing handshake, and for
     /// it to go away after we stop sending.
@@ -42,7 +44,7 @@ impl Default for Limits {
             max_pending_output: 32 << 20,
             max_clients: 1024,
             handshake_timeout: Duration::from_secs(10),
-            idle_timeout: None,
+            idle_timeout: Some(Duration::from_secs(60)),
             close_timeout: Duration::from_secs(5),
         }
     }
@@ -106,7 +108,7 @@ Options:
   --max-clients N           clients at once (503 above)       [default: 1024]
   --handshake-timeout SECS  time allowed for the handshake    [default: 10]
   --idle-timeout SECS       ping a silent client after SECS, drop it after
-                            2 x SECS (0: never)               [default: 0]
+                            2 x SECS (0: never)               [default: 60]
   --close-timeout SECS      wait for a peer's close reply     [default: 5]
   -h, --help                print this help
 
@@ -167,8 +169,10 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "--handshake-timeout" => limits.handshake_timeout = seconds(flag, value)?,
         "--close-timeout" => limits.close_timeout = seconds(flag, value)?,
         "--idle-timeout" => {
-            let secs: f64 = number(flag, value)?;
-            limits.idle_timeout = (secs > 0.0).then(|| seconds(flag, value)).transpose()?;
+            limits.idle_timeout = match value {
+                "0" => None,
+                _ => Some(seconds(flag, value)?),
+            }
         }
         _ => return Err(format!("unknown option '{flag}'")),
     }
@@ -253,6 +257,10 @@ mod tests {
             run(&["--idle-timeout", "0"]).unwrap().limits.idle_timeout,
             None
         );
+        let default = run(&[]).unwrap().limits.idle_timeout;
+        assert_eq!(default, Some(Duration::from_secs(60)));
+        assert!(run(&["--idle-timeout", "-5"]).is_err());
+        assert!(run(&["--idle-timeout", "NaN"]).is_err());
     }
 
     #[test]

@@ -62,8 +62,13 @@ impl Rejection {
     pub fn response(&self) -> Vec<u8> {
         match self.status {
             // §4.4: a server that does not speak the client's version answers
-            // with the versions it does speak.
-            426 => http::error_response(426, self.reason, &[("Sec-WebSocket-Version", "13")]),
+            // with the versions it does speak; RFC 9110 §15.5.22: a 426 names
+            // the protocol to upgrade to.
+            426 => http::error_response(
+                426,
+                self.reason,
+                &[("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")],
+            ),
             405 => http::error_response(405, self.reason, &[("Allow", "GET")]),
             status => http::error_response(status, self.reason, &[]),
         }
@@ -105,6 +110,15 @@ pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accept
         || request.header_count("Sec-WebSocket-Version") > 1
     {
         return refuse(400, "repeated Sec-WebSocket-Key or Sec-WebSocket-Version");
+    }
+    // §4.1: the handshake is a GET without a body: the bytes after it are
+    // frames. A request announcing a body would have its body read as frames.
+    let has_body = request.header("Transfer-Encoding").is_some()
+        || request
+            .header("Content-Length")
+            .is_some_and(|len| len != "0");
+    if has_body {
+        return refuse(400, "a WebSocket handshake has no body");
     }
     // Item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
     // §4.4: any other version gets 426 and the version we do speak.
@@ -323,6 +337,9 @@ mod tests {
             .headers
             .push(("sec-websocket-version".into(), "13".into()));
         assert_eq!(status(&two_versions), 400);
+        assert_eq!(status(&with(&good, "Transfer-Encoding", "chunked")), 400);
+        assert_eq!(status(&with(&good, "Content-Length", "5")), 400);
+        assert_eq!(status(&with(&good, "Content-Length", "0")), 101);
         let mut http2 = good.clone();
         http2.version = "HTTP/2".into();
         assert_eq!(status(&http2), 400);
@@ -346,6 +363,7 @@ mod tests {
         let text = String::from_utf8(rejection.unwrap_err().response()).unwrap();
         assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
+        assert!(text.contains("\r\nUpgrade: websocket\r\n"));
     }
 
     #[test]

@@ -8,6 +8,9 @@
 //! the request is parsed once it is complete, from bytes that may have
 //! arrived in any number of reads.
 
+use crate::calendar::DateTime;
+use std::time::SystemTime;
+
 /// The most we read before the blank line that ends a request head.
 pub const MAX_REQUEST_HEAD: usize = 8 * 1024;
 
@@ -30,6 +33,8 @@ pub enum RequestError {
     TooLarge,
     /// The bytes are not an HTTP/1.x request head (400); the text says why.
     Malformed(&'static str),
+    /// A well-formed request for HTTP/2 or later over this connection (505).
+    VersionNotSupported,
 }
 
 impl RequestError {
@@ -38,6 +43,7 @@ impl RequestError {
         match self {
             RequestError::TooLarge => (431, "request head larger than 8 KiB"),
             RequestError::Malformed(why) => (400, why),
+            RequestError::VersionNotSupported => (505, "only HTTP/1.x is served here"),
         }
     }
 }
@@ -82,7 +88,16 @@ impl Request {
 /// head took `len` bytes; anything after it (the client's first frames, say)
 /// belongs to whoever reads next.
 pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, RequestError> {
-    let window = &bytes[..bytes.len().min(MAX_REQUEST_HEAD)];
+    // RFC 9112 §2.2: a server SHOULD ignore empty lines before the request
+    // line (some clients send a stray CRLF after a previous request).
+    // The cap counts those empty lines too: endless CR LFs are no way
+    // around it.
+    let limit = bytes.len().min(MAX_REQUEST_HEAD);
+    let mut start = 0;
+    while bytes[start..limit].starts_with(b"\r\n") {
+        start += 2;
+    }
+    let window = &bytes[start..limit];
     let Some(end) = find(window, b"\r\n\r\n") else {
         return if bytes.len() >= MAX_REQUEST_HEAD {
             Err(RequestError::TooLarge)
@@ -90,31 +105,54 @@ pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, RequestEr
             Ok(None)
         };
     };
-    let head = std::str::from_utf8(&bytes[..end])
-        .map_err(|_| RequestError::Malformed("request head is not UTF-8 text"))?;
-    let mut lines = head.split("\r\n");
-    let request_line = lines.next().unwrap_or("");
-    let (method, target, version) = parse_request_line(request_line)?;
-    let headers = lines.map(parse_header_line).collect::<Result<_, _>>()?;
+    // RFC 9112 §2.2: every line ends in CR LF; a bare LF is refused.
+    let mut lines = window[..end + 2]
+        .split_inclusive(|&b| b == b'\n')
+        .map(|line| {
+            line.strip_suffix(b"\r\n")
+                .ok_or(RequestError::Malformed("a line ends in LF without CR"))
+        });
+    let (method, target, version) = parse_request_line(lines.next().unwrap_or(Ok(b""))?)?;
+    let headers = lines
+        .map(|line| parse_header_line(line?))
+        .collect::<Result<Vec<_>, _>>()?;
     let request = Request {
         method: method.to_owned(),
         target: target.to_owned(),
         version: version.to_owned(),
         headers,
     };
-    Ok(Some((request, end + 4)))
+    check_host(&request)?;
+    Ok(Some((request, start + end + 4)))
 }
 
 /// `GET /path HTTP/1.1`: three parts separated by single spaces (RFC 9112 §3).
-fn parse_request_line(line: &str) -> Result<(&str, &str, &str), RequestError> {
+fn parse_request_line(line: &[u8]) -> Result<(&str, &str, &str), RequestError> {
+    let malformed = RequestError::Malformed("malformed request line");
+    let line = std::str::from_utf8(line).map_err(|_| malformed)?;
     let mut parts = line.split(' ');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(method), Some(target), Some(version), None)
-            if is_token(method) && is_target(target) && version.starts_with("HTTP/") =>
+            if is_token(method) && is_target(target) =>
         {
+            check_version(version)?;
             Ok((method, target, version))
         }
-        _ => Err(RequestError::Malformed("malformed request line")),
+        _ => Err(malformed),
+    }
+}
+
+/// RFC 9112 §2.3: `HTTP/` and a one-digit major and minor version. Only
+/// major version 1 travels as text like this.
+fn check_version(version: &str) -> Result<(), RequestError> {
+    match version.as_bytes() {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => Ok(()),
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Err(RequestError::VersionNotSupported)
+        }
+        _ => Err(RequestError::Malformed("malformed HTTP version")),
     }
 }
 
@@ -125,22 +163,38 @@ fn is_target(target: &str) -> bool {
 }
 
 /// `Name: value` (RFC 9112 §5).
-fn parse_header_line(line: &str) -> Result<(String, String), RequestError> {
-    let Some((name, value)) = line.split_once(':') else {
+fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
+    let Some(colon) = line.iter().position(|&b| b == b':') else {
         return Err(RequestError::Malformed("header line without a colon"));
     };
+    let (name, value) = (&line[..colon], &line[colon + 1..]);
     // RFC 9112 §5.1: no white space between the name and the colon; §5.2:
     // obsolete line folding (a line starting with white space) is rejected.
     // Both are what request smuggling is made of.
-    if !is_token(name) {
-        return Err(RequestError::Malformed("malformed header name"));
-    }
-    if value.chars().any(|c| c.is_control() && c != '\t') {
+    let name = std::str::from_utf8(name)
+        .ok()
+        .filter(|n| is_token(n))
+        .ok_or(RequestError::Malformed("malformed header name"))?;
+    if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7F) {
         return Err(RequestError::Malformed(
             "control character in a header value",
         ));
     }
+    // RFC 9110 §5.5: values may hold bytes above 0x7F ("obs-text"); we
+    // never act on those, so a lossy conversion to text is enough.
+    let value = String::from_utf8_lossy(value);
     Ok((name.to_owned(), value.trim_matches([' ', '\t']).to_owned()))
+}
+
+/// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
+/// code to any HTTP/1.1 request message that lacks a Host header field and
+/// to any request message that contains more than one Host header field".
+fn check_host(request: &Request) -> Result<(), RequestError> {
+    match request.header_count("Host") {
+        0 if request.version == "HTTP/1.1" => Err(RequestError::Malformed("missing Host header")),
+        0 | 1 => Ok(()),
+        _ => Err(RequestError::Malformed("more than one Host header")),
+    }
 }
 
 /// RFC 9110 §5.6.2: a token is one or more visible characters other than
@@ -166,6 +220,7 @@ pub fn reason_phrase(status: u16) -> &'static str {
         405 => "Method Not Allowed",
         426 => "Upgrade Required",
         431 => "Request Header Fields Too Large",
+        505 => "HTTP Version Not Supported",
         503 => "Service Unavailable",
         _ => "Error",
     }
@@ -174,15 +229,17 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// Write a whole response: status line, headers, blank line, body.
 ///
 /// Every response but the 101 closes the connection afterwards, so it says
-/// so and always carries a `Content-Length`.
+/// so, always carries a `Content-Length`, and (RFC 9110 §6.6.1: a server
+/// with a clock MUST) a `Date`. The 101 stays byte for byte the PHP's.
 pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     if status != 101 {
+        let date = DateTime::from(SystemTime::now()).http_date();
         head.push_str(&format!(
-            "Content-Length: {}\r\nConnection: close\r\n",
+            "Date: {date}\r\nContent-Length: {}\r\nConnection: close\r\n",
             body.len()
         ));
     }
@@ -273,7 +330,6 @@ mod tests {
             "GET / HTTP/1.1\r\nX: a\x01b\r\n\r\n",
             "GET /\x1b[31m HTTP/1.1\r\n\r\n",
             "GET /é HTTP/1.1\r\n\r\n",
-            "\r\n\r\n",
         ] {
             assert!(
                 matches!(
@@ -283,8 +339,64 @@ mod tests {
                 "{raw:?}"
             );
         }
-        let not_text = b"GET / HTTP/1.1\r\nX: \xff\r\n\r\n";
-        assert!(parse_request(not_text).is_err());
+        let bare_lf = b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n";
+        assert!(parse_request(bare_lf).is_err());
+        let bare_cr = b"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n";
+        assert!(parse_request(bare_cr).is_err());
+    }
+
+    #[test]
+    fn obs_text_in_a_value_is_accepted() {
+        let raw = b"GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: caf\xe9\r\n\r\n";
+        let (request, _) = parse_request(raw).unwrap().unwrap();
+        assert_eq!(request.header("user-agent"), Some("caf\u{FFFD}"));
+    }
+
+    #[test]
+    fn endless_empty_lines_hit_the_cap() {
+        let crlfs = b"\r\n".repeat(MAX_REQUEST_HEAD / 2);
+        assert_eq!(parse_request(&crlfs[..crlfs.len() - 2]), Ok(None));
+        assert_eq!(parse_request(&crlfs), Err(RequestError::TooLarge));
+        // More than the cap in one read (a read can be 64 KiB).
+        let many = b"\r\n".repeat(MAX_REQUEST_HEAD);
+        assert_eq!(parse_request(&many), Err(RequestError::TooLarge));
+    }
+
+    #[test]
+    fn leading_empty_lines_are_skipped() {
+        let raw = b"\r\n\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\nrest";
+        let (request, len) = parse_request(raw).unwrap().unwrap();
+        assert_eq!(request.method, "GET");
+        assert_eq!(&raw[len..], b"rest");
+    }
+
+    #[test]
+    fn versions() {
+        let with = |v: &str| parse_request(format!("GET / {v}\r\nHost: a\r\n\r\n").as_bytes());
+        assert!(with("HTTP/1.1").unwrap().is_some());
+        assert!(with("HTTP/1.0").unwrap().is_some());
+        assert_eq!(with("HTTP/2.0"), Err(RequestError::VersionNotSupported));
+        assert_eq!(with("HTTP/9.9"), Err(RequestError::VersionNotSupported));
+        for bad in ["HTTP/1", "HTTP/1.x", "HTTP/\x01x", "http/1.1", "HTTP/11.1"] {
+            assert!(
+                matches!(with(bad), Err(RequestError::Malformed(_))),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn host_rules() {
+        let missing = b"GET / HTTP/1.1\r\nX: a\r\n\r\n";
+        assert_eq!(
+            parse_request(missing),
+            Err(RequestError::Malformed("missing Host header"))
+        );
+        let old = b"GET / HTTP/1.0\r\n\r\n";
+        assert!(parse_request(old).unwrap().is_some());
+        let two = b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n";
+        let error = RequestError::Malformed("more than one Host header");
+        assert_eq!(parse_request(two), Err(error));
     }
 
     #[test]
@@ -294,6 +406,7 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(text.contains("Content-Length: 17\r\n"));
         assert!(text.contains("Connection: close\r\n"));
+        assert!(text.contains("\r\nDate: ") && text.contains(" GMT\r\n"));
         assert!(text.ends_with("\r\n\r\n404 no such page\n"));
     }
 }

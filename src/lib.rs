@@ -6,12 +6,13 @@
 //! [`handshake`], or a page from [`www`] -> frames ([`frame`]) -> messages
 //! ([`protocol`], [`utf8`], [`close`]) -> reply ([`replies`]) -> frames ->
 //! bytes -> socket. [`clients`] and [`client`] hold the per-client state,
-//! [`config`] the flags, [`console`] the log.
+//! [`config`] the flags, [`console`] the log, [`calendar`] the date.
 
 // `unsafe` is refused everywhere but in `poll`, which declares the two C
 // functions std does not wrap (poll(2) and signal(2)).
 #![deny(unsafe_code)]
 
+pub mod calendar;
 pub mod client;
 pub mod clients;
 pub mod close;

@@ -4,9 +4,10 @@
 //! Pure functions: a message (and the time) in, a reply out. The connection
 //! turns the reply into frames.
 
+use crate::calendar::{DateTime, WEEKDAYS};
 use crate::config::Mode;
 use crate::protocol::Message;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 /// What to do after a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,59 +74,23 @@ fn duration(d: Duration) -> String {
     }
 }
 
-fn seconds_since_epoch(now: SystemTime) -> u64 {
-    now.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
-}
-
 /// `Wednesday, 2026-11-25`, in UTC.
 fn date(now: SystemTime) -> String {
-    const WEEKDAYS: [&str; 7] = [
-        "Thursday",
-        "Friday",
-        "Saturday",
-        "Sunday",
-        "Monday",
-        "Tuesday",
-        "Wednesday",
-    ];
-    let days = seconds_since_epoch(now) / 86_400;
-    let (year, month, day) = civil_from_days(days);
-    // 1970-01-01 was a Thursday.
-    let weekday = WEEKDAYS[(days % 7) as usize];
-    format!("{weekday}, {year:04}-{month:02}-{day:02}")
+    let t = DateTime::from(now);
+    let weekday = WEEKDAYS[t.weekday as usize];
+    format!("{weekday}, {:04}-{:02}-{:02}", t.year, t.month, t.day)
 }
 
 /// `13:04:05`, in UTC.
 fn time_of_day(now: SystemTime) -> String {
-    let secs = seconds_since_epoch(now) % 86_400;
-    format!("{:02}:{:02}:{:02}", secs / 3600, secs / 60 % 60, secs % 60)
-}
-
-/// Days since 1970-01-01 to (year, month, day) in the proleptic Gregorian
-/// calendar: std has no calendar, and one small function beats a crate.
-/// The calendar is counted from March, so that the leap day falls at the
-/// end of the year, in 400-year eras of 146,097 days.
-fn civil_from_days(days: u64) -> (u64, u64, u64) {
-    let z = days + 719_468; // days from 0000-03-01 to 1970-01-01
-    let era = z / 146_097;
-    let day_of_era = z % 146_097;
-    let year_of_era =
-        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
-    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
-    let month_from_march = (5 * day_of_year + 2) / 153;
-    let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;
-    let month = if month_from_march < 10 {
-        month_from_march + 3
-    } else {
-        month_from_march - 9
-    };
-    let year = year_of_era + era * 400 + u64::from(month <= 2);
-    (year, month, day)
+    let t = DateTime::from(now);
+    format!("{:02}:{:02}:{:02}", t.hour, t.minute, t.second)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::UNIX_EPOCH;
 
     /// 2026-11-25 01:02:03 UTC, a Wednesday; up for an hour and a bit.
     fn clock() -> Clock {
@@ -184,12 +149,7 @@ mod tests {
     }
 
     #[test]
-    fn calendar_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(11_017), (2000, 3, 1));
-        assert_eq!(civil_from_days(19_782), (2024, 2, 29));
-        assert_eq!(civil_from_days(20_782), (2026, 11, 25));
+    fn durations() {
         assert_eq!(duration(Duration::from_secs(59)), "59 s");
         assert_eq!(duration(Duration::from_secs(61)), "1 min 1 s");
     }

@@ -159,6 +159,20 @@ fn version_12_gets_426_naming_version_13() {
     let response = server.http(&request);
     assert_eq!(response.status, 426);
     assert_eq!(response.header("Sec-WebSocket-Version"), Some("13"));
+    // RFC 9110 §15.5.22: a 426 names the protocol to upgrade to.
+    assert_eq!(response.header("Upgrade"), Some("websocket"));
+}
+
+#[test]
+fn http_rules_of_rfc_9112_get_their_status() {
+    let server = Server::start(&[]);
+    let status = |request: &str| server.http(request).status;
+    assert_eq!(status("GET / HTTP/1.1\r\n\r\n"), 400, "no Host");
+    assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
+    assert_eq!(status("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
+    assert_eq!(status("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200);
+    let response = server.http("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert!(response.header("Date").is_some_and(|d| d.ends_with(" GMT")));
 }
 
 #[test]

@@ -19,8 +19,6 @@ pub const PROTOCOL_ERROR: u16 = 1002;
 /// RFC 6455 §7.4.1: 1007 means a message's data did not match its type
 /// (for us: a text message that is not UTF-8).
 pub const INVALID_DATA: u16 = 1007;
-/// RFC 6455 §7.4.1: 1008 is the generic "policy violation" code.
-pub const POLICY_VIOLATION: u16 = 1008;
 /// RFC 6455 §7.4.1: 1009 means a message is too big to process.
 pub const MESSAGE_TOO_BIG: u16 = 1009;
 

@@ -31,7 +31,7 @@ pub enum Message {
 pub enum Event {
     /// A whole text or binary message arrived.
     Message(Message),
-    /// The closing handshake is complete (§7.1.2): the peer's close frame
+    /// The closing handshake is complete (§1.4, §7.1.3): the peer's close frame
     /// arrived and ours is queued or was sent before. Once the outgoing bytes
     /// are written, the server closes the TCP connection (§7.1.1).
     Closed(CloseFrame),
@@ -103,9 +103,8 @@ impl Connection {
     /// `input` is unmasked in place. Pongs and close replies are appended to
     /// `out`. Call again with the unconsumed rest while it returns an event.
     pub fn receive(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> Received {
-        let mut consumed = 0;
-        match self.read_frames(input, &mut consumed, out) {
-            Ok(event) => Received { consumed, event },
+        match self.read_frames(input, out) {
+            Ok((consumed, event)) => Received { consumed, event },
             Err(violation) => {
                 self.fail(&violation, out);
                 Received {
@@ -116,33 +115,34 @@ impl Connection {
         }
     }
 
+    /// The steps of `receive`: how many bytes were used, and the event.
     fn read_frames(
         &mut self,
         input: &mut [u8],
-        consumed: &mut usize,
         out: &mut Vec<u8>,
-    ) -> Result<Option<Event>, Violation> {
+    ) -> Result<(usize, Option<Event>), Violation> {
+        let mut consumed = 0;
         while !self.done {
+            // 1. A new frame starts with its header.
             if self.frame.is_none() {
-                let Some(header) = frame::parse_header(&input[*consumed..], true)? else {
-                    return Ok(None); // the header is not all here yet
+                let Some(header) = frame::parse_header(&input[consumed..], true)? else {
+                    return Ok((consumed, None)); // the header is not all here yet
                 };
                 self.start_frame(header)?;
-                *consumed += header.header_len;
+                consumed += header.header_len;
             }
-            *consumed += self.take_payload(&mut input[*consumed..])?;
-            match self.frame.take_if(|f| f.received == f.header.payload_len) {
-                Some(complete) => {
-                    if let Some(event) = self.finish_frame(complete.header, out)? {
-                        return Ok(Some(event));
-                    }
-                }
-                None => return Ok(None), // the payload is not all here yet
+            // 2. Then its payload, as much of it as has arrived.
+            consumed += self.take_payload(&mut input[consumed..])?;
+            let Some(header) = self.complete_frame() else {
+                return Ok((consumed, None)); // the payload is not all here yet
+            };
+            // 3. The whole frame is here: act on it.
+            if let Some(event) = self.finish_frame(header, out)? {
+                return Ok((consumed, Some(event)));
             }
         }
         // §7.1.7 and §5.5.1: after the close, or a failure, input is ignored.
-        *consumed = input.len();
-        Ok(None)
+        Ok((input.len(), None))
     }
 
     /// A frame header arrived: check the rules that depend on what came
@@ -217,6 +217,16 @@ impl Connection {
         Ok(n)
     }
 
+    /// If all of the incoming frame's payload has arrived, take the frame
+    /// out (the next bytes start a new one) and return its header.
+    fn complete_frame(&mut self) -> Option<Header> {
+        let incoming = self.frame.as_ref()?;
+        if incoming.received < incoming.header.payload_len {
+            return None;
+        }
+        self.frame.take().map(|incoming| incoming.header)
+    }
+
     /// A whole frame arrived: answer control frames, finish messages.
     fn finish_frame(
         &mut self,
@@ -248,20 +258,17 @@ impl Connection {
         let Some(message) = self.message.take() else {
             return Ok(None);
         };
-        // §5.5.1: after sending a close we send no more data, so there is
-        // nobody to hand the message to.
+        // §5.5.1: after sending a close we send no more data frames, so no
+        // reply could go out. The message is dropped, unlogged.
         if self.close_sent {
             return Ok(None);
         }
         if !message.text {
             return Ok(Some(Event::Message(Message::Binary(message.data))));
         }
-        // §8.1: a message that ends in the middle of a character is invalid.
-        message
-            .utf8
-            .finish(&message.data)
-            .map_err(|_| Violation::InvalidUtf8)?;
-        let text = String::from_utf8(message.data).map_err(|_| Violation::InvalidUtf8)?;
+        // §8.1: the text must be complete, too: not cut in a character.
+        let text = message.utf8.finish(message.data);
+        let text = text.map_err(|_| Violation::InvalidUtf8)?;
         Ok(Some(Event::Message(Message::Text(text))))
     }
 

@@ -158,44 +158,25 @@ fn reserved_data_opcodes_3_to_7_fail_with_1002() {
     // RFC 6455 §5.2: "%x3-7 are reserved for further non-control frames";
     // "If an unknown opcode is received, the receiving endpoint MUST _Fail
     // the WebSocket Connection_."
-    let server = Server::echo(&[]);
-    for opcode in 0x3..=0x7 {
-        let empty = masked_frame(0x80 | opcode, b"", [5, 6, 7, 8]);
-        fails_with(
-            &server,
-            &format!("opcode {opcode:#x}, empty"),
-            &empty,
-            PROTOCOL_ERROR,
-        );
-        let full = masked_frame(0x80 | opcode, b"reserved", [5, 6, 7, 8]);
-        fails_with(
-            &server,
-            &format!("opcode {opcode:#x}"),
-            &full,
-            PROTOCOL_ERROR,
-        );
-    }
+    each_opcode_fails_with_1002(0x3..=0x7);
 }
 
 #[test]
 fn reserved_control_opcodes_b_to_f_fail_with_1002() {
     // RFC 6455 §5.2: "%xB-F are reserved for further control frames".
+    each_opcode_fails_with_1002(0xB..=0xF);
+}
+
+/// Each opcode, in an empty frame and in one with a payload, fails a fresh
+/// connection with 1002.
+fn each_opcode_fails_with_1002(opcodes: std::ops::RangeInclusive<u8>) {
     let server = Server::echo(&[]);
-    for opcode in 0xB..=0xF {
-        let empty = masked_frame(0x80 | opcode, b"", [5, 6, 7, 8]);
-        fails_with(
-            &server,
-            &format!("opcode {opcode:#x}, empty"),
-            &empty,
-            PROTOCOL_ERROR,
-        );
-        let full = masked_frame(0x80 | opcode, b"reserved", [5, 6, 7, 8]);
-        fails_with(
-            &server,
-            &format!("opcode {opcode:#x}"),
-            &full,
-            PROTOCOL_ERROR,
-        );
+    for opcode in opcodes {
+        for payload in [&b""[..], b"reserved"] {
+            let bytes = masked_frame(0x80 | opcode, payload, [5, 6, 7, 8]);
+            let what = format!("opcode {opcode:#x}, {} payload bytes", payload.len());
+            fails_with(&server, &what, &bytes, PROTOCOL_ERROR);
+        }
     }
 }
 

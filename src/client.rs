@@ -23,6 +23,9 @@ use std::time::{Instant, SystemTime};
 pub const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// Empty `buffer`, giving its memory back if it grew past [`KEEP_CAPACITY`].
+/// (A busy client whose reads are larger than that gets a fresh buffer
+/// after each of them: one allocation per 64 KiB read, a fair price for
+/// idle clients that cost nothing.)
 fn empty(buffer: &mut Vec<u8>) {
     if buffer.capacity() > KEEP_CAPACITY {
         *buffer = Vec::new();
@@ -118,7 +121,9 @@ pub struct Client {
     /// The table was full when this client came: it gets a 503.
     over_capacity: bool,
     connected_at: Instant,
-    last_heard: Instant,
+    /// The last time the peer showed it is alive: it sent us bytes, or it
+    /// took bytes we wrote (a client busy reading a big reply is not idle).
+    last_alive: Instant,
     /// When we sent a close frame and began to wait for the peer's.
     close_sent_at: Option<Instant>,
     /// An idle ping is out and unanswered.
@@ -146,10 +151,17 @@ impl Client {
             peer_closed: false,
             over_capacity,
             connected_at: now,
-            last_heard: now,
+            last_alive: now,
             close_sent_at: None,
             pinged: false,
         }
+    }
+
+    /// `n` bytes of the outbox were written: the peer is reading, so it is
+    /// alive even if it has nothing to say.
+    pub fn sent(&mut self, n: usize, now: Instant) {
+        self.outbox.advance(n);
+        self.last_alive = now;
     }
 
     /// Is the connection over? The table drops it at the end of the turn.
@@ -170,7 +182,7 @@ impl Client {
     /// Bytes arrived from the socket: the PHP's two branches, before and
     /// after `$clients[$socket]["handshake"]` becomes true.
     pub fn receive(&mut self, bytes: &[u8], cx: &Context) {
-        self.last_heard = cx.now;
+        self.last_alive = cx.now;
         self.pinged = false;
         if self.ending != Ending::No {
             // The connection is ending: what the peer still sends is read
@@ -387,9 +399,9 @@ impl Client {
                 // The ping went out one idle period after the last byte; the
                 // answer has one more period to arrive.
                 (None, Some(idle)) if self.pinged => {
-                    Some((Timer::PingReply, self.last_heard + 2 * idle))
+                    Some((Timer::PingReply, self.last_alive + 2 * idle))
                 }
-                (None, Some(idle)) => Some((Timer::Idle, self.last_heard + idle)),
+                (None, Some(idle)) => Some((Timer::Idle, self.last_alive + idle)),
             },
         }
     }

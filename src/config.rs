@@ -169,10 +169,12 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "--handshake-timeout" => limits.handshake_timeout = seconds(flag, value)?,
         "--close-timeout" => limits.close_timeout = seconds(flag, value)?,
         "--idle-timeout" => {
-            limits.idle_timeout = match value {
-                "0" => None,
-                _ => Some(seconds(flag, value)?),
-            }
+            let off = number::<f64>(flag, value)? == 0.0;
+            limits.idle_timeout = if off {
+                None
+            } else {
+                Some(seconds(flag, value)?)
+            };
         }
         _ => return Err(format!("unknown option '{flag}'")),
     }

@@ -63,11 +63,16 @@ impl Rejection {
         match self.status {
             // §4.4: a server that does not speak the client's version answers
             // with the versions it does speak; RFC 9110 §15.5.22: a 426 names
-            // the protocol to upgrade to.
+            // the protocol to upgrade to, and §7.8: whoever sends Upgrade
+            // lists it in Connection too.
             426 => http::error_response(
                 426,
                 self.reason,
-                &[("Upgrade", "websocket"), ("Sec-WebSocket-Version", "13")],
+                &[
+                    ("Upgrade", "websocket"),
+                    ("Connection", "Upgrade, close"),
+                    ("Sec-WebSocket-Version", "13"),
+                ],
             ),
             405 => http::error_response(405, self.reason, &[("Allow", "GET")]),
             status => http::error_response(status, self.reason, &[]),
@@ -114,6 +119,7 @@ pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accept
     // §4.1: the handshake is a GET without a body: the bytes after it are
     // frames. A request announcing a body would have its body read as frames.
     let has_body = request.header("Transfer-Encoding").is_some()
+        || request.header_count("Content-Length") > 1
         || request
             .header("Content-Length")
             .is_some_and(|len| len != "0");
@@ -340,6 +346,11 @@ mod tests {
         assert_eq!(status(&with(&good, "Transfer-Encoding", "chunked")), 400);
         assert_eq!(status(&with(&good, "Content-Length", "5")), 400);
         assert_eq!(status(&with(&good, "Content-Length", "0")), 101);
+        let mut two_lengths = with(&good, "Content-Length", "0");
+        two_lengths
+            .headers
+            .push(("Content-Length".into(), "5".into()));
+        assert_eq!(status(&two_lengths), 400);
         let mut http2 = good.clone();
         http2.version = "HTTP/2".into();
         assert_eq!(status(&http2), 400);
@@ -364,6 +375,8 @@ mod tests {
         assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
         assert!(text.contains("\r\nUpgrade: websocket\r\n"));
+        assert!(text.contains("\r\nConnection: Upgrade, close\r\n"));
+        assert_eq!(text.matches("Connection:").count(), 1);
     }
 
     #[test]

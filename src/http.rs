@@ -33,7 +33,7 @@ pub enum RequestError {
     TooLarge,
     /// The bytes are not an HTTP/1.x request head (400); the text says why.
     Malformed(&'static str),
-    /// A well-formed request for HTTP/2 or later over this connection (505).
+    /// A well-formed request for a version other than 1.x (505).
     VersionNotSupported,
 }
 
@@ -98,14 +98,23 @@ pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, RequestEr
         start += 2;
     }
     let window = &bytes[start..limit];
-    let Some(end) = find(window, b"\r\n\r\n") else {
+    // The head ends at its first blank line. RFC 9112 §2.2 lets a server
+    // accept lines ending in a bare LF; this one does not, and says so as
+    // soon as a head ends that way (a person typing into netcat), rather
+    // than waiting in silence for a CR LF CR LF that will never come.
+    let end = find(window, b"\r\n\r\n");
+    let bare_end = find(window, b"\n\n");
+    if bare_end.is_some_and(|bare| end.is_none_or(|end| bare < end)) {
+        return Err(RequestError::Malformed("lines must end in CR LF"));
+    }
+    let Some(end) = end else {
         return if bytes.len() >= MAX_REQUEST_HEAD {
             Err(RequestError::TooLarge)
         } else {
             Ok(None)
         };
     };
-    // RFC 9112 §2.2: every line ends in CR LF; a bare LF is refused.
+    // Every line ends in CR LF (see above); a bare LF inside is refused.
     let mut lines = window[..end + 2]
         .split_inclusive(|&b| b == b'\n')
         .map(|line| {
@@ -191,7 +200,9 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
 /// to any request message that contains more than one Host header field".
 fn check_host(request: &Request) -> Result<(), RequestError> {
     match request.header_count("Host") {
-        0 if request.version == "HTTP/1.1" => Err(RequestError::Malformed("missing Host header")),
+        // HTTP/1.0 did not require Host; every 1.x after it does (RFC 9110
+        // §2.5: a higher minor version is treated as 1.1).
+        0 if request.version != "HTTP/1.0" => Err(RequestError::Malformed("missing Host header")),
         0 | 1 => Ok(()),
         _ => Err(RequestError::Malformed("more than one Host header")),
     }
@@ -239,9 +250,16 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     if status != 101 {
         let date = DateTime::from(SystemTime::now()).http_date();
         head.push_str(&format!(
-            "Date: {date}\r\nContent-Length: {}\r\nConnection: close\r\n",
+            "Date: {date}\r\nContent-Length: {}\r\n",
             body.len()
         ));
+        // Unless the caller said more (a 426 also lists Upgrade).
+        if !headers
+            .iter()
+            .any(|(n, _)| n.eq_ignore_ascii_case("Connection"))
+        {
+            head.push_str("Connection: close\r\n");
+        }
     }
     head.push_str("\r\n");
     let mut bytes = head.into_bytes();
@@ -341,6 +359,9 @@ mod tests {
         }
         let bare_lf = b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n";
         assert!(parse_request(bare_lf).is_err());
+        let all_bare = b"GET / HTTP/1.1\nHost: a\n\n";
+        let error = RequestError::Malformed("lines must end in CR LF");
+        assert_eq!(parse_request(all_bare), Err(error));
         let bare_cr = b"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n";
         assert!(parse_request(bare_cr).is_err());
     }
@@ -394,6 +415,8 @@ mod tests {
         );
         let old = b"GET / HTTP/1.0\r\n\r\n";
         assert!(parse_request(old).unwrap().is_some());
+        let newer = b"GET / HTTP/1.2\r\n\r\n";
+        assert!(parse_request(newer).is_err());
         let two = b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n";
         let error = RequestError::Malformed("more than one Host header");
         assert_eq!(parse_request(two), Err(error));

@@ -31,7 +31,7 @@ pub enum Message {
 pub enum Event {
     /// A whole text or binary message arrived.
     Message(Message),
-    /// The closing handshake is complete (§1.4, §7.1.3): the peer's close frame
+    /// The closing handshake is complete (§1.4, §5.5.1): the peer's close frame
     /// arrived and ours is queued or was sent before. Once the outgoing bytes
     /// are written, the server closes the TCP connection (§7.1.1).
     Closed(CloseFrame),

@@ -91,8 +91,9 @@ impl Server {
             }
             let ready = self.wait()?; // socket_select()
             let now = Instant::now();
-            // A pause after a failed accept() ends when its time is up; a
-            // deadline left in the past would make every wait return at once.
+            // A pause after a failed accept() ends when its time is up (the
+            // listener is watched again from the next turn); a deadline left
+            // in the past would make every wait return at once.
             self.accept_paused_until = self.accept_paused_until.filter(|until| now < *until);
             for fd in ready {
                 if fd.socket() == socket_of(&self.master) {
@@ -229,7 +230,7 @@ impl Server {
         };
         while client.wants_write() {
             match client.socket.write(client.outbox.pending()) {
-                Ok(n) if n > 0 => client.outbox.advance(n),
+                Ok(n) if n > 0 => client.sent(n, now),
                 Err(e) if e.kind() == ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == ErrorKind::Interrupted => continue,
                 // A closed or reset peer: EPIPE, ECONNRESET, or a write of 0.
@@ -277,6 +278,8 @@ impl Server {
         for client in self.clients.iter_mut() {
             client.on_stop(now);
         }
+        // Those still in their handshake go now, not after the next wait.
+        self.clients.drop_gone();
     }
 
     /// Stopping, and every client is gone (or we have waited long enough).

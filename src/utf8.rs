@@ -41,7 +41,8 @@ impl Utf8Check {
         }
     }
 
-    /// The message is complete: turn it into a `String`. A character still
+    /// The message is complete: turn it into a `String`, using up the
+    /// checker (its work is done; it keeps no state worth reusing). A character still
     /// cut short is an error. (`String::from_utf8` checks all of the text
     /// once more: the only way to skip that would be `unsafe`, and the check
     /// runs at gigabytes a second.)

@@ -269,3 +269,20 @@ fn a_stop_signal_right_after_startup_is_still_graceful() {
         assert!(server.log().contains("Server stopped"), "{}", server.log());
     }
 }
+
+/// A stop signal drops clients still in their handshake at once: the
+/// server exits as soon as its WebSocket clients are gone, without waiting
+/// for some later wake-up. Would fail if a dropped client lingered in the
+/// table until the loop's next timeout (up to a second).
+#[test]
+fn a_stop_signal_with_a_client_mid_handshake_exits_at_once() {
+    let mut server = Server::start(&[]);
+    let mut half = server.connect();
+    half.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n").unwrap();
+    assert!(server.wait_for_log("Accepted client"));
+    let start = Instant::now();
+    let status = server.signal_and_wait("TERM");
+    let took = start.elapsed();
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_millis(500), "took {took:?} to stop");
+}

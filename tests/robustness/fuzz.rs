@@ -243,6 +243,15 @@ fn check_parse_request(input: &[u8]) {
         skipped += 2;
     }
     let end = find(&window[skipped..], b"\r\n\r\n").map(|at| skipped + at);
+    // A head that ends in a bare LF LF before any CR LF CR LF is refused as
+    // soon as that blank line is in, and not before.
+    let bare = find(&window[skipped..], b"\n\n").map(|at| skipped + at);
+    if let Some(bare) = bare.filter(|bare| end.is_none_or(|end| *bare < end)) {
+        let refused = Err(RequestError::Malformed("lines must end in CR LF"));
+        assert_eq!(result, refused, "{:?}", String::from_utf8_lossy(input));
+        assert_eq!(http::parse_request(&input[..bare + 1]), Ok(None));
+        return;
+    }
     let show = || String::from_utf8_lossy(&input[..input.len().min(300)]).into_owned();
     match (&result, end) {
         (Ok(None), None) => assert!(input.len() < MAX_REQUEST_HEAD, "{}", show()),

@@ -48,6 +48,39 @@ fn past_max_clients_a_handshake_gets_503_until_someone_leaves() {
     assert_eq!(second.read_text(), "second, still");
 }
 
+/// Past `--max-clients` the server still reads a few more connections
+/// (64, `server::OVERFLOW`) to tell them 503; past those it closes new
+/// connections at once, unanswered, so that a flood of idle connections
+/// costs it nothing but the accept. The client it already has is unharmed.
+/// Would fail if the overflow were unbounded (the last connection would
+/// wait for a request instead of being closed) or if the cap refused
+/// before `max_clients + 64`.
+#[test]
+fn past_the_overflow_new_connections_are_closed_unanswered() {
+    let server = Server::echo(&["--max-clients", "1"]);
+    let mut client = server.client();
+    // 64 connections that never send a request fill the overflow.
+    let waiting: Vec<TcpStream> = (0..64).map(|_| server.connect()).collect();
+    assert!(wait_until(
+        || count_lines(&server.log(), "Accepted client") == 65
+    ));
+    // The next is closed without a byte.
+    let mut extra = server.connect();
+    let mut answer = Vec::new();
+    let read = std::io::Read::read_to_end(&mut extra, &mut answer);
+    assert!(
+        read.is_ok() || read.as_ref().is_err_and(is_reset),
+        "{read:?}"
+    );
+    assert!(answer.is_empty(), "{}", String::from_utf8_lossy(&answer));
+    assert!(server.wait_for_log("connections already"));
+    assert_eq!(count_lines(&server.log(), "Accepted client"), 65);
+    // The one real client goes on.
+    client.send_text("still served");
+    assert_eq!(client.read_text(), "still served");
+    drop(waiting);
+}
+
 /// The process runs out of file descriptors (`ulimit -n 32`, with more
 /// connections waiting than that). `accept()` fails with EMFILE while the
 /// connection stays queued, so the listener stays readable: a loop that

@@ -168,3 +168,36 @@ fn a_peer_that_keeps_tcp_open_after_the_close_is_let_go() {
     assert_near_timeout("lingering peer let go", start.elapsed());
     drop(client);
 }
+
+/// A client that is busy reading a big reply, slowly, is alive even though
+/// it sends nothing: the idle timer counts bytes it takes as well as bytes
+/// it sends. Here an 8 MiB echo is read over about three idle periods.
+/// Would fail if only incoming bytes counted (the ping would sit behind the
+/// reply, unanswerable, and the client would be dropped mid-read).
+#[test]
+fn a_client_slowly_reading_a_big_reply_is_not_idle() {
+    let server = Server::echo(&["--idle-timeout", "0.5"]);
+    let mut client = server.client();
+    let size = 8 << 20;
+    client.send(&masked_frame(0x82, &vec![7; size], [1, 2, 3, 4]));
+    let mut stream = client.stream;
+    let mut chunk = vec![0; 64 * 1024];
+    let (mut total, expected) = (0, size + 10);
+    let start = Instant::now();
+    while total < expected {
+        let n = std::io::Read::read(&mut stream, &mut chunk).expect("read the echo");
+        assert!(n > 0, "dropped after {total} of {expected} bytes");
+        total += n;
+        // About 5 MiB/s: the whole reply takes around 1.5 s.
+        std::thread::sleep(Duration::from_millis(12));
+    }
+    assert!(
+        start.elapsed() > Duration::from_secs(1),
+        "read too fast to prove anything"
+    );
+    assert!(
+        !server.log().contains("did not answer a ping"),
+        "{}",
+        server.log()
+    );
+}

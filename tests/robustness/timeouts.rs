@@ -89,10 +89,6 @@ fn a_silent_half_request_is_dropped_with_no_other_traffic() {
 fn an_idle_client_that_answers_pings_stays() {
     let server = Server::echo(&["--idle-timeout", "0.5"]);
     let mut client = server.client();
-    client
-        .stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
     let mut last = Instant::now();
     for n in 0..3 {
         let ping = client.read_frame();
@@ -113,10 +109,6 @@ fn an_idle_client_that_answers_pings_stays() {
 fn an_idle_client_that_never_answers_is_dropped() {
     let server = Server::echo(&["--idle-timeout", "0.5"]);
     let mut client = server.client();
-    client
-        .stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
     let start = Instant::now();
     let ping = client.read_frame();
     assert_eq!(ping.opcode, PING, "{ping:?}");
@@ -135,10 +127,6 @@ fn an_idle_client_that_never_answers_is_dropped() {
 fn a_client_that_never_answers_a_close_is_dropped_after_the_close_timeout() {
     let server = Server::start(&["--close-timeout", "0.5"]);
     let mut client = server.client();
-    client
-        .stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
     client.send_text("bye");
     assert_eq!(client.read_text(), "Goodbye!");
     assert_eq!(client.expect_close(), Some(1000));

@@ -194,7 +194,7 @@ pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// RFC 6455 §5.7: "A single-frame masked text message" containing "Hello".
@@ -239,7 +239,7 @@ mod tests {
 
     #[test]
     fn header_needs_more_bytes_at_every_cut() {
-        let frame = masked_frame(OpCode::Binary, &vec![7; 70_000]);
+        let frame = client_frame(0x82, &vec![7; 70_000]);
         for cut in 0..14 {
             assert_eq!(parse_header(&frame[..cut], true), Ok(None), "cut {cut}");
         }
@@ -257,7 +257,7 @@ mod tests {
             assert_eq!(header.payload_len, len as u64, "len {len}");
             assert_eq!(&out[header.header_len..], &payload[..], "len {len}");
             // Client direction: a masked frame unmasks to the payload.
-            let frame = masked_frame(OpCode::Binary, &payload);
+            let frame = client_frame(0x82, &payload);
             let header = parse_header(&frame, true).unwrap().unwrap();
             let mut data = frame[header.header_len..].to_vec();
             unmask(&mut data, header.mask.unwrap(), 0);
@@ -314,12 +314,15 @@ mod tests {
         assert_eq!(header.header_len, 14);
     }
 
-    fn masked_frame(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
+    /// A client frame: `first` is the whole first byte (FIN, RSV, opcode);
+    /// the payload is masked. Shared with the tests of `protocol.rs`.
+    pub(crate) fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
         let mut frame = Vec::new();
-        encode(&mut frame, opcode, payload);
+        encode(&mut frame, OpCode::Binary, payload);
         let header_len = parse_header(&frame, false).unwrap().unwrap().header_len;
-        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        frame[0] = first;
         frame[1] |= 0x80;
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
         let mut body = frame.split_off(header_len);
         unmask(&mut body, mask, 0);
         frame.extend_from_slice(&mask);

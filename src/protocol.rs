@@ -336,26 +336,9 @@ impl Connection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::frame::tests::client_frame;
 
     const LIMIT: usize = 1 << 20;
-
-    /// A client frame: masked, with the given first byte (FIN, RSV, opcode).
-    fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
-        let mut frame = Vec::new();
-        frame::encode(&mut frame, OpCode::Binary, payload);
-        let header_len = frame::parse_header(&frame, false)
-            .unwrap()
-            .unwrap()
-            .header_len;
-        frame[0] = first;
-        frame[1] |= 0x80;
-        let mask = [0xA1, 0xB2, 0xC3, 0xD4];
-        let mut body = frame.split_off(header_len);
-        frame::unmask(&mut body, mask, 0);
-        frame.extend_from_slice(&mask);
-        frame.extend_from_slice(&body);
-        frame
-    }
 
     /// Feed `input` in pieces of `step` bytes, like reads from a socket, and
     /// collect every event and everything the connection wants to send.

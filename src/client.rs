@@ -1,357 +1,393 @@
-//! One client: the PHP's `$clients[$socket]` record, and what happens to
-//! the bytes it sends.
+//! One client: the PHP's `$clients[$socket]` record, and the whole life of
+//! its connection, with no socket in sight.
 //!
-//! The PHP record held an id, the socket and a `handshake` flag. Ours adds
-//! what a real connection needs: the bytes read but not yet used (`inbox`),
-//! the bytes waiting to be written (`outbox`), the WebSocket state, and how
-//! the connection is ending. The server's loop does the socket calls; this
-//! module decides what the bytes mean and what to answer.
+//! The PHP record held an id and a `handshake` flag (lines 115-117); the
+//! socket itself sat in a second array, `$client_list`. We keep that split:
+//! the table (`clients.rs`) pairs each socket with its [`Client`], the loop
+//! (`server.rs`) makes every socket call, and this record only sees bytes and
+//! the time:
+//!
+//! - bytes in: [`Client::receive_data`], [`Client::receive_eof`];
+//! - messages out, for the loop to route: [`Client::next_message`];
+//! - replies in: [`Client::send`], [`Client::close`];
+//! - bytes out: [`Client::data_to_send`], [`Client::data_sent`];
+//! - what the loop must do next: [`Client::next_step`];
+//! - time: [`Client::deadline`], [`Client::on_timeout`], [`Client::on_stop`].
+//!
+//! Nothing here reads the clock: every call is told `now`, so a test can
+//! drive a whole connection, timeouts included, in microseconds.
+//!
+//! The connection's life is one [`State`]. Each state holds the instant its
+//! deadline counts from, and [`Client::timer`] is the one function that
+//! turns a state into a deadline.
 
-use crate::config::{Config, Limits};
+use crate::buffers::{Inbox, Outbox};
+use crate::close::{self, CloseFrame, Violation};
+use crate::config::{Config, Mode};
 use crate::console::{escape, escape_up_to};
+use crate::frame::{self, OpCode};
 use crate::handshake;
-use crate::http;
-use crate::protocol::{Connection, Event, Message};
-use crate::replies::{self, Clock, Reply};
+use crate::http::{self, Refusal, Request};
+use crate::protocol::{Event, Message, MessageReader};
 use crate::www;
 use log::{debug, info, warn};
-use std::net::{SocketAddr, TcpStream};
-use std::time::{Instant, SystemTime};
+use std::net::SocketAddr;
+use std::rc::Rc;
+use std::time::Instant;
 
-/// An emptied buffer bigger than this is freed rather than kept: one big
-/// reply must not cost an idle client memory for the rest of its life.
-pub const KEEP_CAPACITY: usize = 16 * 1024;
+/// Stop reading from a client while this much output is waiting for it: a
+/// client that sends without reading is slowed down by TCP itself instead of
+/// filling our memory. (Past `--max-pending-output` it is dropped.)
+pub const READ_PAUSE: usize = 256 * 1024;
 
-/// Empty `buffer`, giving its memory back if it grew past [`KEEP_CAPACITY`].
-/// (A busy client whose reads are larger than that gets a fresh buffer
-/// after each of them: one allocation per 64 KiB read, a fair price for
-/// idle clients that cost nothing.)
-fn empty(buffer: &mut Vec<u8>) {
-    if buffer.capacity() > KEEP_CAPACITY {
-        *buffer = Vec::new();
-    } else {
-        buffer.clear();
-    }
-}
+/// What an idle ping carries (§5.5.2 lets us choose; the pong echoes it).
+const PING_PAYLOAD: &[u8] = b"are you there?";
 
-/// Bytes waiting to be written to a client. Writes may be partial, so we
-/// remember how much of the front is already sent.
-#[derive(Debug, Default)]
-pub struct Outbox {
-    bytes: Vec<u8>,
-    sent: usize,
-}
-
-impl Outbox {
-    /// Where frames and responses are appended.
-    pub fn queue(&mut self) -> &mut Vec<u8> {
-        &mut self.bytes
-    }
-
-    /// What is still to be written.
-    pub fn pending(&self) -> &[u8] {
-        &self.bytes[self.sent..]
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.pending().is_empty()
-    }
-
-    /// `n` more bytes were written.
-    pub fn advance(&mut self, n: usize) {
-        self.sent += n;
-        if self.sent == self.bytes.len() {
-            empty(&mut self.bytes);
-            self.sent = 0;
-        } else if self.sent > self.bytes.len() / 2 {
-            // Drop the written half now and then, so the buffer does not
-            // grow forever, without moving the bytes on every small write.
-            self.bytes.drain(..self.sent);
-            self.sent = 0;
-        }
-    }
-}
-
-/// How a client's connection is ending, if it is.
+/// Where a connection is in its life.
+///
+/// ```text
+///  Handshaking ──101──▶ Open ──we close──▶ Closing
+///       │                │                    │
+///       │ HTTP answer    │ peer's close,      │ peer's close,
+///       │ (page, error)  │ a broken rule,     │ its FIN
+///       │                │ its FIN            │
+///       └──────────────▶ Flushing ◀───────────┘
+///                          │ outbox empty
+///                          ▼
+///                       Lingering ──peer's FIN, or time──▶ Gone
+/// ```
+///
+/// Any state can also go straight to `Gone`: a timeout, a socket error, a
+/// peer that does not read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ending {
-    /// Not ending.
-    No,
-    /// Write what is queued, then close our side of the TCP connection.
-    /// Past `until`, give up on a peer that does not read.
-    AfterFlush { until: Instant },
-    /// Our side is closed; read and discard until the peer closes too (so
-    /// the kernel does not reset a connection with unread data, destroying
-    /// our last words in flight), or until `until`.
-    Lingering { until: Instant },
-    /// Remove from the table now.
+pub enum State {
+    /// Reading the HTTP request head. The PHP's `handshake == false`.
+    Handshaking {
+        /// When the connection was accepted (`--handshake-timeout` counts
+        /// from here, not from the last byte: a slow trickle is no excuse).
+        since: Instant,
+    },
+    /// A WebSocket: messages both ways. The PHP's `handshake == true`.
+    Open {
+        /// The last sign of life: a byte from the peer, or the peer taking
+        /// bytes that were waiting for it. `--idle-timeout` counts from here.
+        alive: Instant,
+        /// An idle ping is out and unanswered.
+        pinged: bool,
+    },
+    /// We sent a close frame (`bye`, or the server is stopping) and wait
+    /// for the peer's (§7.1.2).
+    Closing {
+        /// When we started waiting, moved on while the peer is still reading
+        /// what we queued before the close (it cannot answer before it has
+        /// read our close frame).
+        waiting: Instant,
+    },
+    /// Our last bytes are queued (an HTTP answer, or our close frame): write
+    /// them, then close our side of TCP.
+    Flushing {
+        /// When the peer last took bytes; it must keep reading, with no
+        /// pause longer than `--close-timeout`.
+        waiting: Instant,
+        /// The peer has closed its side already (a read returned 0): once
+        /// our bytes are out there is nothing to wait for.
+        peer_gone: bool,
+    },
+    /// Our side is closed (our FIN is sent). Read and throw away until the
+    /// peer closes its side, so that the kernel does not answer its late
+    /// bytes with a reset that could destroy our last frame in flight.
+    Lingering { since: Instant },
+    /// Over. The table drops the socket at the end of this turn.
     Gone,
 }
 
-/// Everything a client needs to know about the server to answer.
-pub struct Context<'a> {
-    pub config: &'a Config,
-    /// When the server started (for the `age` command).
-    pub started: Instant,
-    pub now: Instant,
+/// What the loop must do with a client's socket once it has written what
+/// it could.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Nothing special: read when it is readable, write what is waiting.
+    KeepGoing,
+    /// Close our side of TCP: `shutdown(Write)` sends our FIN (§7.1.1: the
+    /// server closes the TCP connection first). The client is now
+    /// [`State::Lingering`].
+    ShutdownWrite,
+    /// Close the socket and remove the client from the table.
+    Drop,
 }
 
-/// Stop reading from a client while this much output is waiting for it:
-/// a client that sends without reading is slowed down by TCP itself
-/// instead of filling our memory.
-pub const READ_PAUSE: usize = 256 * 1024;
+/// The timers a client can be waiting on; see [`Client::timer`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Timer {
+    /// The opening handshake has not completed (`--handshake-timeout`).
+    Handshake,
+    /// Nothing heard for `--idle-timeout`: time to ping.
+    Idle,
+    /// A ping is out and nothing has come back for another idle period.
+    PingReply,
+    /// We sent a close frame and wait for the peer's (`--close-timeout`).
+    CloseReply,
+    /// Our last bytes are queued but the peer is not reading them.
+    Flush,
+    /// Our side is closed; the peer has not closed its side.
+    Linger,
+}
 
 /// One connected client: `$clients[$socket]` in the PHP.
 #[derive(Debug)]
 pub struct Client {
     /// A `uniqid()`-style id, in every log line about this client.
     pub id: String,
-    pub socket: TcpStream,
     pub peer: SocketAddr,
-    /// The PHP's `$clients[$socket]["handshake"]`: false until the `101
-    /// Switching Protocols` is sent, then true.
-    pub handshake: bool,
-    /// Bytes read but not yet used (a request head or a frame not yet whole).
-    inbox: Vec<u8>,
-    pub outbox: Outbox,
-    ws: Connection,
-    ending: Ending,
-    /// The peer closed its side: there is nothing more to read.
-    peer_closed: bool,
-    /// The table was full when this client came: it gets a 503.
-    over_capacity: bool,
-    connected_at: Instant,
-    /// The last time the peer showed it is alive: it sent us bytes, or it
-    /// took bytes we wrote (a client busy reading a big reply is not idle).
-    last_alive: Instant,
-    /// When we sent a close frame and began to wait for the peer's.
-    close_sent_at: Option<Instant>,
-    /// An idle ping is out and unanswered.
-    pinged: bool,
+    /// Where the connection is in its life.
+    state: State,
+    /// The flags, limits included, fixed when the client was accepted.
+    config: Rc<Config>,
+    /// The table was full when this client came: a handshake gets a 503.
+    server_full: bool,
+    /// Bytes read but not used yet (a request head or a frame not yet whole).
+    inbox: Inbox,
+    /// Bytes waiting to be written.
+    outbox: Outbox,
+    /// Frames into messages, once the connection is a WebSocket.
+    reader: MessageReader,
 }
 
 impl Client {
+    /// A freshly accepted connection: the PHP's `$clients[$socket]` with
+    /// `handshake = false`.
     pub fn new(
         id: String,
-        socket: TcpStream,
         peer: SocketAddr,
-        limits: &Limits,
-        over_capacity: bool,
+        config: Rc<Config>,
+        server_full: bool,
         now: Instant,
     ) -> Client {
+        let reader = MessageReader::new(config.limits.max_message_size);
         Client {
             id,
-            socket,
             peer,
-            handshake: false,
-            inbox: Vec::new(),
+            state: State::Handshaking { since: now },
+            config,
+            server_full,
+            inbox: Inbox::default(),
             outbox: Outbox::default(),
-            ws: Connection::new(limits.max_message_size),
-            ending: Ending::No,
-            peer_closed: false,
-            over_capacity,
-            connected_at: now,
-            last_alive: now,
-            close_sent_at: None,
-            pinged: false,
+            reader,
         }
     }
 
-    /// `n` bytes of the outbox were written: the peer is reading, so it is
-    /// alive even if it has nothing to say.
-    pub fn sent(&mut self, n: usize, now: Instant) {
-        self.outbox.advance(n);
-        self.last_alive = now;
+    /// Where the connection is in its life.
+    pub fn state(&self) -> State {
+        self.state
     }
 
-    /// Is the connection over? The table drops it at the end of the turn.
-    pub fn is_gone(&self) -> bool {
-        self.ending == Ending::Gone
-    }
+    // --- Bytes in ----------------------------------------------------------
 
-    /// Should the loop read from this client?
-    pub fn wants_read(&self) -> bool {
-        !self.peer_closed && self.ending != Ending::Gone && self.outbox.pending().len() < READ_PAUSE
-    }
-
-    /// Should the loop wait for room to write to this client?
-    pub fn wants_write(&self) -> bool {
-        !self.outbox.is_empty() && self.ending != Ending::Gone
-    }
-
-    /// Bytes arrived from the socket: the PHP's two branches, before and
-    /// after `$clients[$socket]["handshake"]` becomes true.
-    pub fn receive(&mut self, bytes: &[u8], cx: &Context) {
-        self.last_alive = cx.now;
-        self.pinged = false;
-        if self.ending != Ending::No {
-            // The connection is ending: what the peer still sends is read
-            // only so that the kernel has nothing unread to reset, and dropped.
-            return;
-        }
-        self.inbox.extend_from_slice(bytes);
-        if !self.handshake {
-            self.read_request(cx);
-        }
-        if self.handshake && self.ending == Ending::No {
-            self.read_frames(cx);
-        }
-        if self.ending != Ending::No {
-            self.inbox.clear(); // nothing more will be read from it
-        }
-        if self.inbox.is_empty() {
-            empty(&mut self.inbox);
+    /// Bytes arrived from the socket. They wait in the inbox until
+    /// [`Client::next_message`] reads them.
+    pub fn receive_data(&mut self, bytes: &[u8], now: Instant) {
+        match &mut self.state {
+            State::Handshaking { .. } | State::Closing { .. } => self.inbox.extend(bytes),
+            State::Open { alive, pinged } => {
+                // Any byte shows the peer is there, a pong or not.
+                *alive = now;
+                *pinged = false;
+                self.inbox.extend(bytes);
+            }
+            // The connection is ending: late bytes are read only so that the
+            // kernel has nothing unread to reset, and thrown away.
+            State::Flushing { .. } | State::Lingering { .. } | State::Gone => {}
         }
     }
 
     /// The peer closed its side of the TCP connection (a read returned 0).
     /// Whatever we still owe it is written first: a peer that only
     /// half-closed can still read its answer.
-    pub fn on_peer_closed(&mut self, now: Instant, limits: &Limits) {
-        self.peer_closed = true;
-        match self.ending {
-            Ending::No if !self.handshake => {
+    pub fn receive_eof(&mut self, now: Instant) {
+        self.state = match self.state {
+            State::Handshaking { .. } => {
                 info!("[{}] left before the handshake", self.id);
-                self.ending = Ending::Gone;
+                State::Gone
             }
-            Ending::No => {
-                // RFC 6455 §7.1.5: the connection closed with no close frame:
-                // the close code is 1006, "abnormal closure".
+            State::Open { .. } | State::Closing { .. } => {
+                // §7.1.5: the connection closed with no close frame: the
+                // close code is 1006, "abnormal closure".
                 info!(
                     "[{}] closed the connection without a close frame (1006)",
                     self.id
                 );
-                self.end_after_flush(now, limits);
+                State::Flushing {
+                    waiting: now,
+                    peer_gone: true,
+                }
             }
-            Ending::AfterFlush { .. } => {}
-            Ending::Lingering { .. } | Ending::Gone => self.ending = Ending::Gone,
-        }
+            State::Flushing { waiting, .. } => State::Flushing {
+                waiting,
+                peer_gone: true,
+            },
+            State::Lingering { .. } | State::Gone => State::Gone,
+        };
     }
 
-    /// Before the handshake: wait for a whole HTTP request, then answer it
-    /// with a 101 (and become a WebSocket), a page, or an error.
-    fn read_request(&mut self, cx: &Context) {
-        let (request, head_len) = match http::parse_request(&self.inbox) {
+    /// The next whole message for the loop to route (the PHP's
+    /// `$decoded_data`, line 62), or `None` when the bytes received so far
+    /// hold no more. On the way it answers the request head, pings and
+    /// closes itself, and fails the connection on a broken rule.
+    pub fn next_message(&mut self, now: Instant) -> Option<Message> {
+        if let State::Handshaking { .. } = self.state {
+            self.read_request(now);
+        }
+        while self.reads_frames() {
+            let Some(event) = self.reader.read_event(&mut self.inbox) else {
+                break;
+            };
+            if let Some(message) = self.on_event(event, now) {
+                return Some(message);
+            }
+        }
+        if self.reads_frames() {
+            self.inbox.tidy();
+        } else if !matches!(self.state, State::Handshaking { .. }) {
+            self.inbox.discard(); // nothing more will be read from it
+        }
+        None
+    }
+
+    /// Are incoming frames still read? Until the closing handshake is over
+    /// or the connection failed (§7.1.7: after that, input is ignored).
+    fn reads_frames(&self) -> bool {
+        matches!(self.state, State::Open { .. } | State::Closing { .. })
+    }
+
+    // --- The opening handshake: the PHP's `handshake == false` branch -------
+
+    /// Wait for a whole HTTP request, then answer it with a 101 (and become a
+    /// WebSocket), a page, or an error.
+    fn read_request(&mut self, now: Instant) {
+        let (request, head_len) = match http::parse_request(self.inbox.unread()) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return, // not all here yet
-            Err(error) => {
-                let (status, reason) = error.status();
+            Err(refusal) => {
                 warn!(
-                    "[{}] bad request from {}: {status} {reason}",
-                    self.id, self.peer
+                    "[{}] bad request from {}: {} {}",
+                    self.id, self.peer, refusal.status, refusal.reason
                 );
-                return self.respond_and_close(http::error_response(status, reason, &[]), cx);
+                return self.respond(refusal.response(), now);
             }
         };
         // The whole head (at most 8 KiB, the parser's cap), as the PHP
-        // logged it, but escaped: on one line, with no control characters.
+        // logged it (line 56), but escaped: on one line, with no control
+        // characters.
         debug!(
             "[{}] Handshaking headers from client: {}",
             self.id,
-            escape_up_to(&self.inbox[..head_len], http::MAX_REQUEST_HEAD)
+            escape_up_to(&self.inbox.unread()[..head_len], http::MAX_REQUEST_HEAD)
         );
         // What follows the head (frames sent before our 101 arrived) stays.
-        self.inbox.drain(..head_len);
-        let target = escape(request.target.as_bytes());
+        self.inbox.consume(head_len);
 
         if !handshake::wants_websocket(&request) {
-            let (status, response) = www::serve(&cx.config.www, &request);
-            info!(
-                "[{}] {} {target} -> {status}",
-                self.id,
-                escape(request.method.as_bytes())
-            );
-            return self.respond_and_close(response, cx);
+            return self.serve_page(&request, now);
         }
-        if self.over_capacity {
+        let target = escape(request.target.as_bytes());
+        if self.server_full {
             warn!("[{}] refused {target}: server full (503)", self.id);
-            let response = http::error_response(503, "too many clients, try again later", &[]);
-            return self.respond_and_close(response, cx);
+            const FULL: Refusal = Refusal::new(503, "too many clients, try again later");
+            return self.respond(FULL.response(), now);
         }
-        match handshake::handshake(&request, &cx.config.allowed_origins) {
+        match handshake::handshake(&request, &self.config.allowed_origins) {
             Ok(accepted) => {
                 self.outbox.queue().extend_from_slice(&accepted.response);
-                self.handshake = true;
+                self.state = State::Open {
+                    alive: now,
+                    pinged: false,
+                };
                 let subprotocol = accepted.subprotocol.unwrap_or("none");
                 info!(
                     "[{}] handshake done: {target}, subprotocol {subprotocol}",
                     self.id
                 );
             }
-            Err(rejection) => {
+            Err(refusal) => {
                 warn!(
                     "[{}] handshake refused: {} {} ({target})",
-                    self.id, rejection.status, rejection.reason
+                    self.id, refusal.status, refusal.reason
                 );
-                self.respond_and_close(rejection.response(), cx);
+                self.respond(refusal.response(), now);
             }
         }
+    }
+
+    /// A plain GET: a file from `www/`, or a refusal.
+    fn serve_page(&mut self, request: &Request, now: Instant) {
+        let answer = www::serve(&self.config.www, request);
+        let status = answer
+            .as_ref()
+            .map_or_else(|refusal| refusal.status, |_| 200);
+        info!(
+            "[{}] {} {} -> {status}",
+            self.id,
+            escape(request.method.as_bytes()),
+            escape(request.target.as_bytes())
+        );
+        let response = answer.unwrap_or_else(|refusal| refusal.response());
+        self.respond(response, now);
     }
 
     /// Send an HTTP response; then the connection ends.
-    fn respond_and_close(&mut self, response: Vec<u8>, cx: &Context) {
+    fn respond(&mut self, response: Vec<u8>, now: Instant) {
         self.outbox.queue().extend_from_slice(&response);
-        self.end_after_flush(cx.now, &cx.config.limits);
-    }
-
-    fn end_after_flush(&mut self, now: Instant, limits: &Limits) {
-        self.ending = Ending::AfterFlush {
-            until: now + limits.close_timeout,
+        self.state = State::Flushing {
+            waiting: now,
+            peer_gone: false,
         };
     }
 
-    /// After the handshake: turn bytes into messages and answer them.
-    fn read_frames(&mut self, cx: &Context) {
-        let mut used = 0;
-        while self.ending == Ending::No {
-            let received = self
-                .ws
-                .receive(&mut self.inbox[used..], self.outbox.queue());
-            used += received.consumed;
-            match received.event {
-                Some(event) => self.on_event(event, cx),
-                None => break,
-            }
-        }
-        // `receive` never reports more than it was given.
-        self.inbox.drain(..used);
-    }
+    // --- Frames: the PHP's `handshake == true` branch ----------------------
 
-    fn on_event(&mut self, event: Event, cx: &Context) {
+    /// Act on what the reader found; a message goes on to the loop.
+    fn on_event(&mut self, event: Event, now: Instant) -> Option<Message> {
         match event {
-            Event::Message(message) => self.answer(message, cx),
-            Event::Closed(close) => {
-                let code = close.code.map_or("none".to_string(), |c| c.to_string());
-                let reason = escape(close.reason.as_bytes());
-                info!(
-                    "[{}] closed by client: code {code}, reason \"{reason}\"",
-                    self.id
-                );
-                // §7.1.1: the server closes the TCP connection first.
-                self.end_after_flush(cx.now, &cx.config.limits);
+            Event::Message(message) if self.is_open() => {
+                self.log_message(&message);
+                Some(message)
+            }
+            // §5.5.1: once our close frame is out we send no more data
+            // frames, so no reply could go out: the message is dropped.
+            Event::Message(_) => None,
+            // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
+            // Pong frame in response", with "identical Application data"
+            // (§5.5.3); but nothing follows our close frame (§5.5.1).
+            Event::Ping(data) => {
+                if self.is_open() {
+                    frame::encode(self.outbox.queue(), OpCode::Pong, &data);
+                }
+                None
+            }
+            // §5.5.3: "A response to an unsolicited Pong frame is not
+            // expected." As any byte does, it showed the peer is there.
+            Event::Pong(_) => None,
+            Event::Close(close) => {
+                self.on_close_frame(close, now);
+                None
             }
             Event::Failed(violation) => {
-                let code = violation.close_code();
-                warn!(
-                    "[{}] protocol error: {violation}; closing with {code}",
-                    self.id
-                );
-                self.end_after_flush(cx.now, &cx.config.limits);
+                self.fail(&violation, now);
+                None
             }
         }
     }
 
-    /// A whole message arrived: log it, as the PHP did, and reply.
-    fn answer(&mut self, message: Message, cx: &Context) {
-        let (kind, bytes) = match &message {
+    /// The PHP's `console("Data from client:".$decoded_data)` (line 64).
+    fn log_message(&self, message: &Message) {
+        let (kind, bytes) = match message {
             Message::Text(text) => ("text", text.as_bytes()),
             Message::Binary(data) => ("binary", data.as_slice()),
         };
         // In echo mode (tests, benchmarks) a line per message would cost more
         // than the echo itself, so those lines need RUST_LOG=debug.
-        let level = match cx.config.mode {
-            crate::config::Mode::Tutorial => log::Level::Info,
-            crate::config::Mode::Echo => log::Level::Debug,
+        let level = match self.config.mode {
+            Mode::Tutorial => log::Level::Info,
+            Mode::Echo => log::Level::Debug,
         };
         log::log!(
             level,
@@ -359,134 +395,679 @@ impl Client {
             self.id,
             escape(bytes)
         );
+    }
 
-        let clock = Clock {
-            uptime: cx.now - cx.started,
-            now: SystemTime::now(),
+    /// The peer's close frame arrived (§5.5.1, §7.1.2).
+    fn on_close_frame(&mut self, close: CloseFrame, now: Instant) {
+        let code = close.code.map_or("none".to_string(), |c| c.to_string());
+        let reason = escape(close.reason.as_bytes());
+        info!(
+            "[{}] closed by client: code {code}, reason \"{reason}\"",
+            self.id
+        );
+        // §5.5.1: "If an endpoint receives a Close frame and did not
+        // previously send a Close frame, the endpoint MUST send a Close frame
+        // in response. ... it typically echos the status code it received."
+        if self.is_open() {
+            let echo = close
+                .code
+                .map_or(Vec::new(), |code| code.to_be_bytes().to_vec());
+            frame::encode(self.outbox.queue(), OpCode::Close, &echo);
+        }
+        // §7.1.1: the server closes the TCP connection first, once its
+        // close frame is out.
+        self.state = State::Flushing {
+            waiting: now,
+            peer_gone: false,
         };
-        match replies::reply(cx.config.mode, message, clock) {
-            Reply::Send(reply) => self.ws.send(&reply, self.outbox.queue()),
-            Reply::SendAndClose(reply) => {
-                self.ws.send(&reply, self.outbox.queue());
-                self.close(crate::close::NORMAL, "bye", cx.now);
+    }
+
+    /// §7.1.7 _Fail the WebSocket Connection_: send a close frame with the
+    /// code for what went wrong (unless ours is already out), read no more,
+    /// and close the TCP connection.
+    fn fail(&mut self, violation: &Violation, now: Instant) {
+        let code = violation.close_code();
+        warn!(
+            "[{}] protocol error: {violation}; closing with {code}",
+            self.id
+        );
+        if self.is_open() {
+            let payload = close::payload(code, &violation.to_string());
+            frame::encode(self.outbox.queue(), OpCode::Close, &payload);
+        }
+        self.state = State::Flushing {
+            waiting: now,
+            peer_gone: false,
+        };
+    }
+
+    /// Is the WebSocket open in both directions (no close frame sent yet)?
+    fn is_open(&self) -> bool {
+        matches!(self.state, State::Open { .. })
+    }
+
+    // --- Replies in: what the loop routes to this client --------------------
+
+    /// Queue a message for the peer: the PHP's `socket_write($client,
+    /// encode(...))` (line 63), without the write. Nothing is sent once our
+    /// close frame is out (§5.5.1).
+    pub fn send(&mut self, message: &Message) {
+        if !self.is_open() {
+            return;
+        }
+        match message {
+            Message::Text(text) => {
+                frame::encode(self.outbox.queue(), OpCode::Text, text.as_bytes())
             }
+            Message::Binary(data) => frame::encode(self.outbox.queue(), OpCode::Binary, data),
         }
     }
 
-    /// Start the closing handshake: send a close frame, then wait for the
-    /// peer's (at most `--close-timeout`).
+    /// Start the closing handshake (§7.1.2): send a close frame, then wait
+    /// for the peer's, at most `--close-timeout`.
     pub fn close(&mut self, code: u16, reason: &str, now: Instant) {
-        if !self.ws.is_closing() {
-            info!("[{}] closing with {code} ({reason})", self.id);
-            self.ws.close(code, reason, self.outbox.queue());
-            self.close_sent_at = Some(now);
+        if !self.is_open() {
+            return;
+        }
+        info!("[{}] closing with {code} ({reason})", self.id);
+        frame::encode(
+            self.outbox.queue(),
+            OpCode::Close,
+            &close::payload(code, reason),
+        );
+        self.state = State::Closing { waiting: now };
+    }
+
+    // --- Bytes out ---------------------------------------------------------
+
+    /// What is waiting to be written.
+    pub fn data_to_send(&self) -> &[u8] {
+        self.outbox.pending()
+    }
+
+    /// The socket took `n` bytes of [`Client::data_to_send`].
+    pub fn data_sent(&mut self, n: usize, now: Instant) {
+        if self.outbox.advance(n) {
+            self.peer_is_reading(now);
         }
     }
 
-    /// What this client waits for that can run out, and when it does.
-    fn timer(&self, limits: &Limits) -> Option<(Timer, Instant)> {
-        match self.ending {
-            Ending::AfterFlush { until } => Some((Timer::Flush, until)),
-            Ending::Lingering { until } => Some((Timer::Linger, until)),
-            Ending::Gone => None, // removed at the end of this turn anyway
-            Ending::No if !self.handshake => Some((
-                Timer::Handshake,
-                self.connected_at + limits.handshake_timeout,
-            )),
-            Ending::No => match (self.close_sent_at, limits.idle_timeout) {
-                (Some(sent), _) => Some((Timer::CloseReply, sent + limits.close_timeout)),
-                (None, None) => None,
-                // The ping went out one idle period after the last byte; the
-                // answer has one more period to arrive.
-                (None, Some(idle)) if self.pinged => {
-                    Some((Timer::PingReply, self.last_alive + 2 * idle))
+    /// The peer took bytes that were waiting for it: it is alive, and it is
+    /// making progress through what we queued. That moves the deadline of
+    /// whatever we are waiting for, so that a slow but steady reader is
+    /// never cut off; one that takes nothing is.
+    fn peer_is_reading(&mut self, now: Instant) {
+        match &mut self.state {
+            State::Open { alive, .. } => *alive = now,
+            State::Closing { waiting } | State::Flushing { waiting, .. } => *waiting = now,
+            State::Handshaking { .. } | State::Lingering { .. } | State::Gone => {}
+        }
+    }
+
+    /// Should the loop read from this client? Not once it is gone or the
+    /// peer has closed its side, and not while too much output waits for it
+    /// (backpressure: see [`READ_PAUSE`]).
+    pub fn wants_read(&self) -> bool {
+        match self.state {
+            State::Gone
+            | State::Flushing {
+                peer_gone: true, ..
+            } => false,
+            _ => self.outbox.len() < READ_PAUSE,
+        }
+    }
+
+    /// Should the loop write to this client?
+    pub fn wants_write(&self) -> bool {
+        !self.outbox.is_empty()
+    }
+
+    /// What the loop must do next, now that it has written what the socket
+    /// took. This is also where a client that leaves too much unread is
+    /// let go (the other half of backpressure).
+    pub fn next_step(&mut self, now: Instant) -> Step {
+        let limit = self.config.limits.max_pending_output;
+        let pending = self.outbox.len();
+        if pending > limit && self.state != State::Gone {
+            self.drop_now(format_args!(
+                "{pending} bytes waiting unread (limit {limit})"
+            ));
+        }
+        match self.state {
+            State::Gone => Step::Drop,
+            State::Flushing { peer_gone, .. } if self.outbox.is_empty() => {
+                if peer_gone {
+                    self.state = State::Gone;
+                    Step::Drop
+                } else {
+                    self.state = State::Lingering { since: now };
+                    Step::ShutdownWrite
                 }
-                (None, Some(idle)) => Some((Timer::Idle, self.last_alive + idle)),
-            },
+            }
+            _ => Step::KeepGoing,
         }
     }
 
-    /// When this client next needs attention even if it stays silent.
-    pub fn deadline(&self, limits: &Limits) -> Option<Instant> {
-        self.timer(limits).map(|(_, at)| at)
+    /// End the connection now, saying why in the log (a socket error, a
+    /// timeout). Whatever is queued gets one last chance to be written.
+    pub fn drop_now(&mut self, why: std::fmt::Arguments) {
+        if self.state != State::Gone {
+            info!("[{}] {why}; dropped", self.id);
+            self.state = State::Gone;
+        }
+    }
+
+    // --- Time --------------------------------------------------------------
+
+    /// What this client waits for that can run out, and when it does: every
+    /// deadline is derived from the state here, and nowhere else.
+    fn timer(&self) -> Option<(Timer, Instant)> {
+        let limits = &self.config.limits;
+        match self.state {
+            State::Handshaking { since } => {
+                Some((Timer::Handshake, since + limits.handshake_timeout))
+            }
+            // The ping goes out one idle period after the last sign of life;
+            // the answer has one more period to arrive.
+            State::Open { alive, pinged } => limits.idle_timeout.map(|idle| match pinged {
+                false => (Timer::Idle, alive + idle),
+                true => (Timer::PingReply, alive + 2 * idle),
+            }),
+            State::Closing { waiting } => Some((Timer::CloseReply, waiting + limits.close_timeout)),
+            State::Flushing { waiting, .. } => Some((Timer::Flush, waiting + limits.close_timeout)),
+            State::Lingering { since } => Some((Timer::Linger, since + limits.close_timeout)),
+            State::Gone => None, // removed at the end of this turn anyway
+        }
+    }
+
+    /// When this client next needs attention even if its socket stays quiet.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.timer().map(|(_, at)| at)
     }
 
     /// If a timer has run out, act on it.
-    pub fn on_timeout(&mut self, now: Instant, limits: &Limits) {
-        let Some((timer, at)) = self.timer(limits) else {
+    pub fn on_timeout(&mut self, now: Instant) {
+        let Some((timer, at)) = self.timer() else {
             return;
         };
         if now < at {
             return;
         }
+        let limits = &self.config.limits;
         match timer {
-            Timer::Idle => {
-                debug!("[{}] idle; sending a ping", self.id);
-                self.ws.ping(b"are you there?", self.outbox.queue());
-                self.pinged = true;
-            }
             Timer::Handshake => {
                 let after = limits.handshake_timeout;
                 self.drop_now(format_args!("no handshake within {after:?}"));
+            }
+            Timer::Idle => {
+                debug!("[{}] idle; sending a ping", self.id);
+                frame::encode(self.outbox.queue(), OpCode::Ping, PING_PAYLOAD);
+                if let State::Open { pinged, .. } = &mut self.state {
+                    *pinged = true;
+                }
+            }
+            Timer::PingReply => {
+                // Say why before going: the close frame gets its one chance.
+                let payload = close::payload(close::INTERNAL_ERROR, "no answer to a ping");
+                frame::encode(self.outbox.queue(), OpCode::Close, &payload);
+                self.drop_now(format_args!("did not answer a ping"));
             }
             Timer::CloseReply => {
                 let after = limits.close_timeout;
                 self.drop_now(format_args!("no close reply within {after:?}"));
             }
-            Timer::PingReply => self.drop_now(format_args!("did not answer a ping")),
             Timer::Flush => self.drop_now(format_args!("not reading its last bytes")),
-            Timer::Linger => self.ending = Ending::Gone, // the usual end; nothing to say
+            Timer::Linger => self.state = State::Gone, // the usual end; nothing to say
         }
     }
 
-    /// Remove this client at the end of the turn, saying why in the log.
-    pub fn drop_now(&mut self, why: std::fmt::Arguments) {
-        info!("[{}] {why}; dropped", self.id);
-        self.ending = Ending::Gone;
-    }
-
-    /// Everything queued has been written. Returns true when our side of
-    /// the TCP connection should now be closed (the caller does the
-    /// `shutdown(Write)`): our last bytes are out, and we wait in
-    /// `Lingering` for the peer to close its side.
-    pub fn on_flushed(&mut self, now: Instant, limits: &Limits) -> bool {
-        if !matches!(self.ending, Ending::AfterFlush { .. }) {
-            return false;
-        }
-        if self.peer_closed {
-            self.ending = Ending::Gone;
-            return false;
-        }
-        self.ending = Ending::Lingering {
-            until: now + limits.close_timeout,
-        };
-        true
-    }
-
-    /// The server is stopping: say goodbye with 1001 Going Away (RFC 6455
-    /// §7.4.1) to a WebSocket client; drop one still in its handshake.
+    /// The server is stopping: say goodbye with 1001 Going Away (§7.4.1) to
+    /// a WebSocket client; drop one still in its handshake.
     pub fn on_stop(&mut self, now: Instant) {
-        match (self.handshake, self.ending) {
-            (true, Ending::No) => self.close(crate::close::GOING_AWAY, "server shutting down", now),
-            (false, Ending::No) => self.ending = Ending::Gone,
+        match self.state {
+            State::Open { .. } => self.close(close::GOING_AWAY, "server shutting down", now),
+            State::Handshaking { .. } => self.state = State::Gone,
             _ => {}
         }
     }
 }
 
-/// The timers a client can be waiting on; see `Client::timer`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Timer {
-    /// The opening handshake has not completed (`--handshake-timeout`).
-    Handshake,
-    /// We sent a close frame and wait for the peer's (`--close-timeout`).
-    CloseReply,
-    /// Nothing heard for `--idle-timeout`: time to ping.
-    Idle,
-    /// A ping is out and nothing has come back.
-    PingReply,
-    /// Our last bytes are queued but the peer is not reading them.
-    Flush,
-    /// Our side is closed; the peer has not closed its side.
-    Linger,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Limits;
+    use crate::frame::tests::client_frame;
+    use std::time::Duration;
+
+    /// The tutorial's own request (its `Origin` is allowed below).
+    const TUTORIAL_REQUEST: &[u8] = b"GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
+        Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
+        Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
+
+    /// RFC 6455 §5.7: a single-frame masked text message, "Hello".
+    const MASKED_HELLO: [u8; 11] = [
+        0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+    ];
+
+    fn secs(s: f64) -> Duration {
+        Duration::from_secs_f64(s)
+    }
+
+    /// Round numbers, so that every deadline below can be read off at once.
+    fn limits() -> Limits {
+        Limits {
+            handshake_timeout: secs(10.0),
+            idle_timeout: Some(secs(1.0)),
+            close_timeout: secs(2.0),
+            ..Limits::default()
+        }
+    }
+
+    /// A client accepted at `t0`, with these limits.
+    fn accepted(limits: Limits, server_full: bool, t0: Instant) -> Client {
+        let config = Config {
+            limits,
+            allowed_origins: vec!["http://example.com".into()],
+            ..Config::default()
+        };
+        let peer = "127.0.0.1:50000".parse().unwrap();
+        Client::new("test".into(), peer, Rc::new(config), server_full, t0)
+    }
+
+    /// A client that sent the tutorial's request at `t0` and got its 101.
+    fn open(limits: Limits, t0: Instant) -> Client {
+        let mut client = accepted(limits, false, t0);
+        client.receive_data(TUTORIAL_REQUEST, t0);
+        assert_eq!(client.next_message(t0), None);
+        let response = written(&mut client, t0);
+        assert!(response.starts_with(b"HTTP/1.1 101 "));
+        assert_eq!(client.next_step(t0), Step::KeepGoing);
+        client
+    }
+
+    /// Everything the client wants written, as if the socket took it all.
+    fn written(client: &mut Client, now: Instant) -> Vec<u8> {
+        let bytes = client.data_to_send().to_vec();
+        client.data_sent(bytes.len(), now);
+        bytes
+    }
+
+    /// The server frames in `bytes`, as (opcode, payload).
+    fn frames(mut bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while let Some(header) = frame::parse_header(bytes, false).unwrap() {
+            let end = header.header_len + header.payload_len as usize;
+            frames.push((header.opcode, bytes[header.header_len..end].to_vec()));
+            bytes = &bytes[end..];
+        }
+        assert!(bytes.is_empty(), "a frame cut short");
+        frames
+    }
+
+    fn close_frame(code: u16, reason: &str) -> (OpCode, Vec<u8>) {
+        (OpCode::Close, close::payload(code, reason))
+    }
+
+    #[test]
+    fn the_tutorials_handshake_opens_a_websocket() {
+        let t0 = Instant::now();
+        let mut client = accepted(limits(), false, t0);
+        assert_eq!(client.state(), State::Handshaking { since: t0 });
+        // The request arrives in two pieces; nothing happens until it is whole.
+        client.receive_data(&TUTORIAL_REQUEST[..40], t0);
+        assert_eq!(client.next_message(t0), None);
+        assert!(client.data_to_send().is_empty());
+        client.receive_data(&TUTORIAL_REQUEST[40..], t0);
+        assert_eq!(client.next_message(t0), None);
+        let response = String::from_utf8(written(&mut client, t0)).unwrap();
+        assert_eq!(
+            response,
+            "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\nSec-WebSocket-Protocol: chat\r\n\r\n"
+        );
+        let open = State::Open {
+            alive: t0,
+            pinged: false,
+        };
+        assert_eq!(client.state(), open);
+    }
+
+    #[test]
+    fn frames_sent_right_behind_the_request_are_read() {
+        let t0 = Instant::now();
+        let mut client = accepted(limits(), false, t0);
+        client.receive_data(&[TUTORIAL_REQUEST, &MASKED_HELLO[..]].concat(), t0);
+        assert_eq!(client.next_message(t0), Some(Message::Text("Hello".into())));
+        assert_eq!(client.next_message(t0), None);
+    }
+
+    #[test]
+    fn a_reply_is_encoded_as_one_unmasked_frame() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.send(&Message::Text("Hello".into()));
+        // RFC 6455 §5.7: "A single-frame unmasked text message".
+        assert_eq!(
+            written(&mut client, t0),
+            [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]
+        );
+    }
+
+    #[test]
+    fn the_handshake_must_finish_in_time_however_slowly_it_trickles() {
+        let t0 = Instant::now();
+        let mut client = accepted(limits(), false, t0);
+        for (i, byte) in TUTORIAL_REQUEST[..100].iter().enumerate() {
+            let now = t0 + secs(0.09 * i as f64);
+            client.receive_data(&[*byte], now);
+            assert_eq!(client.next_message(now), None);
+            client.on_timeout(now);
+        }
+        assert_eq!(client.deadline(), Some(t0 + secs(10.0)));
+        client.on_timeout(t0 + secs(9.999));
+        assert!(matches!(client.state(), State::Handshaking { .. }));
+        client.on_timeout(t0 + secs(10.0));
+        assert_eq!(client.state(), State::Gone);
+        assert_eq!(client.next_step(t0 + secs(10.0)), Step::Drop);
+    }
+
+    #[test]
+    fn a_peer_that_leaves_before_the_handshake_is_dropped_at_once() {
+        let t0 = Instant::now();
+        let mut client = accepted(limits(), false, t0);
+        client.receive_data(b"GET / HT", t0);
+        client.receive_eof(t0);
+        assert_eq!(client.next_step(t0), Step::Drop);
+    }
+
+    #[test]
+    fn a_page_is_sent_then_our_side_closes_then_we_linger() {
+        let t0 = Instant::now();
+        let mut client = accepted(limits(), false, t0);
+        client.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
+        assert_eq!(client.next_message(t0), None);
+        let page = written(&mut client, t0);
+        assert!(page.starts_with(b"HTTP/1.1 200 OK\r\n"));
+        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+        assert_eq!(client.state(), State::Lingering { since: t0 });
+        // Late bytes are read and thrown away.
+        client.receive_data(b"more", t0);
+        assert_eq!(client.next_message(t0), None);
+        assert!(client.data_to_send().is_empty());
+        // The peer's FIN ends it; so does the close timeout.
+        client.receive_eof(t0 + secs(0.1));
+        assert_eq!(client.next_step(t0), Step::Drop);
+        let mut silent = accepted(limits(), false, t0);
+        silent.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
+        silent.next_message(t0);
+        written(&mut silent, t0);
+        assert_eq!(silent.next_step(t0), Step::ShutdownWrite);
+        silent.on_timeout(t0 + secs(1.9));
+        assert_eq!(silent.next_step(t0 + secs(1.9)), Step::KeepGoing);
+        silent.on_timeout(t0 + secs(2.0));
+        assert_eq!(silent.next_step(t0 + secs(2.0)), Step::Drop);
+    }
+
+    #[test]
+    fn past_max_clients_a_handshake_gets_503_and_a_page_is_still_served() {
+        let t0 = Instant::now();
+        let mut full = accepted(limits(), true, t0);
+        full.receive_data(TUTORIAL_REQUEST, t0);
+        full.next_message(t0);
+        let response = written(&mut full, t0);
+        assert!(response.starts_with(b"HTTP/1.1 503 Service Unavailable\r\n"));
+        assert_eq!(full.next_step(t0), Step::ShutdownWrite);
+        let mut page = accepted(limits(), true, t0);
+        page.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
+        page.next_message(t0);
+        assert!(written(&mut page, t0).starts_with(b"HTTP/1.1 200 OK\r\n"));
+    }
+
+    /// The first bug of issue "One connection, one state machine": with
+    /// `--idle-timeout 1`, a silent client was dropped after 3 s, because
+    /// writing the ping counted as the peer being alive.
+    #[test]
+    fn a_silent_peer_is_pinged_at_one_period_and_dropped_at_two() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        assert_eq!(client.deadline(), Some(t0 + secs(1.0)));
+        client.on_timeout(t0 + secs(0.999));
+        assert!(client.data_to_send().is_empty());
+        let t1 = t0 + secs(1.0);
+        client.on_timeout(t1);
+        assert_eq!(
+            frames(&written(&mut client, t1)),
+            [(OpCode::Ping, PING_PAYLOAD.to_vec())]
+        );
+        assert_eq!(client.next_step(t1), Step::KeepGoing);
+        // Writing our own ping proves nothing about the peer.
+        assert_eq!(client.deadline(), Some(t0 + secs(2.0)));
+        let t2 = t0 + secs(2.0);
+        client.on_timeout(t2);
+        // It is told why, and dropped without waiting for an answer.
+        assert_eq!(
+            frames(client.data_to_send()),
+            [close_frame(1011, "no answer to a ping")]
+        );
+        assert_eq!(client.next_step(t2), Step::Drop);
+    }
+
+    #[test]
+    fn any_byte_from_the_peer_answers_the_ping() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.on_timeout(t0 + secs(1.0));
+        written(&mut client, t0 + secs(1.0));
+        let pong = client_frame(0x8A, PING_PAYLOAD);
+        let t = t0 + secs(1.5);
+        client.receive_data(&pong, t);
+        assert_eq!(client.next_message(t), None);
+        let open = State::Open {
+            alive: t,
+            pinged: false,
+        };
+        assert_eq!(client.state(), open);
+        assert_eq!(client.deadline(), Some(t + secs(1.0)));
+    }
+
+    #[test]
+    fn a_peer_reading_a_long_reply_is_alive_without_a_word() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.send(&Message::Binary(vec![0; 100_000]));
+        // The socket takes 10 KB every half second: the peer reads steadily.
+        let mut now = t0;
+        client.data_sent(10_000, now);
+        while client.wants_write() {
+            now += secs(0.5);
+            client.on_timeout(now);
+            let n = client.data_to_send().len().min(10_000);
+            client.data_sent(n, now);
+        }
+        assert!(now > t0 + secs(4.0));
+        assert!(matches!(client.state(), State::Open { pinged: false, .. }));
+        assert_eq!(client.deadline(), Some(now + secs(1.0)));
+    }
+
+    #[test]
+    fn a_ping_gets_a_pong_and_a_pong_gets_nothing() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        let input = [client_frame(0x89, b"ping?"), client_frame(0x8A, b"pong!")].concat();
+        client.receive_data(&input, t0);
+        assert_eq!(client.next_message(t0), None);
+        assert_eq!(
+            frames(&written(&mut client, t0)),
+            [(OpCode::Pong, b"ping?".to_vec())]
+        );
+    }
+
+    #[test]
+    fn the_peers_close_is_echoed_then_tcp_closes_from_our_side() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        let input = [
+            client_frame(0x81, b"last"),
+            client_frame(0x88, &close::payload(1001, "gone")),
+            client_frame(0x81, b"too late"),
+        ]
+        .concat();
+        client.receive_data(&input, t0);
+        // The message before the close is handed out, and answered first.
+        assert_eq!(client.next_message(t0), Some(Message::Text("last".into())));
+        client.send(&Message::Text("echo".into()));
+        assert_eq!(client.next_message(t0), None);
+        assert_eq!(
+            frames(&written(&mut client, t0)),
+            [
+                (OpCode::Text, b"echo".to_vec()),
+                (OpCode::Close, 1001u16.to_be_bytes().to_vec())
+            ]
+        );
+        // §7.1.1: our side of TCP closes first; then we wait for theirs.
+        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+        client.receive_eof(t0 + secs(0.01));
+        assert_eq!(client.next_step(t0), Step::Drop);
+    }
+
+    #[test]
+    fn an_empty_close_gets_an_empty_close() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.receive_data(&client_frame(0x88, b""), t0);
+        client.next_message(t0);
+        assert_eq!(frames(&written(&mut client, t0)), [(OpCode::Close, vec![])]);
+    }
+
+    #[test]
+    fn our_close_waits_for_the_peers_and_nothing_follows_it() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.close(close::NORMAL, "bye", t0);
+        assert_eq!(client.state(), State::Closing { waiting: t0 });
+        assert_eq!(
+            frames(&written(&mut client, t0)),
+            [close_frame(1000, "bye")]
+        );
+        // §5.5.1: after our close, no data frames and no pongs go out.
+        let input = [client_frame(0x81, b"late"), client_frame(0x89, b"ping")].concat();
+        client.receive_data(&input, t0);
+        assert_eq!(client.next_message(t0), None);
+        client.send(&Message::Text("late reply".into()));
+        client.close(close::GOING_AWAY, "again", t0);
+        assert!(client.data_to_send().is_empty());
+        // The peer's close completes the handshake, with no second close.
+        client.receive_data(&client_frame(0x88, &close::payload(1000, "")), t0);
+        client.next_message(t0);
+        assert!(client.data_to_send().is_empty());
+        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+    }
+
+    #[test]
+    fn a_peer_that_never_answers_our_close_is_dropped() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.close(close::NORMAL, "bye", t0);
+        written(&mut client, t0);
+        assert_eq!(client.deadline(), Some(t0 + secs(2.0)));
+        client.on_timeout(t0 + secs(2.0));
+        assert_eq!(client.next_step(t0 + secs(2.0)), Step::Drop);
+    }
+
+    #[test]
+    fn a_broken_rule_fails_with_its_code_and_later_frames_are_ignored() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        // An unmasked frame (§5.1), then a valid one.
+        let mut input = vec![0x81, 0x02, b'h', b'i'];
+        input.extend(client_frame(0x81, b"after"));
+        client.receive_data(&input, t0);
+        assert_eq!(client.next_message(t0), None);
+        assert_eq!(
+            frames(&written(&mut client, t0)),
+            [close_frame(1002, "a client frame is not masked")]
+        );
+        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+        client.receive_data(&client_frame(0x81, b"later still"), t0);
+        assert_eq!(client.next_message(t0), None);
+    }
+
+    #[test]
+    fn a_peer_gone_without_a_close_frame_gets_its_answers_then_is_dropped() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.receive_data(&MASKED_HELLO, t0);
+        let hello = client.next_message(t0).unwrap();
+        client.send(&hello);
+        // The next read finds the end of the stream: the peer half-closed.
+        // It can still read what we owe it, and there is nothing more to read.
+        client.receive_eof(t0);
+        assert!(client.wants_write() && !client.wants_read());
+        written(&mut client, t0);
+        // Nothing to wait for: its side is closed already.
+        assert_eq!(client.next_step(t0), Step::Drop);
+    }
+
+    /// The second bug of issue "One connection, one state machine": the
+    /// flush deadline was fixed when the last reply was queued, so a slow
+    /// but steady reader of a big last answer was cut off.
+    #[test]
+    fn a_slow_steady_reader_gets_all_of_our_last_bytes() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.send(&Message::Binary(vec![0; 1_000_000]));
+        client.receive_data(&client_frame(0x88, &close::payload(1000, "")), t0);
+        client.next_message(t0);
+        // The first write fills the socket; then 1 KB a second, each write
+        // inside the 2 s close timeout of the one before.
+        client.data_sent(1000, t0);
+        let mut now = t0;
+        for _ in 0..30 {
+            now += secs(1.5);
+            client.on_timeout(now);
+            assert!(
+                matches!(client.state(), State::Flushing { .. }),
+                "cut off after {:?}",
+                now - t0
+            );
+            client.data_sent(1000, now);
+        }
+        // A reader that stops taking bytes is let go after the timeout.
+        client.on_timeout(now + secs(1.999));
+        assert!(matches!(client.state(), State::Flushing { .. }));
+        client.on_timeout(now + secs(2.0));
+        assert_eq!(client.next_step(now + secs(2.0)), Step::Drop);
+    }
+
+    #[test]
+    fn reading_pauses_while_output_waits_and_too_much_unread_drops() {
+        let t0 = Instant::now();
+        let small = Limits {
+            max_pending_output: 1 << 20,
+            ..limits()
+        };
+        let mut client = open(small, t0);
+        client.send(&Message::Binary(vec![0; READ_PAUSE - 100]));
+        assert!(client.wants_read());
+        client.send(&Message::Binary(vec![0; 100]));
+        assert!(!client.wants_read());
+        assert_eq!(client.next_step(t0), Step::KeepGoing);
+        client.send(&Message::Binary(vec![0; 1 << 20]));
+        assert_eq!(client.next_step(t0), Step::Drop);
+    }
+
+    #[test]
+    fn a_stop_says_1001_to_websockets_and_drops_handshakes() {
+        let t0 = Instant::now();
+        let mut open = open(limits(), t0);
+        open.on_stop(t0);
+        assert_eq!(
+            frames(&written(&mut open, t0)),
+            [close_frame(1001, "server shutting down")]
+        );
+        assert_eq!(open.state(), State::Closing { waiting: t0 });
+        let mut handshaking = accepted(limits(), false, t0);
+        handshaking.on_stop(t0);
+        assert_eq!(handshaking.next_step(t0), Step::Drop);
+    }
 }

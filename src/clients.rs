@@ -2,41 +2,102 @@
 //! by socket, with `fnConnectacceptedSocket()`, `getClientBySocket()` and
 //! `uniqid()`.
 //!
-//! The PHP kept two arrays, one for the record and one for the socket, both
-//! keyed by the socket. One map holding a [`Client`] (which owns its
-//! socket) does both jobs. A `BTreeMap` keeps the clients in socket order,
-//! so a debugger session sees them in the same order every time.
+//! The PHP kept two arrays keyed by the socket: `$client_list` held the
+//! socket and `$clients` the record (id, `handshake` flag). We keep the same
+//! pair, in one map: each [`Entry`] holds the `TcpStream` (only `server.rs`
+//! calls it) and its [`Client`] record (which never sees it). A `BTreeMap`
+//! keeps the clients in socket order, so a debugger session shows them in
+//! the same order every time.
 
-use crate::client::Client;
-use crate::config::Limits;
+use crate::client::{Client, State};
+use crate::config::{Config, Limits};
 use crate::poll::{socket_of, Socket};
 use log::info;
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpStream};
+use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Connections past `--max-clients` that are still read, to tell them 503.
+/// Past this many more, they are closed unanswered.
+pub const OVERFLOW: usize = 64;
+
+/// Whether a new connection is let in: see [`Clients::admission`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    /// There is room.
+    Welcome,
+    /// The table is full: read the request, and answer a handshake with
+    /// `503 Service Unavailable` (a page request is still served).
+    Full,
+    /// Far past full: close the connection without reading a byte, so that
+    /// a flood of connections costs nothing but the accept.
+    Refused,
+}
+
+/// One row of the table: the PHP's `$client_list[$socket]` and
+/// `$clients[$socket]`.
+#[derive(Debug)]
+pub struct Entry {
+    pub stream: TcpStream,
+    pub client: Client,
+}
 
 #[derive(Debug, Default)]
 pub struct Clients {
-    table: BTreeMap<Socket, Client>,
+    table: BTreeMap<Socket, Entry>,
+    /// Clients whose connection is over, dropped at the end of the turn.
+    gone: Vec<Socket>,
     /// The last id handed out, in microseconds since 1970 (see `uniqid`).
     last_id: u64,
 }
 
+impl Admission {
+    /// May one more connection in, when `count` are in the table already?
+    /// The capacity rule, decided here alone.
+    pub fn for_count(count: usize, limits: &Limits) -> Admission {
+        if count >= limits.max_clients.saturating_add(OVERFLOW) {
+            Admission::Refused
+        } else if count >= limits.max_clients {
+            Admission::Full
+        } else {
+            Admission::Welcome
+        }
+    }
+}
+
 impl Clients {
-    /// The PHP's `fnConnectacceptedSocket()`: add a freshly accepted socket
-    /// to the table, with a new id and the handshake still to come.
-    pub fn connect(&mut self, socket: TcpStream, peer: SocketAddr, limits: &Limits, now: Instant) {
-        let id = self.uniqid();
-        let over_capacity = self.table.len() >= limits.max_clients;
-        info!("[{id}] Accepted client {peer}");
-        let key = socket_of(&socket);
-        let client = Client::new(id, socket, peer, limits, over_capacity, now);
-        self.table.insert(key, client);
+    /// May one more connection in? See [`Admission::for_count`].
+    pub fn admission(&self, limits: &Limits) -> Admission {
+        Admission::for_count(self.table.len(), limits)
     }
 
-    /// The PHP's `getClientBySocket()`.
-    pub fn get_mut(&mut self, socket: Socket) -> Option<&mut Client> {
+    /// The PHP's `fnConnectacceptedSocket()`: add a freshly accepted socket
+    /// to the table, with a new id and the handshake still to come.
+    pub fn connect(
+        &mut self,
+        stream: TcpStream,
+        peer: SocketAddr,
+        admission: Admission,
+        config: &Rc<Config>,
+        now: Instant,
+    ) {
+        let id = self.uniqid();
+        info!("[{id}] Accepted client {peer}");
+        let full = admission != Admission::Welcome;
+        let client = Client::new(id, peer, Rc::clone(config), full, now);
+        self.table
+            .insert(socket_of(&stream), Entry { stream, client });
+    }
+
+    /// The PHP's `getClientBySocket()`: the socket and its record.
+    pub fn get_mut(&mut self, socket: Socket) -> Option<&mut Entry> {
         self.table.get_mut(&socket)
+    }
+
+    /// The record alone.
+    pub fn client_mut(&mut self, socket: Socket) -> Option<&mut Client> {
+        self.get_mut(socket).map(|entry| &mut entry.client)
     }
 
     pub fn len(&self) -> usize {
@@ -47,24 +108,33 @@ impl Clients {
         self.table.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Client> {
-        self.table.values()
+    /// Every socket with its record, in socket order.
+    pub fn iter(&self) -> impl Iterator<Item = (Socket, &Client)> {
+        self.table
+            .iter()
+            .map(|(socket, entry)| (*socket, &entry.client))
     }
 
-    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Client> {
-        self.table.values_mut()
+    /// How many clients have finished their handshake and not started to
+    /// close.
+    pub fn open_count(&self) -> usize {
+        let open = |(_, c): &(Socket, &Client)| matches!(c.state(), State::Open { .. });
+        self.iter().filter(open).count()
     }
 
-    /// Remove the clients whose connection is over. Dropping a `TcpStream`
-    /// closes its socket: the PHP's `socket_close()`.
+    /// This client's connection is over: drop it at the end of the turn.
+    pub fn mark_gone(&mut self, socket: Socket) {
+        self.gone.push(socket);
+    }
+
+    /// Remove the clients marked gone. Dropping a `TcpStream` closes its
+    /// socket: the PHP's `socket_close()`.
     pub fn drop_gone(&mut self) {
-        self.table.retain(|_, client| {
-            let gone = client.is_gone();
-            if gone {
-                info!("[{}] disconnected", client.id);
+        for socket in std::mem::take(&mut self.gone) {
+            if let Some(entry) = self.table.remove(&socket) {
+                info!("[{}] disconnected", entry.client.id);
             }
-            !gone
-        });
+        }
     }
 
     /// PHP's `uniqid()`: 13 hex digits, the seconds and then the
@@ -99,5 +169,26 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), ids.len());
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn admission_past_max_clients_then_past_the_overflow() {
+        let limits = Limits {
+            max_clients: 2,
+            ..Limits::default()
+        };
+        let admission = |count| Admission::for_count(count, &limits);
+        assert_eq!([admission(0), admission(1)], [Admission::Welcome; 2]);
+        assert_eq!(admission(2), Admission::Full);
+        assert_eq!(admission(2 + OVERFLOW - 1), Admission::Full);
+        assert_eq!(admission(2 + OVERFLOW), Admission::Refused);
+        let unlimited = Limits {
+            max_clients: usize::MAX,
+            ..Limits::default()
+        };
+        assert_eq!(
+            Admission::for_count(1 << 40, &unlimited),
+            Admission::Welcome
+        );
     }
 }

@@ -21,6 +21,11 @@ pub const PROTOCOL_ERROR: u16 = 1002;
 pub const INVALID_DATA: u16 = 1007;
 /// RFC 6455 §7.4.1: 1009 means a message is too big to process.
 pub const MESSAGE_TOO_BIG: u16 = 1009;
+/// RFC 6455 §7.4.1: 1011 means the server met "an unexpected condition that
+/// prevented it from fulfilling the request". We send it to a peer that
+/// stopped answering pings: it is not the peer's protocol error (1002) nor a
+/// policy (1008), and the connection cannot go on.
+pub const INTERNAL_ERROR: u16 = 1011;
 
 /// May this code appear in a close frame on the wire?
 ///
@@ -117,10 +122,18 @@ impl fmt::Display for Violation {
 
 /// The payload of a close frame: a code in network byte order, then an
 /// optional UTF-8 reason (RFC 6455 §5.5.1). An empty payload means "no code".
+///
+/// §5.5: a control frame carries at most 125 bytes, 2 of them the code, so
+/// a longer reason is cut at 123 bytes, on a character boundary (the reason
+/// must stay valid UTF-8).
 pub fn payload(code: u16, reason: &str) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(2 + reason.len());
+    let mut end = reason.len().min(123);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    let mut bytes = Vec::with_capacity(2 + end);
     bytes.extend_from_slice(&code.to_be_bytes());
-    bytes.extend_from_slice(reason.as_bytes());
+    bytes.extend_from_slice(&reason.as_bytes()[..end]);
     bytes
 }
 
@@ -217,5 +230,12 @@ mod tests {
             parse_payload(&[0x03, 0xe8, 0xff]),
             Err(Violation::InvalidUtf8)
         );
+    }
+
+    #[test]
+    fn a_long_reason_is_cut_to_fit_a_control_frame() {
+        let long = payload(NORMAL, &"é".repeat(100));
+        assert!(long.len() <= 125);
+        assert_eq!(parse_payload(&long).unwrap().reason, "é".repeat(61));
     }
 }

@@ -13,7 +13,7 @@
 //!   SHOULD use it to refuse pages it does not trust, so we do (see
 //!   [`origin_allowed`]).
 
-use crate::http::{self, Request};
+use crate::http::{self, Refusal, Request};
 use base64::Engine;
 
 /// RFC 6455 §1.3: the fixed GUID appended to the client's key.
@@ -50,47 +50,31 @@ pub struct Accepted {
     pub subprotocol: Option<&'static str>,
 }
 
-/// A refused handshake: the HTTP status and a one-line reason.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub status: u16,
-    pub reason: &'static str,
-}
+/// §4.4: a server that does not speak the client's version answers with
+/// the versions it does speak; RFC 9110 §15.5.22: a 426 names the protocol
+/// to upgrade to, and §7.8: whoever sends Upgrade lists it in Connection too.
+const WRONG_VERSION: Refusal = Refusal::new(426, "only WebSocket version 13 is supported")
+    .with_headers(&[
+        ("Upgrade", "websocket"),
+        ("Connection", "Upgrade, close"),
+        ("Sec-WebSocket-Version", "13"),
+    ]);
 
-impl Rejection {
-    /// The HTTP response for this refusal.
-    pub fn response(&self) -> Vec<u8> {
-        match self.status {
-            // §4.4: a server that does not speak the client's version answers
-            // with the versions it does speak; RFC 9110 §15.5.22: a 426 names
-            // the protocol to upgrade to, and §7.8: whoever sends Upgrade
-            // lists it in Connection too.
-            426 => http::error_response(
-                426,
-                self.reason,
-                &[
-                    ("Upgrade", "websocket"),
-                    ("Connection", "Upgrade, close"),
-                    ("Sec-WebSocket-Version", "13"),
-                ],
-            ),
-            405 => http::error_response(405, self.reason, &[("Allow", "GET")]),
-            status => http::error_response(status, self.reason, &[]),
-        }
-    }
-}
+/// §4.2.1 item 1 asks for a GET; RFC 9110 §15.5.6: a 405 lists what is allowed.
+const NOT_GET: Refusal = Refusal::new(405, "a WebSocket handshake must be a GET request")
+    .with_headers(&[("Allow", "GET")]);
 
-fn refuse(status: u16, reason: &'static str) -> Result<Accepted, Rejection> {
-    Err(Rejection { status, reason })
+fn refuse(status: u16, reason: &'static str) -> Result<Accepted, Refusal> {
+    Err(Refusal::new(status, reason))
 }
 
 /// Check a WebSocket request (§4.2.1) and build the answer (§4.2.2).
 ///
 /// `allowed_origins` is the `--allowed-origin` list; see [`origin_allowed`].
-pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accepted, Rejection> {
+pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accepted, Refusal> {
     // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
     if request.method != "GET" {
-        return refuse(405, "a WebSocket handshake must be a GET request");
+        return Err(NOT_GET);
     }
     // (HTTP/2 and 3 carry WebSockets differently, RFC 8441 and RFC 9220;
     // on a plain TCP connection HTTP/1.1 is the only version that can.)
@@ -131,7 +115,7 @@ pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accept
     match request.header("Sec-WebSocket-Version") {
         None => return refuse(400, "missing Sec-WebSocket-Version header"),
         Some("13") => {}
-        Some(_) => return refuse(426, "only WebSocket version 13 is supported"),
+        Some(_) => return Err(WRONG_VERSION),
     }
     // Item 5: a key that is 16 random bytes, base64-encoded (§11.3.1).
     let Some(key) = request.header("Sec-WebSocket-Key") else {
@@ -264,7 +248,7 @@ mod tests {
     fn status(request: &Request) -> u16 {
         match handshake(request, &[]) {
             Ok(_) => 101,
-            Err(rejection) => rejection.status,
+            Err(refusal) => refusal.status,
         }
     }
 
@@ -370,8 +354,8 @@ mod tests {
 
     #[test]
     fn version_426_names_the_version_we_speak() {
-        let rejection = handshake(&with(&request(""), "Sec-WebSocket-Version", "8"), &[]);
-        let text = String::from_utf8(rejection.unwrap_err().response()).unwrap();
+        let refusal = handshake(&with(&request(""), "Sec-WebSocket-Version", "8"), &[]);
+        let text = String::from_utf8(refusal.unwrap_err().response()).unwrap();
         assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
         assert!(text.contains("\r\nUpgrade: websocket\r\n"));

@@ -26,26 +26,53 @@ pub struct Request {
     pub headers: Vec<(String, String)>,
 }
 
-/// Why a request head could not be read. Each becomes an HTTP error.
+/// An HTTP refusal: every error answer this server gives, in one type, the
+/// way `close.rs` holds every close code. The request parser, the handshake,
+/// the file server and the full server all answer with one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum RequestError {
-    /// No blank line within [`MAX_REQUEST_HEAD`] bytes (431).
-    TooLarge,
-    /// The bytes are not an HTTP/1.x request head (400); the text says why.
-    Malformed(&'static str),
-    /// A well-formed request for a version other than 1.x (505).
-    VersionNotSupported,
+pub struct Refusal {
+    /// The status code: 4xx (the client's fault) or 5xx (ours).
+    pub status: u16,
+    /// One line for people and logs; it is also the body of the response.
+    pub reason: &'static str,
+    /// Headers the status calls for beyond the usual ones (`Allow` for a
+    /// 405, `Upgrade` and `Sec-WebSocket-Version` for a 426).
+    pub headers: &'static [(&'static str, &'static str)],
 }
 
-impl RequestError {
-    /// The HTTP status and one-line reason to answer with.
-    pub fn status(self) -> (u16, &'static str) {
-        match self {
-            RequestError::TooLarge => (431, "request head larger than 8 KiB"),
-            RequestError::Malformed(why) => (400, why),
-            RequestError::VersionNotSupported => (505, "only HTTP/1.x is served here"),
+impl Refusal {
+    /// A refusal with no extra headers.
+    pub const fn new(status: u16, reason: &'static str) -> Refusal {
+        Refusal {
+            status,
+            reason,
+            headers: &[],
         }
     }
+
+    /// The same refusal, with extra headers.
+    pub const fn with_headers(self, headers: &'static [(&'static str, &'static str)]) -> Refusal {
+        Refusal { headers, ..self }
+    }
+
+    /// The whole response: status line, headers, and the reason as a
+    /// one-line plain-text body.
+    pub fn response(&self) -> Vec<u8> {
+        let mut headers = vec![("Content-Type", "text/plain; charset=utf-8")];
+        headers.extend_from_slice(self.headers);
+        let body = format!("{} {}\n", self.status, self.reason);
+        response(self.status, &headers, body.as_bytes())
+    }
+}
+
+/// No blank line within [`MAX_REQUEST_HEAD`] bytes.
+pub const HEAD_TOO_LARGE: Refusal = Refusal::new(431, "request head larger than 8 KiB");
+/// A well-formed request for an HTTP version other than 1.x.
+pub const VERSION_NOT_SUPPORTED: Refusal = Refusal::new(505, "only HTTP/1.x is served here");
+
+/// The bytes are not an HTTP/1.x request head; `why` says what is wrong.
+const fn malformed(why: &'static str) -> Refusal {
+    Refusal::new(400, why)
 }
 
 impl Request {
@@ -87,7 +114,7 @@ impl Request {
 /// `Ok(None)`: no blank line yet, read more. `Ok(Some((request, len)))`: the
 /// head took `len` bytes; anything after it (the client's first frames, say)
 /// belongs to whoever reads next.
-pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, RequestError> {
+pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, Refusal> {
     // RFC 9112 §2.2: a server SHOULD ignore empty lines before the request
     // line (some clients send a stray CRLF after a previous request).
     // The cap counts those empty lines too: endless CR LFs are no way
@@ -105,11 +132,11 @@ pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, RequestEr
     let end = find(window, b"\r\n\r\n");
     let bare_end = find(window, b"\n\n");
     if bare_end.is_some_and(|bare| end.is_none_or(|end| bare < end)) {
-        return Err(RequestError::Malformed("lines must end in CR LF"));
+        return Err(malformed("lines must end in CR LF"));
     }
     let Some(end) = end else {
         return if bytes.len() >= MAX_REQUEST_HEAD {
-            Err(RequestError::TooLarge)
+            Err(HEAD_TOO_LARGE)
         } else {
             Ok(None)
         };
@@ -119,7 +146,7 @@ pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, RequestEr
         .split_inclusive(|&b| b == b'\n')
         .map(|line| {
             line.strip_suffix(b"\r\n")
-                .ok_or(RequestError::Malformed("a line ends in LF without CR"))
+                .ok_or(malformed("a line ends in LF without CR"))
         });
     let (method, target, version) = parse_request_line(lines.next().unwrap_or(Ok(b""))?)?;
     let headers = lines
@@ -136,9 +163,9 @@ pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, RequestEr
 }
 
 /// `GET /path HTTP/1.1`: three parts separated by single spaces (RFC 9112 §3).
-fn parse_request_line(line: &[u8]) -> Result<(&str, &str, &str), RequestError> {
-    let malformed = RequestError::Malformed("malformed request line");
-    let line = std::str::from_utf8(line).map_err(|_| malformed)?;
+fn parse_request_line(line: &[u8]) -> Result<(&str, &str, &str), Refusal> {
+    let refusal = malformed("malformed request line");
+    let line = std::str::from_utf8(line).map_err(|_| refusal)?;
     let mut parts = line.split(' ');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
         (Some(method), Some(target), Some(version), None)
@@ -147,21 +174,21 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, &str), RequestError> {
             check_version(version)?;
             Ok((method, target, version))
         }
-        _ => Err(malformed),
+        _ => Err(refusal),
     }
 }
 
 /// RFC 9112 §2.3: `HTTP/` and a one-digit major and minor version. Only
 /// major version 1 travels as text like this.
-fn check_version(version: &str) -> Result<(), RequestError> {
+fn check_version(version: &str) -> Result<(), Refusal> {
     match version.as_bytes() {
         [b'H', b'T', b'T', b'P', b'/', b'1', b'.', minor] if minor.is_ascii_digit() => Ok(()),
         [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
             if major.is_ascii_digit() && minor.is_ascii_digit() =>
         {
-            Err(RequestError::VersionNotSupported)
+            Err(VERSION_NOT_SUPPORTED)
         }
-        _ => Err(RequestError::Malformed("malformed HTTP version")),
+        _ => Err(malformed("malformed HTTP version")),
     }
 }
 
@@ -172,9 +199,9 @@ fn is_target(target: &str) -> bool {
 }
 
 /// `Name: value` (RFC 9112 §5).
-fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
+fn parse_header_line(line: &[u8]) -> Result<(String, String), Refusal> {
     let Some(colon) = line.iter().position(|&b| b == b':') else {
-        return Err(RequestError::Malformed("header line without a colon"));
+        return Err(malformed("header line without a colon"));
     };
     let (name, value) = (&line[..colon], &line[colon + 1..]);
     // RFC 9112 §5.1: no white space between the name and the colon; §5.2:
@@ -183,11 +210,9 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
     let name = std::str::from_utf8(name)
         .ok()
         .filter(|n| is_token(n))
-        .ok_or(RequestError::Malformed("malformed header name"))?;
+        .ok_or(malformed("malformed header name"))?;
     if value.iter().any(|&b| (b < 0x20 && b != b'\t') || b == 0x7F) {
-        return Err(RequestError::Malformed(
-            "control character in a header value",
-        ));
+        return Err(malformed("control character in a header value"));
     }
     // RFC 9110 §5.5: values may hold bytes above 0x7F ("obs-text"); we
     // never act on those, so a lossy conversion to text is enough.
@@ -198,13 +223,13 @@ fn parse_header_line(line: &[u8]) -> Result<(String, String), RequestError> {
 /// RFC 9112 §3.2: "A server MUST respond with a 400 (Bad Request) status
 /// code to any HTTP/1.1 request message that lacks a Host header field and
 /// to any request message that contains more than one Host header field".
-fn check_host(request: &Request) -> Result<(), RequestError> {
+fn check_host(request: &Request) -> Result<(), Refusal> {
     match request.header_count("Host") {
         // HTTP/1.0 did not require Host; every 1.x after it does (RFC 9110
         // §2.5: a higher minor version is treated as 1.1).
-        0 if request.version != "HTTP/1.0" => Err(RequestError::Malformed("missing Host header")),
+        0 if request.version != "HTTP/1.0" => Err(malformed("missing Host header")),
         0 | 1 => Ok(()),
-        _ => Err(RequestError::Malformed("more than one Host header")),
+        _ => Err(malformed("more than one Host header")),
     }
 }
 
@@ -267,13 +292,6 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
     bytes
 }
 
-/// An error response whose body is the one-line reason, for people and logs.
-pub fn error_response(status: u16, reason: &str, headers: &[(&str, &str)]) -> Vec<u8> {
-    let mut all = vec![("Content-Type", "text/plain; charset=utf-8")];
-    all.extend_from_slice(headers);
-    response(status, &all, format!("{status} {reason}\n").as_bytes())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -334,7 +352,7 @@ mod tests {
         bytes.resize(MAX_REQUEST_HEAD - 1, b'a');
         assert_eq!(parse_request(&bytes), Ok(None));
         bytes.push(b'a');
-        assert_eq!(parse_request(&bytes), Err(RequestError::TooLarge));
+        assert_eq!(parse_request(&bytes), Err(HEAD_TOO_LARGE));
     }
 
     #[test]
@@ -349,18 +367,13 @@ mod tests {
             "GET /\x1b[31m HTTP/1.1\r\n\r\n",
             "GET /é HTTP/1.1\r\n\r\n",
         ] {
-            assert!(
-                matches!(
-                    parse_request(raw.as_bytes()),
-                    Err(RequestError::Malformed(_))
-                ),
-                "{raw:?}"
-            );
+            let refused = parse_request(raw.as_bytes()).unwrap_err();
+            assert_eq!(refused.status, 400, "{raw:?}");
         }
         let bare_lf = b"GET / HTTP/1.1\r\nHost: a\nX: b\r\n\r\n";
         assert!(parse_request(bare_lf).is_err());
         let all_bare = b"GET / HTTP/1.1\nHost: a\n\n";
-        let error = RequestError::Malformed("lines must end in CR LF");
+        let error = malformed("lines must end in CR LF");
         assert_eq!(parse_request(all_bare), Err(error));
         let bare_cr = b"GET / HTTP/1.1\r\nHost: a\rX: b\r\n\r\n";
         assert!(parse_request(bare_cr).is_err());
@@ -377,10 +390,10 @@ mod tests {
     fn endless_empty_lines_hit_the_cap() {
         let crlfs = b"\r\n".repeat(MAX_REQUEST_HEAD / 2);
         assert_eq!(parse_request(&crlfs[..crlfs.len() - 2]), Ok(None));
-        assert_eq!(parse_request(&crlfs), Err(RequestError::TooLarge));
+        assert_eq!(parse_request(&crlfs), Err(HEAD_TOO_LARGE));
         // More than the cap in one read (a read can be 64 KiB).
         let many = b"\r\n".repeat(MAX_REQUEST_HEAD);
-        assert_eq!(parse_request(&many), Err(RequestError::TooLarge));
+        assert_eq!(parse_request(&many), Err(HEAD_TOO_LARGE));
     }
 
     #[test]
@@ -396,13 +409,10 @@ mod tests {
         let with = |v: &str| parse_request(format!("GET / {v}\r\nHost: a\r\n\r\n").as_bytes());
         assert!(with("HTTP/1.1").unwrap().is_some());
         assert!(with("HTTP/1.0").unwrap().is_some());
-        assert_eq!(with("HTTP/2.0"), Err(RequestError::VersionNotSupported));
-        assert_eq!(with("HTTP/9.9"), Err(RequestError::VersionNotSupported));
+        assert_eq!(with("HTTP/2.0"), Err(VERSION_NOT_SUPPORTED));
+        assert_eq!(with("HTTP/9.9"), Err(VERSION_NOT_SUPPORTED));
         for bad in ["HTTP/1", "HTTP/1.x", "HTTP/\x01x", "http/1.1", "HTTP/11.1"] {
-            assert!(
-                matches!(with(bad), Err(RequestError::Malformed(_))),
-                "{bad:?}"
-            );
+            assert_eq!(with(bad).unwrap_err().status, 400, "{bad:?}");
         }
     }
 
@@ -411,25 +421,34 @@ mod tests {
         let missing = b"GET / HTTP/1.1\r\nX: a\r\n\r\n";
         assert_eq!(
             parse_request(missing),
-            Err(RequestError::Malformed("missing Host header"))
+            Err(malformed("missing Host header"))
         );
         let old = b"GET / HTTP/1.0\r\n\r\n";
         assert!(parse_request(old).unwrap().is_some());
         let newer = b"GET / HTTP/1.2\r\n\r\n";
         assert!(parse_request(newer).is_err());
         let two = b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n";
-        let error = RequestError::Malformed("more than one Host header");
+        let error = malformed("more than one Host header");
         assert_eq!(parse_request(two), Err(error));
     }
 
     #[test]
-    fn responses_carry_length_and_close() {
-        let bytes = error_response(404, "no such page", &[]);
+    fn refusals_carry_length_and_close() {
+        let bytes = Refusal::new(404, "no such page").response();
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(text.contains("Content-Length: 17\r\n"));
         assert!(text.contains("Connection: close\r\n"));
         assert!(text.contains("\r\nDate: ") && text.contains(" GMT\r\n"));
         assert!(text.ends_with("\r\n\r\n404 no such page\n"));
+    }
+
+    #[test]
+    fn refusals_add_their_own_headers() {
+        const NOT_HERE: Refusal = Refusal::new(405, "no").with_headers(&[("Allow", "GET")]);
+        let text = String::from_utf8(NOT_HERE.response()).unwrap();
+        assert!(text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
+        assert!(text.contains("\r\nAllow: GET\r\n"));
+        assert!(text.contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"));
     }
 }

@@ -5,13 +5,16 @@
 //! socket -> bytes ([`server`], [`poll`]) -> HTTP request ([`http`]) ->
 //! [`handshake`], or a page from [`www`] -> frames ([`frame`]) -> messages
 //! ([`protocol`], [`utf8`], [`close`]) -> reply ([`replies`]) -> frames ->
-//! bytes -> socket. [`clients`] and [`client`] hold the per-client state,
-//! [`config`] the flags, [`console`] the log, [`calendar`] the date.
+//! bytes -> socket. [`clients`] is the table pairing each socket with its
+//! [`client`] record (the connection's whole life, with no socket in it) and
+//! its [`buffers`]; [`config`] holds the flags, [`console`] the log,
+//! [`calendar`] the date.
 
 // `unsafe` is refused everywhere but in `poll`, which declares the two C
 // functions std does not wrap (poll(2) and signal(2)).
 #![deny(unsafe_code)]
 
+pub mod buffers;
 pub mod calendar;
 pub mod client;
 pub mod clients;

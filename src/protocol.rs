@@ -1,20 +1,24 @@
-//! One WebSocket connection's state, with no sockets in sight (RFC 6455 §5-§7).
+//! Reading one WebSocket connection's frames into messages (RFC 6455 §5),
+//! with no sockets in sight.
 //!
 //! This is the half the PHP tutorial is missing. Its loop called `unmask()`
-//! on whatever one `socket_recv()` returned and assumed that was one whole
-//! frame holding one whole message. In reality a read can hold half a frame,
-//! or three frames; a message can be split over many frames; pings and closes
-//! arrive in between and must be answered.
+//! on whatever one `socket_recv()` returned (line 62) and assumed that was
+//! one whole frame holding one whole message. In reality a read can hold
+//! half a frame, or three frames; a message can be split over many frames;
+//! pings and closes arrive in between.
 //!
-//! [`Connection::receive`] takes the bytes read so far and walks through
-//! them: frame header, then payload pieces as they arrive (unmasked and checked
-//! at once, so nothing is allocated from a length the peer merely declared).
-//! It answers pings and closes itself, by appending frames to the outgoing
-//! bytes, and hands complete messages back to the caller as [`Event`]s.
+//! [`MessageReader::read_event`] takes the bytes waiting in a client's
+//! [`Inbox`] and walks through them: frame header, then payload pieces as
+//! they arrive (unmasked and checked at once, so nothing is allocated from a
+//! length the peer merely declared). It stops at the first thing the client
+//! record must act on, an [`Event`]: a whole message, a ping, a pong, a
+//! close, or a broken rule. What to answer, and when the connection ends,
+//! is the record's business (`client.rs`); this module only reads.
 //!
 //! Data flows one way: bytes -> frames -> messages (here) -> replies
-//! (`replies.rs`) -> frames -> bytes ([`Connection::send`]).
+//! (`replies.rs`) -> frames (`frame::encode`) -> bytes.
 
+use crate::buffers::Inbox;
 use crate::close::{self, CloseFrame, Violation};
 use crate::frame::{self, Header, OpCode};
 use crate::utf8::Utf8Check;
@@ -26,27 +30,20 @@ pub enum Message {
     Binary(Vec<u8>),
 }
 
-/// What the caller must know about after [`Connection::receive`].
+/// What the reader found, for the client record to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
-    /// A whole text or binary message arrived.
+    /// A whole text or binary message arrived (§5.6).
     Message(Message),
-    /// The closing handshake is complete (§1.4, §5.5.1): the peer's close frame
-    /// arrived and ours is queued or was sent before. Once the outgoing bytes
-    /// are written, the server closes the TCP connection (§7.1.1).
-    Closed(CloseFrame),
-    /// The peer broke a rule. A close frame with the matching code is queued
-    /// (§7.1.7) and all further input is ignored.
+    /// A ping, with its application data: it wants a pong (§5.5.2).
+    Ping(Vec<u8>),
+    /// A pong (§5.5.3): an answer to our ping, or unsolicited.
+    Pong(Vec<u8>),
+    /// The peer's close frame, checked (§5.5.1).
+    Close(CloseFrame),
+    /// The peer broke a rule; the connection must fail (§7.1.7). The
+    /// reader's state is no longer meaningful: read nothing more.
     Failed(Violation),
-}
-
-/// The result of one [`Connection::receive`] call.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Received {
-    /// How many input bytes were used up; the caller drops them.
-    pub consumed: usize,
-    /// Something happened that the caller must act on, if anything.
-    pub event: Option<Event>,
 }
 
 /// The frame whose payload is arriving.
@@ -65,84 +62,67 @@ struct PartialMessage {
     utf8: Utf8Check,
 }
 
-/// The WebSocket state of one client.
+/// The reading side of one WebSocket connection: where it is in the frame
+/// now arriving, and in the message being put together.
 #[derive(Debug)]
-pub struct Connection {
+pub struct MessageReader {
     /// The largest message we accept, in bytes (§10.4).
     max_message_size: usize,
     frame: Option<IncomingFrame>,
     message: Option<PartialMessage>,
     /// The payload of the control frame now arriving (at most 125 bytes).
     control: Vec<u8>,
-    /// We have sent a close frame: nothing may follow it (§5.5.1).
-    close_sent: bool,
-    /// The closing handshake finished, or the connection failed: any further
-    /// input is ignored.
-    done: bool,
 }
 
-impl Connection {
-    pub fn new(max_message_size: usize) -> Connection {
-        Connection {
+impl MessageReader {
+    pub fn new(max_message_size: usize) -> MessageReader {
+        MessageReader {
             max_message_size,
             frame: None,
             message: None,
             control: Vec::new(),
-            close_sent: false,
-            done: false,
         }
     }
 
-    /// Has a close frame been sent (or queued)?
-    pub fn is_closing(&self) -> bool {
-        self.close_sent
-    }
-
-    /// Read frames from `input` until something happens or the bytes run out.
+    /// Read frames from `inbox` until something happens or the bytes run
+    /// out (`None`: call again after the next read from the socket).
     ///
-    /// `input` is unmasked in place. Pongs and close replies are appended to
-    /// `out`. Call again with the unconsumed rest while it returns an event.
-    pub fn receive(&mut self, input: &mut [u8], out: &mut Vec<u8>) -> Received {
-        match self.read_frames(input, out) {
-            Ok((consumed, event)) => Received { consumed, event },
+    /// The bytes it uses are consumed from the inbox and unmasked in place;
+    /// an unfinished frame header is left there for the next call. After an
+    /// [`Event::Failed`], stop calling.
+    pub fn read_event(&mut self, inbox: &mut Inbox) -> Option<Event> {
+        match self.read_frames(inbox) {
+            Ok(event) => event,
             Err(violation) => {
-                self.fail(&violation, out);
-                Received {
-                    consumed: input.len(),
-                    event: Some(Event::Failed(violation)),
-                }
+                self.frame = None;
+                self.message = None;
+                Some(Event::Failed(violation))
             }
         }
     }
 
-    /// The steps of `receive`: how many bytes were used, and the event.
-    fn read_frames(
-        &mut self,
-        input: &mut [u8],
-        out: &mut Vec<u8>,
-    ) -> Result<(usize, Option<Event>), Violation> {
-        let mut consumed = 0;
-        while !self.done {
+    /// The steps of `read_event`.
+    fn read_frames(&mut self, inbox: &mut Inbox) -> Result<Option<Event>, Violation> {
+        loop {
             // 1. A new frame starts with its header.
             if self.frame.is_none() {
-                let Some(header) = frame::parse_header(&input[consumed..], true)? else {
-                    return Ok((consumed, None)); // the header is not all here yet
+                let Some(header) = frame::parse_header(inbox.unread(), true)? else {
+                    return Ok(None); // the header is not all here yet
                 };
                 self.start_frame(header)?;
-                consumed += header.header_len;
+                inbox.consume(header.header_len);
             }
             // 2. Then its payload, as much of it as has arrived.
-            consumed += self.take_payload(&mut input[consumed..])?;
+            self.take_payload(inbox)?;
             let Some(header) = self.complete_frame() else {
-                return Ok((consumed, None)); // the payload is not all here yet
+                return Ok(None); // the payload is not all here yet
             };
-            // 3. The whole frame is here: act on it.
-            if let Some(event) = self.finish_frame(header, out)? {
-                return Ok((consumed, Some(event)));
+            // 3. The whole frame is here: a control frame or a message's
+            // last frame is an event; a fragment before the last is not.
+            if let Some(event) = self.finish_frame(header)? {
+                return Ok(Some(event));
             }
         }
-        // §7.1.7 and §5.5.1: after the close, or a failure, input is ignored.
-        Ok((input.len(), None))
     }
 
     /// A frame header arrived: check the rules that depend on what came
@@ -189,21 +169,18 @@ impl Connection {
         Ok(())
     }
 
-    /// Move the payload bytes now in `input` into the message (or control
-    /// payload) they belong to, unmasked. Returns how many bytes it used.
-    fn take_payload(&mut self, input: &mut [u8]) -> Result<usize, Violation> {
+    /// Move the payload bytes now in the inbox into the message (or control
+    /// payload) they belong to, unmasked.
+    fn take_payload(&mut self, inbox: &mut Inbox) -> Result<(), Violation> {
         let Some(frame) = self.frame.as_mut() else {
-            return Ok(0);
+            return Ok(());
         };
         let wanted = frame.header.payload_len - frame.received;
-        let n = input
-            .len()
-            .min(usize::try_from(wanted).unwrap_or(usize::MAX));
-        let piece = &mut input[..n];
+        let piece = inbox.take(usize::try_from(wanted).unwrap_or(usize::MAX));
         if let Some(mask) = frame.header.mask {
             frame::unmask(piece, mask, frame.received);
         }
-        frame.received += n as u64;
+        frame.received += piece.len() as u64;
 
         if frame.header.opcode.is_control() {
             self.control.extend_from_slice(piece);
@@ -214,7 +191,7 @@ impl Connection {
                 return Err(Violation::InvalidUtf8);
             }
         }
-        Ok(n)
+        Ok(())
     }
 
     /// If all of the incoming frame's payload has arrived, take the frame
@@ -227,109 +204,41 @@ impl Connection {
         self.frame.take().map(|incoming| incoming.header)
     }
 
-    /// A whole frame arrived: answer control frames, finish messages.
-    fn finish_frame(
-        &mut self,
-        header: Header,
-        out: &mut Vec<u8>,
-    ) -> Result<Option<Event>, Violation> {
+    /// A whole frame arrived: control frames are events at once; data
+    /// frames are, when they finish a message (FIN set).
+    fn finish_frame(&mut self, header: Header) -> Result<Option<Event>, Violation> {
         match header.opcode {
-            // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
-            // Pong frame in response", with "identical Application data"
-            // (§5.5.3), unless it has already sent a close.
-            OpCode::Ping => {
-                if !self.close_sent {
-                    frame::encode(out, OpCode::Pong, &self.control);
-                }
-                Ok(None)
+            OpCode::Ping => Ok(Some(Event::Ping(self.take_control()))),
+            OpCode::Pong => Ok(Some(Event::Pong(self.take_control()))),
+            OpCode::Close => {
+                let close = close::parse_payload(&self.take_control())?;
+                Ok(Some(Event::Close(close)))
             }
-            // §5.5.3: "A response to an unsolicited Pong frame is not expected."
-            OpCode::Pong => Ok(None),
-            OpCode::Close => self.on_close(out).map(Some),
             OpCode::Text | OpCode::Binary | OpCode::Continuation if header.fin => {
-                self.finish_message()
+                self.finish_message().map(Some)
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation => Ok(None),
         }
     }
 
+    /// The payload of the control frame that just ended.
+    fn take_control(&mut self) -> Vec<u8> {
+        std::mem::take(&mut self.control)
+    }
+
     /// The last frame of a message arrived (FIN set).
-    fn finish_message(&mut self) -> Result<Option<Event>, Violation> {
+    fn finish_message(&mut self) -> Result<Event, Violation> {
+        // `start_frame` began a message for this frame or an earlier one.
         let Some(message) = self.message.take() else {
-            return Ok(None);
+            return Err(Violation::UnexpectedContinuation);
         };
-        // §5.5.1: after sending a close we send no more data frames, so no
-        // reply could go out. The message is dropped, unlogged.
-        if self.close_sent {
-            return Ok(None);
-        }
         if !message.text {
-            return Ok(Some(Event::Message(Message::Binary(message.data))));
+            return Ok(Event::Message(Message::Binary(message.data)));
         }
         // §8.1: the text must be complete, too: not cut in a character.
         let text = message.utf8.finish(message.data);
         let text = text.map_err(|_| Violation::InvalidUtf8)?;
-        Ok(Some(Event::Message(Message::Text(text))))
-    }
-
-    /// The peer's close frame arrived (§5.5.1, §7.1.2).
-    fn on_close(&mut self, out: &mut Vec<u8>) -> Result<Event, Violation> {
-        let frame = close::parse_payload(&self.control)?;
-        // §5.5.1: "If an endpoint receives a Close frame and did not
-        // previously send a Close frame, the endpoint MUST send a Close frame
-        // in response. ... it typically echos the status code it received."
-        if !self.close_sent {
-            let reply = frame.code.map(|code| code.to_be_bytes().to_vec());
-            frame::encode(out, OpCode::Close, &reply.unwrap_or_default());
-            self.close_sent = true;
-        }
-        self.done = true;
-        Ok(Event::Closed(frame))
-    }
-
-    /// §7.1.7 _Fail the WebSocket Connection_: send a close frame with the
-    /// code for what went wrong (unless one was already sent), and stop
-    /// reading. The caller then closes the TCP connection.
-    fn fail(&mut self, violation: &Violation, out: &mut Vec<u8>) {
-        self.close(violation.close_code(), &violation.to_string(), out);
-        self.done = true;
-        self.frame = None;
-        self.message = None;
-    }
-
-    /// Send a whole message as one frame; the RFC leaves fragmentation of
-    /// what we send to us (§5.4). Does nothing once a close was sent.
-    pub fn send(&mut self, message: &Message, out: &mut Vec<u8>) {
-        if self.close_sent {
-            return;
-        }
-        match message {
-            Message::Text(text) => frame::encode(out, OpCode::Text, text.as_bytes()),
-            Message::Binary(data) => frame::encode(out, OpCode::Binary, data),
-        }
-    }
-
-    /// Start the closing handshake (§7.1.2): send a close frame, then wait
-    /// for the peer's. Does nothing if a close was already sent.
-    pub fn close(&mut self, code: u16, reason: &str, out: &mut Vec<u8>) {
-        if self.close_sent {
-            return;
-        }
-        // §5.5: a control payload is at most 125 bytes: 2 for the code, so
-        // the reason is cut at 123 (on a character boundary).
-        let mut end = reason.len().min(123);
-        while !reason.is_char_boundary(end) {
-            end -= 1;
-        }
-        frame::encode(out, OpCode::Close, &close::payload(code, &reason[..end]));
-        self.close_sent = true;
-    }
-
-    /// Ask the peer whether it is still there (§5.5.2); used for idle clients.
-    pub fn ping(&mut self, payload: &[u8], out: &mut Vec<u8>) {
-        if !self.close_sent {
-            frame::encode(out, OpCode::Ping, payload);
-        }
+        Ok(Event::Message(Message::Text(text)))
     }
 }
 
@@ -341,22 +250,22 @@ mod tests {
     const LIMIT: usize = 1 << 20;
 
     /// Feed `input` in pieces of `step` bytes, like reads from a socket, and
-    /// collect every event and everything the connection wants to send.
-    fn run(input: &[u8], step: usize) -> (Vec<Event>, Vec<u8>) {
-        let mut conn = Connection::new(LIMIT);
-        let (mut inbox, mut out, mut events) = (Vec::new(), Vec::new(), Vec::new());
+    /// collect every event; stop after a close or a failure, as the client
+    /// record does.
+    fn run(input: &[u8], step: usize) -> Vec<Event> {
+        let mut reader = MessageReader::new(LIMIT);
+        let (mut inbox, mut events) = (Inbox::default(), Vec::new());
         for piece in input.chunks(step.max(1)) {
-            inbox.extend_from_slice(piece);
-            loop {
-                let received = conn.receive(&mut inbox, &mut out);
-                inbox.drain(..received.consumed);
-                match received.event {
-                    Some(event) => events.push(event),
-                    None => break,
+            inbox.extend(piece);
+            while let Some(event) = reader.read_event(&mut inbox) {
+                let last = matches!(event, Event::Close(_) | Event::Failed(_));
+                events.push(event);
+                if last {
+                    return events;
                 }
             }
         }
-        (events, out)
+        events
     }
 
     fn text(s: &str) -> Event {
@@ -369,11 +278,7 @@ mod tests {
             0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
         ];
         for step in 1..=hello.len() {
-            assert_eq!(
-                run(&hello, step),
-                (vec![text("Hello")], vec![]),
-                "step {step}"
-            );
+            assert_eq!(run(&hello, step), vec![text("Hello")], "step {step}");
         }
     }
 
@@ -383,11 +288,8 @@ mod tests {
         input.extend(client_frame(0x89, b"are you there?"));
         input.extend(client_frame(0x80, b"lo"));
         for step in [1, 3, 1000] {
-            let (events, out) = run(&input, step);
-            assert_eq!(events, vec![text("Hello")]);
-            let mut pong = Vec::new();
-            frame::encode(&mut pong, OpCode::Pong, b"are you there?");
-            assert_eq!(out, pong);
+            let ping = Event::Ping(b"are you there?".to_vec());
+            assert_eq!(run(&input, step), vec![ping, text("Hello")]);
         }
     }
 
@@ -397,27 +299,27 @@ mod tests {
         input.extend(client_frame(0x82, b"two"));
         input.extend(client_frame(0x8A, b"unsolicited pong"));
         input.extend(client_frame(0x81, b""));
-        let (events, out) = run(&input, input.len());
         let binary = Event::Message(Message::Binary(b"two".to_vec()));
-        assert_eq!(events, vec![text("one"), binary, text("")]);
-        assert!(out.is_empty());
+        let pong = Event::Pong(b"unsolicited pong".to_vec());
+        assert_eq!(
+            run(&input, input.len()),
+            vec![text("one"), binary, pong, text("")]
+        );
     }
 
     #[test]
-    fn close_is_echoed_and_later_input_ignored() {
+    fn a_close_is_read_with_its_code_and_reason() {
         let mut input = client_frame(0x88, &close::payload(1001, "gone"));
         input.extend(client_frame(0x81, b"too late"));
-        let (events, out) = run(&input, 4);
         let closed = CloseFrame {
             code: Some(1001),
             reason: "gone".into(),
         };
-        assert_eq!(events, vec![Event::Closed(closed)]);
-        assert_eq!(out, [0x88, 0x02, 0x03, 0xE9]);
+        assert_eq!(run(&input, 4), vec![Event::Close(closed)]);
     }
 
     #[test]
-    fn violations_fail_with_their_code_once() {
+    fn each_broken_rule_is_its_violation() {
         let cases: Vec<(Vec<u8>, Violation)> = vec![
             (client_frame(0x80, b"x"), Violation::UnexpectedContinuation),
             (
@@ -436,70 +338,49 @@ mod tests {
             ),
         ];
         for (input, violation) in cases {
-            let (events, out) = run(&[input.clone(), input].concat(), 1);
-            assert_eq!(events, vec![Event::Failed(violation.clone())]);
-            let header = frame::parse_header(&out, false).unwrap().unwrap();
-            assert_eq!(header.opcode, OpCode::Close);
-            assert_eq!(out[2..4], violation.close_code().to_be_bytes());
-            assert_eq!(out.len(), header.header_len + header.payload_len as usize);
+            let events = run(&[input.clone(), input].concat(), 1);
+            assert_eq!(events, vec![Event::Failed(violation)]);
         }
     }
 
     #[test]
     fn invalid_utf8_fails_before_the_frame_ends() {
         let frame = client_frame(0x81, &[b'a', 0xFF, b'b', b'c', b'd', b'e']);
-        let mut conn = Connection::new(LIMIT);
-        let mut out = Vec::new();
+        let mut reader = MessageReader::new(LIMIT);
+        let mut inbox = Inbox::default();
         // Header (6 bytes) plus two payload bytes: the 0xFF is already there.
-        let received = conn.receive(&mut frame[..8].to_vec(), &mut out);
-        assert_eq!(received.event, Some(Event::Failed(Violation::InvalidUtf8)));
+        inbox.extend(&frame[..8]);
+        let event = reader.read_event(&mut inbox);
+        assert_eq!(event, Some(Event::Failed(Violation::InvalidUtf8)));
     }
 
     #[test]
     fn too_big_fails_on_the_header_alone() {
-        let mut conn = Connection::new(10);
-        let mut out = Vec::new();
+        let too_big = Some(Event::Failed(Violation::MessageTooBig { limit: 10 }));
+        let mut reader = MessageReader::new(10);
+        let mut inbox = Inbox::default();
         // A masked binary header declaring 2^40 bytes: nothing else follows.
-        let mut header = vec![0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0];
-        header.extend_from_slice(&[1, 2, 3, 4]);
-        let received = conn.receive(&mut header, &mut out);
-        let violation = Violation::MessageTooBig { limit: 10 };
-        assert_eq!(received.event, Some(Event::Failed(violation)));
+        inbox.extend(&[0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
+        assert_eq!(reader.read_event(&mut inbox), too_big);
         // Across fragments too: 6 bytes, then 5 more is over 10.
-        let input = [client_frame(0x02, &[0; 6]), client_frame(0x80, &[0; 5])].concat();
-        let mut conn = Connection::new(10);
-        let received = conn.receive(&mut input.clone(), &mut out);
-        assert!(matches!(
-            received.event,
-            Some(Event::Failed(Violation::MessageTooBig { .. }))
-        ));
+        let mut reader = MessageReader::new(10);
+        let mut inbox = Inbox::default();
+        inbox.extend(&[client_frame(0x02, &[0; 6]), client_frame(0x80, &[0; 5])].concat());
+        assert_eq!(reader.read_event(&mut inbox), too_big);
     }
 
     #[test]
-    fn nothing_is_sent_after_our_close() {
-        let mut conn = Connection::new(LIMIT);
-        let mut out = Vec::new();
-        conn.close(1000, "bye", &mut out);
-        let after_close = out.len();
-        conn.send(&Message::Text("late".into()), &mut out);
-        conn.ping(b"", &mut out);
-        let mut ping = client_frame(0x89, b"p");
-        assert_eq!(conn.receive(&mut ping, &mut out).event, None);
-        assert_eq!(out.len(), after_close);
-        // The peer's close completes the handshake without a second close.
-        let mut reply = client_frame(0x88, &close::payload(1000, ""));
-        let event = conn.receive(&mut reply, &mut out).event;
-        assert!(matches!(event, Some(Event::Closed(_))));
-        assert_eq!(out.len(), after_close);
-    }
-
-    #[test]
-    fn close_reason_is_cut_to_fit_a_control_frame() {
-        let mut conn = Connection::new(LIMIT);
-        let mut out = Vec::new();
-        conn.close(1000, &"é".repeat(100), &mut out);
-        let header = frame::parse_header(&out, false).unwrap().unwrap();
-        assert!(header.payload_len <= 125);
-        assert!(close::parse_payload(&out[2..]).is_ok());
+    fn an_unfinished_header_is_left_in_the_inbox() {
+        let frame = client_frame(0x82, &[7; 300]);
+        let mut reader = MessageReader::new(LIMIT);
+        let mut inbox = Inbox::default();
+        // 126 and one byte of the 16-bit length: not enough to know the size.
+        inbox.extend(&frame[..3]);
+        assert_eq!(reader.read_event(&mut inbox), None);
+        assert_eq!(inbox.unread(), &frame[..3]);
+        inbox.extend(&frame[3..]);
+        let event = reader.read_event(&mut inbox);
+        assert_eq!(event, Some(Event::Message(Message::Binary(vec![7; 300]))));
+        assert!(inbox.unread().is_empty());
     }
 }

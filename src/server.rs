@@ -1,27 +1,23 @@
 //! The server: the PHP's `socket_create/bind/listen` and its `while(true)`.
 //!
-//! One thread, one loop. Every socket is non-blocking, so no call can stall
-//! the loop on one client; `poll::wait` (the PHP's `socket_select`) sleeps
-//! until some socket is ready or some timeout is due. Each turn of the loop:
-//!
-//! 1. wait for readiness;
-//! 2. accept new clients (the PHP's `$master` branch);
-//! 3. read from clients that sent something, and let each client turn the
-//!    bytes into answers (the PHP's other branch);
-//! 4. write what is waiting, as far as each socket takes it;
-//! 5. act on timeouts, and drop the clients whose connection is over.
-//!
-//! This module does all the socket calls; `client.rs` and below only see
-//! bytes.
+//! One thread, one loop, and every socket call of the program. Every socket
+//! is non-blocking, so no call can stall the loop on one client;
+//! `poll::wait` (the PHP's `socket_select`) sleeps until some socket is
+//! ready or some deadline is due. The client records (`client.rs`) never
+//! touch a socket: the loop hands them the bytes it read, routes the
+//! messages they give back, and writes the bytes they want written.
 
-use crate::client::Context;
-use crate::clients::Clients;
+use crate::client::Step;
+use crate::clients::{Admission, Clients};
 use crate::config::Config;
 use crate::poll::{self, socket_of, PollFd, Socket};
+use crate::protocol::Message;
+use crate::replies::{self, Clock, Reply};
 use log::{info, warn};
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::time::{Duration, Instant};
+use std::net::{Shutdown, SocketAddr, TcpListener};
+use std::rc::Rc;
+use std::time::{Duration, Instant, SystemTime};
 
 /// How much one `read()` takes (the PHP read 2048 bytes at a time).
 const READ_SIZE: usize = 64 * 1024;
@@ -34,18 +30,19 @@ const ACCEPTS_PER_TURN: usize = 64;
 /// stays queued and the listener stays readable; trying again at once would
 /// spin. Wait this long first.
 const ACCEPT_PAUSE: Duration = Duration::from_millis(100);
-/// Connections past `--max-clients` that are still read, to tell them 503.
-/// Past this many more, they are closed unanswered.
-const OVERFLOW: usize = 64;
 /// The longest the loop sleeps. A stop signal interrupts the sleep, but one
 /// that arrives just before it starts would otherwise wait for the next
 /// event; waking once a second costs nothing measurable.
 const LONGEST_SLEEP: Duration = Duration::from_secs(1);
+/// How long a stopping server waits for its clients' goodbyes, at most.
+const STOP_GRACE: Duration = Duration::from_secs(2);
 
 pub struct Server {
-    config: Config,
+    /// The flags; every client record holds a reference to them too.
+    config: Rc<Config>,
     /// The listening socket: the PHP's `$master`.
     master: TcpListener,
+    /// The PHP's `$clients` and `$client_list`.
     clients: Clients,
     started: Instant,
     /// The one buffer every read goes into: the PHP's `$data`.
@@ -63,7 +60,7 @@ impl Server {
         let master = TcpListener::bind((config.address.as_str(), config.port))?;
         master.set_nonblocking(true)?;
         Ok(Server {
-            config,
+            config: Rc::new(config),
             master,
             clients: Clients::default(),
             started: Instant::now(),
@@ -78,8 +75,16 @@ impl Server {
         self.master.local_addr()
     }
 
-    /// The PHP's `while(true)`. Returns after a stop signal, once every
-    /// client has been said goodbye to.
+    /// The PHP's `while(true)`. Each turn:
+    ///
+    /// 1. on a stop signal, say goodbye to every client; once they are gone
+    ///    (or the grace period is over), return;
+    /// 2. wait for readiness or the next deadline (`socket_select`);
+    /// 3. accept new clients (the PHP's `$master` branch);
+    /// 4. read from clients that sent something and route their messages,
+    ///    and write to those whose socket has room (the PHP's other branch);
+    /// 5. act on the deadlines that have passed;
+    /// 6. drop the clients whose connection is over.
     pub fn run(&mut self) -> io::Result<()> {
         info!("Server started on {}", self.local_addr()?);
         loop {
@@ -89,7 +94,7 @@ impl Server {
             if self.stopped() {
                 break;
             }
-            let ready = self.wait()?; // socket_select()
+            let ready = self.wait()?;
             let now = Instant::now();
             // A pause after a failed accept() ends when its time is up (the
             // listener is watched again from the next turn); a deadline left
@@ -121,8 +126,7 @@ impl Server {
         if self.accepting() {
             fds.push(PollFd::new(socket_of(&self.master), true, false));
         }
-        for client in self.clients.iter() {
-            let socket = socket_of(&client.socket);
+        for (socket, client) in self.clients.iter() {
             fds.push(PollFd::new(
                 socket,
                 client.wants_read(),
@@ -150,117 +154,154 @@ impl Server {
 
     /// The earliest moment something must happen even if no socket stirs.
     fn next_deadline(&self) -> Option<Instant> {
-        let limits = &self.config.limits;
-        let clients = self.clients.iter().filter_map(|c| c.deadline(limits));
+        let clients = self.clients.iter().filter_map(|(_, c)| c.deadline());
         clients.chain(self.accept_paused_until).min()
     }
 
-    /// The PHP's `$master` branch: `socket_accept()` every waiting connection.
+    /// The PHP's `$master` branch: `socket_accept()` every waiting
+    /// connection, and add it to the table if there is room.
     fn accept_clients(&mut self, now: Instant) {
         for _ in 0..ACCEPTS_PER_TURN {
-            match self.master.accept() {
-                Ok((socket, peer)) => self.connect(socket, peer, now),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => return,
+            let (stream, peer) = match self.master.accept() {
+                Ok(accepted) => accepted,
+                Err(e) if would_block(&e) => return,
                 Err(e) if is_transient(&e) => continue,
                 Err(e) => {
                     warn!("socket_accept() failed: {e}; not accepting for {ACCEPT_PAUSE:?}");
                     self.accept_paused_until = Some(now + ACCEPT_PAUSE);
                     return;
                 }
+            };
+            let admission = self.clients.admission(&self.config.limits);
+            if admission == Admission::Refused {
+                warn!("refused {peer}: {} connections already", self.clients.len());
+                continue; // dropping the stream closes it
             }
+            if let Err(e) = stream.set_nonblocking(true) {
+                warn!("cannot make the socket of {peer} non-blocking: {e}");
+                continue;
+            }
+            // Each frame we write is a whole answer: send it at once instead
+            // of letting Nagle's algorithm hold it back waiting for more.
+            let _ = stream.set_nodelay(true);
+            self.clients
+                .connect(stream, peer, admission, &self.config, now);
         }
     }
 
-    /// Set up an accepted socket and add it to the table.
-    fn connect(&mut self, socket: TcpStream, peer: SocketAddr, now: Instant) {
-        let limits = &self.config.limits;
-        if self.clients.len() >= limits.max_clients.saturating_add(OVERFLOW) {
-            warn!("refused {peer}: {} connections already", self.clients.len());
-            return; // dropping the socket closes it
-        }
-        if let Err(e) = socket.set_nonblocking(true) {
-            warn!("cannot make the socket of {peer} non-blocking: {e}");
-            return;
-        }
-        // Each frame we write is a whole answer: send it at once instead of
-        // letting Nagle's algorithm hold it back waiting for more.
-        let _ = socket.set_nodelay(true);
-        self.clients.connect(socket, peer, limits, now);
-    }
-
-    /// The PHP's `socket_recv($client, $data, 2048, MSG_DONTWAIT)` branch:
-    /// read what the client sent and let it answer; then write the answer
-    /// straight away (usually the socket takes it all at once).
+    /// The PHP's `socket_recv($client, $data, 2048, MSG_DONTWAIT)`: read
+    /// what the client sent, hand it to its record and route the messages
+    /// that come out; then write the answers straight away (usually the
+    /// socket takes them all at once).
     fn read_from(&mut self, socket: Socket, now: Instant) {
-        let cx = Context {
-            config: &self.config,
-            started: self.started,
-            now,
-        };
-        let Some(client) = self.clients.get_mut(socket) else {
-            return;
-        };
         for _ in 0..READS_PER_TURN {
-            if !client.wants_read() {
+            let Some(entry) = self.clients.get_mut(socket) else {
+                return;
+            };
+            if !entry.client.wants_read() {
                 break;
             }
-            match client.socket.read(&mut self.buffer) {
+            match entry.stream.read(&mut self.buffer) {
                 Ok(0) => {
-                    client.on_peer_closed(now, &self.config.limits);
+                    entry.client.receive_eof(now);
                     break;
                 }
-                Ok(n) => client.receive(&self.buffer[..n], &cx),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+                Ok(n) => entry.client.receive_data(&self.buffer[..n], now),
+                Err(e) if would_block(&e) => break,
+                Err(e) if interrupted(&e) => continue,
                 Err(e) => {
-                    client.drop_now(format_args!("read failed: {e}"));
-                    return;
+                    entry.client.drop_now(format_args!("read failed: {e}"));
+                    break;
                 }
             }
+            self.route_messages(socket, now);
         }
         self.write_to(socket, now);
     }
 
-    /// Write what is waiting for a client, as much as its socket takes now.
-    /// The PHP's `socket_write()` assumed every write takes everything.
-    fn write_to(&mut self, socket: Socket, now: Instant) {
-        let limits = &self.config.limits;
-        let Some(client) = self.clients.get_mut(socket) else {
-            return;
-        };
-        while client.wants_write() {
-            match client.socket.write(client.outbox.pending()) {
-                Ok(n) if n > 0 => client.sent(n, now),
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == ErrorKind::Interrupted => continue,
-                // A closed or reset peer: EPIPE, ECONNRESET, or a write of 0.
-                result => {
-                    let why = result
-                        .err()
-                        .map_or("wrote nothing".into(), |e| e.to_string());
-                    client.drop_now(format_args!("write failed: {why}"));
-                    return;
-                }
-            }
-        }
-        let pending = client.outbox.pending().len();
-        if pending > limits.max_pending_output {
-            let limit = limits.max_pending_output;
-            client.drop_now(format_args!(
-                "{pending} bytes waiting unread (limit {limit})"
-            ));
-            return;
-        }
-        // Our last bytes are out: close our half of the TCP connection (our
-        // FIN) and wait for the peer to close its half.
-        if pending == 0 && client.on_flushed(now, limits) {
-            let _ = client.socket.shutdown(Shutdown::Write);
+    /// Take every whole message out of a client and deliver its reply.
+    fn route_messages(&mut self, socket: Socket, now: Instant) {
+        loop {
+            let Some(client) = self.clients.client_mut(socket) else {
+                return;
+            };
+            let Some(message) = client.next_message(now) else {
+                return;
+            };
+            self.route(socket, message, now);
         }
     }
 
+    /// Where a message goes: the reply (`replies.rs`) goes back to its
+    /// sender, as in the PHP (`socket_write($client, encode("You have
+    /// entered: ".$decoded_data))`, line 63).
+    fn route(&mut self, from: Socket, message: Message, now: Instant) {
+        let clock = Clock {
+            uptime: now - self.started,
+            now: SystemTime::now(),
+        };
+        let reply = replies::reply(self.config.mode, message, clock);
+        let Some(client) = self.clients.client_mut(from) else {
+            return;
+        };
+        match reply {
+            Reply::Send(reply) => client.send(&reply),
+            Reply::SendAndClose(reply) => {
+                client.send(&reply);
+                client.close(crate::close::NORMAL, "bye", now);
+            }
+        }
+    }
+
+    /// Write what is waiting for a client, as much as its socket takes now
+    /// (the PHP's `socket_write()` assumed every write takes everything);
+    /// then do what the client says comes next. Called after every change
+    /// to a client, so that none is left behind.
+    fn write_to(&mut self, socket: Socket, now: Instant) {
+        let Some(entry) = self.clients.get_mut(socket) else {
+            return;
+        };
+        let (stream, client) = (&mut entry.stream, &mut entry.client);
+        while client.wants_write() {
+            match stream.write(client.data_to_send()) {
+                Ok(0) => {
+                    client.drop_now(format_args!("write failed: wrote nothing"));
+                    break;
+                }
+                Ok(n) => client.data_sent(n, now),
+                Err(e) if would_block(&e) => break,
+                Err(e) if interrupted(&e) => continue,
+                // A closed or reset peer: EPIPE or ECONNRESET.
+                Err(e) => {
+                    client.drop_now(format_args!("write failed: {e}"));
+                    break;
+                }
+            }
+        }
+        match client.next_step(now) {
+            Step::KeepGoing => {}
+            // Our last bytes are out: close our half of the TCP connection
+            // (our FIN) and wait for the peer to close its half.
+            Step::ShutdownWrite => {
+                let _ = stream.shutdown(Shutdown::Write);
+            }
+            Step::Drop => self.clients.mark_gone(socket),
+        }
+    }
+
+    /// Act on every deadline that has passed.
     fn check_timeouts(&mut self, now: Instant) {
-        for client in self.clients.iter_mut() {
-            client.on_timeout(now, &self.config.limits);
+        let due: Vec<Socket> = self
+            .clients
+            .iter()
+            .filter(|(_, client)| client.deadline().is_some_and(|at| at <= now))
+            .map(|(socket, _)| socket)
+            .collect();
+        for socket in due {
+            if let Some(client) = self.clients.client_mut(socket) {
+                client.on_timeout(now);
+            }
+            self.write_to(socket, now);
         }
     }
 
@@ -272,11 +313,15 @@ impl Server {
             return;
         }
         let now = Instant::now();
-        let open = self.clients.iter().filter(|c| c.handshake).count();
+        let open = self.clients.open_count();
         info!("Stopping: closing {open} WebSocket clients with 1001");
         self.stopping_since = Some(now);
-        for client in self.clients.iter_mut() {
-            client.on_stop(now);
+        let sockets: Vec<Socket> = self.clients.iter().map(|(socket, _)| socket).collect();
+        for socket in sockets {
+            if let Some(client) = self.clients.client_mut(socket) {
+                client.on_stop(now);
+            }
+            self.write_to(socket, now);
         }
         // Those still in their handshake go now, not after the next wait.
         self.clients.drop_gone();
@@ -284,10 +329,20 @@ impl Server {
 
     /// Stopping, and every client is gone (or we have waited long enough).
     fn stopped(&self) -> bool {
-        let grace = self.config.limits.close_timeout.min(Duration::from_secs(2));
+        let grace = self.config.limits.close_timeout.min(STOP_GRACE);
         self.stopping_since
             .is_some_and(|since| self.clients.is_empty() || since.elapsed() >= grace)
     }
+}
+
+/// The socket has nothing more for now (a read) or no room (a write).
+fn would_block(e: &io::Error) -> bool {
+    e.kind() == ErrorKind::WouldBlock
+}
+
+/// A signal interrupted the call: just make it again.
+fn interrupted(e: &io::Error) -> bool {
+    e.kind() == ErrorKind::Interrupted
 }
 
 /// accept() errors that concern only the one connection, not the listener.

@@ -5,27 +5,26 @@
 //! `http://127.0.0.1:1222/` just works and the page's origin is the server's
 //! own (which the Origin check in `handshake.rs` relies on).
 
-use crate::http::{self, Request};
+use crate::http::{self, Refusal, Request};
 use std::path::{Path, PathBuf};
 
 /// The page served for `/`: the tutorial's client, rewritten.
 pub const INDEX: &str = "socket_client.html";
 
-/// Answer a plain (non-WebSocket) request: the HTTP status, for the log, and
-/// the response bytes.
-pub fn serve(root: &Path, request: &Request) -> (u16, Vec<u8>) {
+/// RFC 9110 §15.5.6: a 405 lists the methods that are allowed.
+const NOT_GET: Refusal =
+    Refusal::new(405, "only GET is served here").with_headers(&[("Allow", "GET, HEAD")]);
+const NOT_FOUND: Refusal = Refusal::new(404, "no such file");
+
+/// Answer a plain (non-WebSocket) request: a `200 OK` response with the
+/// file, or the refusal.
+pub fn serve(root: &Path, request: &Request) -> Result<Vec<u8>, Refusal> {
     let head_only = request.method == "HEAD";
     if request.method != "GET" && !head_only {
-        let response =
-            http::error_response(405, "only GET is served here", &[("Allow", "GET, HEAD")]);
-        return (405, response);
+        return Err(NOT_GET);
     }
-    let Some(file) = resolve(root, request.path()) else {
-        return (404, http::error_response(404, "no such file", &[]));
-    };
-    let Ok(body) = std::fs::read(&file) else {
-        return (404, http::error_response(404, "no such file", &[]));
-    };
+    let file = resolve(root, request.path()).ok_or(NOT_FOUND)?;
+    let body = std::fs::read(&file).map_err(|_| NOT_FOUND)?;
     let headers = [
         ("Content-Type", content_type(&file)),
         ("Cache-Control", "no-cache"),
@@ -35,7 +34,7 @@ pub fn serve(root: &Path, request: &Request) -> (u16, Vec<u8>) {
     if head_only {
         response.truncate(response.len() - body.len());
     }
-    (200, response)
+    Ok(response)
 }
 
 /// Map a URL path to a file under `root`, or `None` if it is not one we
@@ -93,20 +92,19 @@ mod tests {
 
     #[test]
     fn serves_the_page_for_slash() {
-        let (status, response) = serve(&www(), &get("/"));
-        assert_eq!(status, 200);
+        let response = serve(&www(), &get("/")).unwrap();
         let text = String::from_utf8(response).unwrap();
+        assert!(text.starts_with("HTTP/1.1 200 OK\r\n"));
         assert!(text.contains("Content-Type: text/html; charset=utf-8\r\n"));
         assert!(text.contains("id=\"log\""));
-        assert_eq!(serve(&www(), &get("/socket_client.html?x=1")).0, 200);
+        assert!(serve(&www(), &get("/socket_client.html?x=1")).is_ok());
     }
 
     #[test]
     fn head_has_no_body() {
         let mut request = get("/");
         request.method = "HEAD".into();
-        let (status, response) = serve(&www(), &request);
-        assert_eq!(status, 200);
+        let response = serve(&www(), &request).unwrap();
         assert!(response.ends_with(b"\r\n\r\n"));
     }
 
@@ -123,7 +121,7 @@ mod tests {
             "/socket_client.html\0",
             "relative",
         ] {
-            assert_eq!(serve(&www(), &get(path)).0, 404, "{path}");
+            assert_eq!(serve(&www(), &get(path)), Err(NOT_FOUND), "{path}");
         }
     }
 
@@ -131,6 +129,6 @@ mod tests {
     fn only_get_and_head() {
         let mut request = get("/");
         request.method = "POST".into();
-        assert_eq!(serve(&www(), &request).0, 405);
+        assert_eq!(serve(&www(), &request).unwrap_err().status, 405);
     }
 }

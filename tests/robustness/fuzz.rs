@@ -14,21 +14,29 @@
 //! - `frame::parse_header`: agrees with a decoder written here from the
 //!   RFC 6455 §5.2 diagram, and asks for more bytes only when the header
 //!   really is incomplete;
-//! - `protocol::Connection::receive`: never claims more bytes than it was
-//!   given, leaves unconsumed only an incomplete frame header, gives the same
-//!   events and answers however the bytes are cut into reads, and on valid
-//!   streams gives back exactly the messages, pongs and close that were sent.
+//! - `protocol::MessageReader::read_event`: leaves unconsumed only an
+//!   incomplete frame header, gives the same events however the bytes are
+//!   cut into reads, and on valid streams gives back exactly the messages,
+//!   pings, pongs and close that were sent;
+//! - the whole `client::Client` record, from the handshake on: answers the
+//!   same bytes however the input is cut, pongs every ping before its close,
+//!   echoes the peer's close code, and fails with the code of the broken
+//!   rule the reader found.
 
 use crate::common::*;
 use crate::support::*;
+use socket_server::buffers::Inbox;
+use socket_server::client::{Client, State};
 use socket_server::close::{self, CloseFrame, Violation};
+use socket_server::config::Config;
 use socket_server::frame;
-use socket_server::http::{self, RequestError, MAX_REQUEST_HEAD};
-use socket_server::protocol::{Connection, Event, Message};
+use socket_server::http::{self, MAX_REQUEST_HEAD};
+use socket_server::protocol::{Event, Message, MessageReader};
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 // --- The generator ---------------------------------------------------------
@@ -247,15 +255,17 @@ fn check_parse_request(input: &[u8]) {
     // soon as that blank line is in, and not before.
     let bare = find(&window[skipped..], b"\n\n").map(|at| skipped + at);
     if let Some(bare) = bare.filter(|bare| end.is_none_or(|end| *bare < end)) {
-        let refused = Err(RequestError::Malformed("lines must end in CR LF"));
-        assert_eq!(result, refused, "{:?}", String::from_utf8_lossy(input));
+        let refused = result.as_ref().map_err(|r| (r.status, r.reason));
+        let expected = Err((400, "lines must end in CR LF"));
+        assert_eq!(refused, expected, "{:?}", String::from_utf8_lossy(input));
         assert_eq!(http::parse_request(&input[..bare + 1]), Ok(None));
         return;
     }
     let show = || String::from_utf8_lossy(&input[..input.len().min(300)]).into_owned();
     match (&result, end) {
         (Ok(None), None) => assert!(input.len() < MAX_REQUEST_HEAD, "{}", show()),
-        (Err(RequestError::TooLarge), None) => {
+        (Err(refusal), None) => {
+            assert_eq!(refusal.status, 431, "{}", show());
             assert!(input.len() >= MAX_REQUEST_HEAD, "{}", show())
         }
         (Ok(Some((request, len))), Some(end)) => {
@@ -292,7 +302,13 @@ fn check_parse_request(input: &[u8]) {
             let reparsed = http::parse_request(again.as_bytes()).expect("reparse");
             assert_eq!(reparsed.map(|(r, _)| r).as_ref(), Some(request));
         }
-        (Err(RequestError::Malformed(_) | RequestError::VersionNotSupported), Some(_)) => {}
+        (Err(refusal), Some(_)) => {
+            assert!(
+                matches!(refusal.status, 400 | 505),
+                "{refusal:?}: {}",
+                show()
+            )
+        }
         _ => panic!(
             "parse_request gave {result:?} with the blank line at {end:?}: {:?}",
             show()
@@ -509,9 +525,11 @@ impl Script {
             let payload = rng.bytes(len);
             if rng.chance(70) {
                 self.push(0x80 | PING, &payload, rng);
+                self.events.push(Event::Ping(payload.clone()));
                 self.pongs.push(payload);
             } else {
                 self.push(0x80 | PONG, &payload, rng);
+                self.events.push(Event::Pong(payload));
             }
         }
     }
@@ -597,7 +615,7 @@ fn valid_stream(rng: &mut Rng) -> Script {
             None => Vec::new(),
         };
         script.push(0x80 | CLOSE, &payload, rng);
-        script.events.push(Event::Closed(close.clone()));
+        script.events.push(Event::Close(close.clone()));
         script.close = Some(close);
         // After the close, anything is ignored (§5.5.1).
         if rng.chance(50) {
@@ -609,62 +627,99 @@ fn valid_stream(rng: &mut Rng) -> Script {
     script
 }
 
-/// What a connection made of a stream.
-#[derive(Debug, PartialEq, Eq)]
-struct Outcome {
-    events: Vec<Event>,
-    out: Vec<u8>,
-}
-
-/// Feed `stream` to a new connection the way the server does: bytes arrive
-/// in reads of the given sizes (cycled), pile up in an inbox, and `receive`
-/// is called again after each event until it wants more.
-fn feed(stream: &[u8], reads: &[usize]) -> Outcome {
-    let mut connection = Connection::new(LIMIT);
-    let mut outcome = Outcome {
-        events: Vec::new(),
-        out: Vec::new(),
-    };
-    let mut inbox = Vec::new();
-    let mut at = 0;
-    for &read in reads.iter().cycle() {
-        if at == stream.len() {
-            break;
-        }
-        let read = read.clamp(1, stream.len() - at);
-        inbox.extend_from_slice(&stream[at..at + read]);
-        at += read;
-        let mut used = 0;
-        loop {
-            let available = inbox.len() - used;
-            let received = connection.receive(&mut inbox[used..], &mut outcome.out);
-            assert!(
-                received.consumed <= available,
-                "consumed {} of {available} bytes",
-                received.consumed
-            );
-            used += received.consumed;
-            let Some(event) = received.event else {
-                // All that may be left is the start of a frame header.
-                let rest = &inbox[used..];
-                assert!(
-                    rest.len() < 14 && frame::parse_header(rest, true) == Ok(None),
-                    "{} bytes left unconsumed: {rest:02x?}",
-                    rest.len()
-                );
-                break;
-            };
-            let last = matches!(event, Event::Closed(_) | Event::Failed(_));
-            outcome.events.push(event);
+/// Feed `stream` to a new reader the way the client record does: bytes
+/// arrive in reads of the given sizes (cycled) and wait in an inbox, and
+/// `read_event` is called until it wants more. Reading stops after a close
+/// or a failure, as the record's does.
+fn read_events(stream: &[u8], reads: &[usize]) -> Vec<Event> {
+    let mut reader = MessageReader::new(LIMIT);
+    let mut inbox = Inbox::default();
+    let mut events = Vec::new();
+    for piece in pieces(stream, reads) {
+        inbox.extend(piece);
+        while let Some(event) = reader.read_event(&mut inbox) {
+            let last = matches!(event, Event::Close(_) | Event::Failed(_));
+            events.push(event);
             if last {
-                // The server stops reading a connection that has closed or
-                // failed.
-                return outcome;
+                return events;
             }
         }
-        inbox.drain(..used);
+        // All that may be left is the start of a frame header.
+        let rest = inbox.unread();
+        assert!(
+            rest.len() < 14 && frame::parse_header(rest, true) == Ok(None),
+            "{} bytes left unconsumed: {rest:02x?}",
+            rest.len()
+        );
     }
-    outcome
+    events
+}
+
+/// `stream` cut into reads of the given sizes, cycled.
+fn pieces<'a>(stream: &'a [u8], reads: &'a [usize]) -> impl Iterator<Item = &'a [u8]> {
+    let mut at = 0;
+    reads.iter().cycle().map_while(move |&read| {
+        if at == stream.len() {
+            return None;
+        }
+        let read = read.clamp(1, stream.len() - at);
+        at += read;
+        Some(&stream[at - read..at])
+    })
+}
+
+/// What a whole client record made of a stream, after its handshake: the
+/// messages it handed to the loop, and the bytes it wrote after the 101.
+#[derive(Debug, PartialEq, Eq)]
+struct Conversation {
+    messages: Vec<Message>,
+    out: Vec<u8>,
+    /// Whether the record stopped reading frames (closed or failed).
+    ended: bool,
+}
+
+/// Drive a client record (echo mode) as the loop does: the handshake, then
+/// `stream` in reads of the given sizes; after each read, every message is
+/// taken out and echoed, and everything the record wants written is
+/// "written" at once.
+fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
+    let config = Config {
+        limits: socket_server::config::Limits {
+            max_message_size: LIMIT,
+            ..Default::default()
+        },
+        ..Config::default()
+    };
+    let peer = "127.0.0.1:9".parse().unwrap();
+    let now = Instant::now();
+    let mut client = Client::new("fuzz".into(), peer, Rc::new(config), false, now);
+    let request = &request_corpus("127.0.0.1:1222")[0];
+    client.receive_data(request, now);
+    assert_eq!(client.next_message(now), None);
+    let head = take_output(&mut client);
+    assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
+    let mut talk = Conversation {
+        messages: Vec::new(),
+        out: Vec::new(),
+        ended: false,
+    };
+    for piece in pieces(stream, reads) {
+        client.receive_data(piece, now);
+        while let Some(message) = client.next_message(now) {
+            client.send(&message);
+            talk.messages.push(message);
+        }
+        talk.out.extend(take_output(&mut client));
+    }
+    talk.ended = !matches!(client.state(), State::Open { .. });
+    talk
+}
+
+/// Everything the record wants written, as if the socket took it all.
+fn take_output(client: &mut Client) -> Vec<u8> {
+    let out = client.data_to_send().to_vec();
+    client.data_sent(out.len(), Instant::now());
+    out
 }
 
 /// Random read sizes, from single bytes up to more than a whole stream.
@@ -687,61 +742,80 @@ fn server_frames(mut out: &[u8]) -> Vec<Frame> {
     frames
 }
 
-/// What holds for any stream, valid or not.
-fn check_outcome(outcome: &Outcome) {
-    for event in &outcome.events {
-        if let Event::Message(message) = event {
-            let len = match message {
-                Message::Text(text) => text.len(),
-                Message::Binary(data) => data.len(),
-            };
-            assert!(
-                len <= LIMIT,
-                "a {len}-byte message got through the {LIMIT}-byte limit"
-            );
-        }
+/// What holds for any stream, valid or not, between what the reader found
+/// (`events`) and what the record answered (`talk`).
+fn check_conversation(events: &[Event], talk: &Conversation) {
+    let messages: Vec<&Message> = events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Message(message) => Some(message),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(messages, talk.messages.iter().collect::<Vec<_>>());
+    for message in &talk.messages {
+        let len = match message {
+            Message::Text(text) => text.len(),
+            Message::Binary(data) => data.len(),
+        };
+        assert!(
+            len <= LIMIT,
+            "a {len}-byte message got through the {LIMIT}-byte limit"
+        );
     }
-    let frames = server_frames(&outcome.out);
-    for (i, frame) in frames.iter().enumerate() {
-        assert!(frame.fin && frame.payload.len() <= 125, "{frame:?}");
-        match frame.opcode {
-            PONG => {}
-            CLOSE => {
-                assert_eq!(i, frames.len() - 1, "frames after the close: {frames:?}");
-                if let Some(code) = frame.close_code() {
-                    assert!(close::is_valid_on_wire(code), "sent close code {code}");
-                }
+    // The record answers in the order the reader found things: an echo per
+    // message, a pong per ping (§5.5.2, identical data, §5.5.3), nothing for
+    // a pong, and at the end a close: the peer's code echoed (§5.5.1), or
+    // the code of the broken rule (§7.1.7).
+    let mut expected = Vec::new();
+    for event in events {
+        match event {
+            Event::Message(Message::Text(text)) => expected.push((TEXT, text.as_bytes().to_vec())),
+            Event::Message(Message::Binary(data)) => expected.push((BINARY, data.clone())),
+            Event::Ping(data) => expected.push((PONG, data.clone())),
+            Event::Pong(_) => {}
+            Event::Close(close) => {
+                let code = close.code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec());
+                expected.push((CLOSE, code));
             }
-            other => panic!("receive() wrote a frame with opcode {other:#x}"),
+            Event::Failed(violation) => {
+                let code = violation.close_code().to_be_bytes().to_vec();
+                expected.push((CLOSE, code));
+            }
         }
     }
-    // §7.1.7: failing the connection means sending a close with the reason's
-    // code; a close from the peer is answered with one.
-    let last_close = frames.last().filter(|f| f.opcode == CLOSE);
-    match outcome.events.last() {
-        Some(Event::Failed(violation)) => {
-            let close = last_close.expect("a failure without a close frame");
-            assert_eq!(close.close_code(), Some(violation.close_code()));
+    let frames = server_frames(&talk.out);
+    let sent: Vec<(u8, Vec<u8>)> = frames
+        .iter()
+        .map(|frame| {
+            assert!(frame.fin, "{frame:?}");
+            match frame.opcode {
+                // A failure's close carries the rule as its reason too.
+                CLOSE => (CLOSE, frame.payload[..frame.payload.len().min(2)].to_vec()),
+                opcode => (opcode, frame.payload.clone()),
+            }
+        })
+        .collect();
+    assert_eq!(sent, expected);
+    if let Some(close) = frames.last().filter(|f| f.opcode == CLOSE) {
+        assert!(close.payload.len() <= 125);
+        if let Some(code) = close.close_code() {
+            assert!(close::is_valid_on_wire(code), "sent close code {code}");
         }
-        Some(Event::Closed(peer)) => {
-            let close = last_close.expect("a close not answered");
-            assert_eq!(close.close_code(), peer.code);
-        }
-        _ => assert!(
-            last_close.is_none(),
-            "a close frame with no close or failure"
-        ),
     }
+    let ended = matches!(events.last(), Some(Event::Close(_) | Event::Failed(_)));
+    assert_eq!(talk.ended, ended);
 }
 
 #[test]
-fn receive_gives_back_exactly_what_a_valid_stream_holds_however_it_is_cut() {
+fn a_valid_stream_gives_back_exactly_what_it_holds_however_it_is_cut() {
     for_each_case("receive valid", 1500, |rng| {
         let script = valid_stream(rng);
-        let whole = feed(&script.bytes, &[usize::MAX]);
-        assert_eq!(whole.events, script.events);
-        check_outcome(&whole);
-        let frames = server_frames(&whole.out);
+        let events = read_events(&script.bytes, &[usize::MAX]);
+        assert_eq!(events, script.events);
+        let talk = converse(&script.bytes, &[usize::MAX]);
+        check_conversation(&events, &talk);
+        let frames = server_frames(&talk.out);
         let pongs: Vec<&[u8]> = frames
             .iter()
             .filter(|f| f.opcode == PONG)
@@ -753,13 +827,18 @@ fn receive_gives_back_exactly_what_a_valid_stream_holds_however_it_is_cut() {
         }
         for _ in 0..2 {
             let reads = random_reads(rng);
-            assert_eq!(feed(&script.bytes, &reads), whole, "reads of {reads:?}");
+            assert_eq!(
+                read_events(&script.bytes, &reads),
+                events,
+                "reads of {reads:?}"
+            );
+            assert_eq!(converse(&script.bytes, &reads), talk, "reads of {reads:?}");
         }
     });
 }
 
 #[test]
-fn receive_survives_mutated_streams_the_same_way_however_they_are_cut() {
+fn mutated_streams_are_answered_the_same_way_however_they_are_cut() {
     let corpus: Vec<Vec<u8>> = {
         let mut rng = Rng::new(base_seed());
         (0..20).map(|_| valid_stream(&mut rng).bytes).collect()
@@ -777,18 +856,20 @@ fn receive_survives_mutated_streams_the_same_way_however_they_are_cut() {
     for_each_case("receive mutated", 3000, |rng| {
         let start = valid_stream(rng).bytes;
         let stream = mutate(rng, &start, &corpus, tokens);
-        let whole = feed(&stream, &[usize::MAX]);
-        check_outcome(&whole);
+        let events = read_events(&stream, &[usize::MAX]);
+        let talk = converse(&stream, &[usize::MAX]);
+        check_conversation(&events, &talk);
         let reads = random_reads(rng);
-        assert_eq!(feed(&stream, &reads), whole, "reads of {reads:?}");
+        assert_eq!(read_events(&stream, &reads), events, "reads of {reads:?}");
+        assert_eq!(converse(&stream, &reads), talk, "reads of {reads:?}");
     });
 }
 
-/// §10.4: a header may declare up to 2^63 - 1 bytes. The connection must
+/// §10.4: a header may declare up to 2^63 - 1 bytes. The reader must
 /// refuse a declared length past its limit at once, from the header alone,
 /// without allocating for it (which would abort the test process).
 #[test]
-fn receive_refuses_huge_declared_lengths_from_the_header_alone() {
+fn huge_declared_lengths_are_refused_from_the_header_alone() {
     for_each_case("receive huge", 200, |rng| {
         // The largest length the RFC allows is 2^63 - 1 (§5.2); larger is
         // another error, tested elsewhere.
@@ -803,13 +884,13 @@ fn receive_refuses_huge_declared_lengths_from_the_header_alone() {
             stream.extend_from_slice(&declared.to_be_bytes());
         }
         stream.extend_from_slice(&rng.mask());
-        let outcome = feed(&stream, &[usize::MAX]);
+        let events = read_events(&stream, &[usize::MAX]);
         assert_eq!(
-            outcome.events,
+            events,
             [Event::Failed(Violation::MessageTooBig { limit: LIMIT })],
             "declared {declared}"
         );
-        check_outcome(&outcome);
+        check_conversation(&events, &converse(&stream, &[usize::MAX]));
     });
 }
 

@@ -102,9 +102,11 @@ fn an_idle_client_that_answers_pings_stays() {
     assert!(!server.log().contains("did not answer a ping"));
 }
 
-/// A client that never answers the ping is dropped one idle period after
-/// it. Would fail if unanswered pings were never followed up (the
-/// connection would stay open, or a second ping would come).
+/// A client that never answers the ping is told why (close 1011, RFC 6455
+/// §7.4.1: the server cannot go on) and dropped one idle period after the
+/// ping, without waiting for a close reply it would never send. Would fail
+/// if unanswered pings were never followed up (the connection would stay
+/// open, or a second ping would come), or if the drop came unexplained.
 #[test]
 fn an_idle_client_that_never_answers_is_dropped() {
     let server = Server::echo(&["--idle-timeout", "0.5"]);
@@ -114,6 +116,7 @@ fn an_idle_client_that_never_answers_is_dropped() {
     assert_eq!(ping.opcode, PING, "{ping:?}");
     assert_near_timeout("ping", start.elapsed());
     let pinged = Instant::now();
+    assert_eq!(client.expect_close(), Some(1011));
     client.expect_eof();
     assert_near_timeout("unanswered ping: dropped", pinged.elapsed());
     assert!(server.wait_for_log("did not answer a ping; dropped"));
@@ -188,4 +191,45 @@ fn a_client_slowly_reading_a_big_reply_is_not_idle() {
         "{}",
         server.log()
     );
+}
+
+/// A slow but steady reader gets all of a big last answer. The client
+/// sends a 16 MiB message and its close at once, then reads the echo and
+/// the close reply at about 4 MB/s: over 4 s, with `--close-timeout 1`. The
+/// kernel's buffers hold about 10 MB of it, so for seconds the rest waits
+/// in the server, which must keep writing as long as the client keeps
+/// reading. Would fail if the flush deadline were fixed when the last reply
+/// was queued, as it once was: the client was cut off after about 8 MB.
+#[test]
+fn a_slow_steady_reader_of_a_big_last_answer_gets_all_of_it() {
+    let server = Server::echo(&["--close-timeout", "1"]);
+    let client = server.client();
+    let size = 16 << 20;
+    let mut writer = client.stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        writer
+            .write_all(&masked_frame(0x82, &vec![7; size], [1, 2, 3, 4]))
+            .unwrap();
+        writer
+            .write_all(&frame(CLOSE, &1000u16.to_be_bytes()))
+            .unwrap();
+    });
+    let mut stream = client.stream.try_clone().unwrap();
+    let mut chunk = vec![0; 16 * 1024];
+    let (mut total, expected) = (0, size + 10 + 4);
+    let start = Instant::now();
+    while total < expected {
+        let n = std::io::Read::read(&mut stream, &mut chunk).expect("read the echo");
+        assert!(n > 0, "cut off after {total} of {expected} bytes");
+        total += n;
+        // 16 KiB every 4 ms: about 4 MB/s, if the sleeps are exact.
+        std::thread::sleep(Duration::from_millis(4));
+    }
+    sending.join().unwrap();
+    assert!(
+        start.elapsed() > Duration::from_secs(2),
+        "read too fast to prove anything"
+    );
+    assert!(!server.log().contains("not reading its last bytes"));
+    drop(client);
 }

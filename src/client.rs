@@ -853,21 +853,31 @@ mod tests {
     }
 
     #[test]
-    fn any_byte_from_the_peer_answers_the_ping() {
+    fn a_peer_that_answers_every_ping_stays() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.on_timeout(t0 + secs(1.0));
-        written(&mut client, t0 + secs(1.0));
-        let pong = client_frame(0x8A, PING_PAYLOAD);
-        let t = t0 + secs(1.5);
-        client.receive_data(&pong, t);
-        assert_eq!(client.next_message(t), None);
-        let open = State::Open {
-            alive: t,
-            pinged: false,
-        };
-        assert_eq!(client.state(), open);
-        assert_eq!(client.deadline(), Some(t + secs(1.0)));
+        let mut now = t0;
+        for _ in 0..3 {
+            now += secs(1.0);
+            client.on_timeout(now);
+            let ping = frames(&written(&mut client, now));
+            assert_eq!(ping, [(OpCode::Ping, PING_PAYLOAD.to_vec())]);
+            // Half a period later, the pong: any byte from the peer does.
+            now += secs(0.5);
+            client.receive_data(&client_frame(0x8A, PING_PAYLOAD), now);
+            assert_eq!(client.next_message(now), None);
+            let open = State::Open {
+                alive: now,
+                pinged: false,
+            };
+            assert_eq!(client.state(), open);
+            assert_eq!(client.deadline(), Some(now + secs(1.0)));
+        }
+        client.receive_data(&MASKED_HELLO, now);
+        assert_eq!(
+            client.next_message(now),
+            Some(Message::Text("Hello".into()))
+        );
     }
 
     #[test]

@@ -27,13 +27,16 @@ pub struct Limits {
     pub max_clients: usize,
     /// How long a client has to complete its opening handshake.
     pub handshake_timeout: Duration,
-    /// After this long without a byte from a client, ping it; after as long
-    /// again, drop it. `None`: never. On by default, so that no open
-    /// connection can hold a place in the table forever by saying nothing
-    /// (browsers answer pings by themselves, so an open page stays).
+    /// After this long without a sign of life from a client (a byte from
+    /// it, or it taking bytes that waited for it), ping it; after as long
+    /// again, close with 1011 and drop it. `None`: never. On by default, so
+    /// that no open connection can hold a place in the table forever by
+    /// saying nothing (browsers answer pings by themselves, so an open page
+    /// stays).
     pub idle_timeout: Option<Duration>,
-    /// How long we wait for the peer's part of a closing handshake, and for
-    /// it to go away after we stop sending.
+    /// How long we wait for the peer's part of a closing handshake, for it
+    /// to take more of our last bytes, and for it to go away after we stop
+    /// sending.
     pub close_timeout: Duration,
 }
 
@@ -107,9 +110,11 @@ Options:
                                                               [default: 33554432]
   --max-clients N           clients at once (503 above)       [default: 1024]
   --handshake-timeout SECS  time allowed for the handshake    [default: 10]
-  --idle-timeout SECS       ping a silent client after SECS, drop it after
-                            2 x SECS (0: never)               [default: 60]
-  --close-timeout SECS      wait for a peer's close reply     [default: 5]
+  --idle-timeout SECS       ping a silent client after SECS; close (1011)
+                            and drop it after 2 x SECS (0: never)
+                                                              [default: 60]
+  --close-timeout SECS      wait for a peer's close reply, or for a peer
+                            to go on reading our last bytes   [default: 5]
   -h, --help                print this help
 
 Ctrl-C or SIGTERM closes every client with 1001 (going away), waits up to

@@ -18,7 +18,7 @@
 //! drive a whole connection, timeouts included, in microseconds.
 //!
 //! The connection's life is one [`State`]. Each state holds the instant its
-//! deadline counts from, and [`Client::timer`] is the one function that
+//! deadline counts from, and `Client::timer` is the one function that
 //! turns a state into a deadline.
 
 use crate::buffers::{Inbox, Outbox};

@@ -29,6 +29,7 @@ use crate::frame::{self, OpCode};
 use crate::handshake;
 use crate::http::{self, Refusal, Request};
 use crate::protocol::{Event, Message, MessageReader};
+use crate::trace::{self, Seen};
 use crate::www;
 use log::{debug, info, warn};
 use std::net::SocketAddr;
@@ -162,7 +163,7 @@ impl Client {
         server_full: bool,
         now: Instant,
     ) -> Client {
-        let reader = MessageReader::new(config.limits.max_message_size);
+        let reader = MessageReader::new(config.limits.max_message_size, config.trace);
         Client {
             id,
             peer,
@@ -237,7 +238,9 @@ impl Client {
             self.read_request(now);
         }
         while self.reads_frames() {
-            let Some(event) = self.reader.read_event(&mut self.inbox) else {
+            let event = self.reader.read_event(&mut self.inbox);
+            self.show_frames_read();
+            let Some(event) = event else {
                 break;
             };
             if let Some(message) = self.on_event(event, now) {
@@ -267,6 +270,9 @@ impl Client {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return, // not all here yet
             Err(refusal) => {
+                let head = self.inbox.unread();
+                let head = &head[..head.len().min(http::MAX_REQUEST_HEAD)];
+                self.show(|| trace::http(&self.id, "request head (refused)", head));
                 warn!(
                     "[{}] bad request from {}: {} {}",
                     self.id, self.peer, refusal.status, refusal.reason
@@ -282,6 +288,8 @@ impl Client {
             self.id,
             escape_up_to(&self.inbox.unread()[..head_len], http::MAX_REQUEST_HEAD)
         );
+        let head = &self.inbox.unread()[..head_len];
+        self.show(|| trace::http(&self.id, "request head", head));
         // What follows the head (frames sent before our 101 arrived) stays.
         self.inbox.consume(head_len);
 
@@ -296,7 +304,8 @@ impl Client {
         }
         match handshake::handshake(&request, &self.config.allowed_origins) {
             Ok(accepted) => {
-                self.outbox.queue().extend_from_slice(&accepted.response);
+                self.show(|| trace::accept_key(&self.id, &accepted.accept_key));
+                self.queue_http(&accepted.response);
                 self.state = State::Open {
                     alive: now,
                     pinged: false,
@@ -335,7 +344,7 @@ impl Client {
 
     /// Send an HTTP response; then the connection ends.
     fn respond(&mut self, response: Vec<u8>, now: Instant) {
-        self.outbox.queue().extend_from_slice(&response);
+        self.queue_http(&response);
         self.state = State::Flushing {
             waiting: now,
             peer_gone: false,
@@ -359,7 +368,7 @@ impl Client {
             // (§5.5.3); but nothing follows our close frame (§5.5.1).
             Event::Ping(data) => {
                 if self.is_open() {
-                    frame::encode(self.outbox.queue(), OpCode::Pong, &data);
+                    self.queue_frame(OpCode::Pong, &data);
                 }
                 None
             }
@@ -412,7 +421,7 @@ impl Client {
             let echo = close
                 .code
                 .map_or(Vec::new(), |code| code.to_be_bytes().to_vec());
-            frame::encode(self.outbox.queue(), OpCode::Close, &echo);
+            self.queue_frame(OpCode::Close, &echo);
         }
         // §7.1.1: the server closes the TCP connection first, once its
         // close frame is out.
@@ -431,9 +440,17 @@ impl Client {
             "[{}] protocol error: {violation}; closing with {code}",
             self.id
         );
+        let next = &self.inbox.unread()[..self.inbox.unread().len().min(trace::SHOWN_HEX)];
+        self.show(|| {
+            let bytes = trace::hex(next, next.len());
+            format!(
+                "[{}] frame in breaks a rule: {violation} (unread: {bytes})",
+                self.id
+            )
+        });
         if self.is_open() {
             let payload = close::payload(code, &violation.to_string());
-            frame::encode(self.outbox.queue(), OpCode::Close, &payload);
+            self.queue_frame(OpCode::Close, &payload);
         }
         self.state = State::Flushing {
             waiting: now,
@@ -456,10 +473,8 @@ impl Client {
             return;
         }
         match message {
-            Message::Text(text) => {
-                frame::encode(self.outbox.queue(), OpCode::Text, text.as_bytes())
-            }
-            Message::Binary(data) => frame::encode(self.outbox.queue(), OpCode::Binary, data),
+            Message::Text(text) => self.queue_frame(OpCode::Text, text.as_bytes()),
+            Message::Binary(data) => self.queue_frame(OpCode::Binary, data),
         }
     }
 
@@ -470,12 +485,51 @@ impl Client {
             return;
         }
         info!("[{}] closing with {code} ({reason})", self.id);
-        frame::encode(
-            self.outbox.queue(),
-            OpCode::Close,
-            &close::payload(code, reason),
-        );
+        self.queue_frame(OpCode::Close, &close::payload(code, reason));
         self.state = State::Closing { waiting: now };
+    }
+
+    // --- Bytes queued: the one place each kind is written, and traced ------
+
+    /// Queue one whole frame (`frame::encode`, the PHP's `encode()`): every
+    /// frame we send goes through here.
+    fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+        let start = self.outbox.queue().len();
+        frame::encode(self.outbox.queue(), opcode, payload);
+        if self.config.trace {
+            let bytes = &self.outbox.queue()[start..];
+            let header = frame::Header {
+                fin: true,
+                opcode,
+                mask: None,
+                payload_len: payload.len() as u64,
+                header_len: bytes.len() - payload.len(),
+            };
+            let block = trace::frame(&self.id, &Seen::outgoing(header, bytes));
+            log::trace!(target: trace::TARGET, "{block}");
+        }
+    }
+
+    /// Queue an HTTP response (the 101, a page, or a refusal).
+    fn queue_http(&mut self, response: &[u8]) {
+        self.show(|| trace::http(&self.id, "response", response));
+        self.outbox.queue().extend_from_slice(response);
+    }
+
+    /// With `--trace`, log a block; without, not even format it.
+    fn show(&self, block: impl FnOnce() -> String) {
+        if self.config.trace {
+            log::trace!(target: trace::TARGET, "{}", block());
+        }
+    }
+
+    /// With `--trace`, show the frames the reader has read whole.
+    fn show_frames_read(&mut self) {
+        if self.config.trace {
+            for seen in self.reader.seen_frames() {
+                log::trace!(target: trace::TARGET, "{}", trace::frame(&self.id, &seen));
+            }
+        }
     }
 
     // --- Bytes out ---------------------------------------------------------
@@ -601,7 +655,7 @@ impl Client {
             }
             Timer::Idle => {
                 debug!("[{}] idle; sending a ping", self.id);
-                frame::encode(self.outbox.queue(), OpCode::Ping, PING_PAYLOAD);
+                self.queue_frame(OpCode::Ping, PING_PAYLOAD);
                 if let State::Open { pinged, .. } = &mut self.state {
                     *pinged = true;
                 }
@@ -609,7 +663,7 @@ impl Client {
             Timer::PingReply => {
                 // Say why before going: the close frame gets its one chance.
                 let payload = close::payload(close::INTERNAL_ERROR, "no answer to a ping");
-                frame::encode(self.outbox.queue(), OpCode::Close, &payload);
+                self.queue_frame(OpCode::Close, &payload);
                 self.drop_now(format_args!("did not answer a ping"));
             }
             Timer::CloseReply => {

@@ -27,6 +27,31 @@ pub const MESSAGE_TOO_BIG: u16 = 1009;
 /// policy (1008), and the connection cannot go on.
 pub const INTERNAL_ERROR: u16 = 1011;
 
+/// What a close code means, in the words of RFC 6455 §7.4.1 and the IANA
+/// registry it created (§11.7): for the log and `--trace`.
+pub fn meaning(code: u16) -> &'static str {
+    match code {
+        1000 => "normal closure",
+        1001 => "going away",
+        1002 => "protocol error",
+        1003 => "unsupported data",
+        1005 => "no status received",
+        1006 => "abnormal closure",
+        1007 => "invalid frame payload data",
+        1008 => "policy violation",
+        1009 => "message too big",
+        1010 => "mandatory extension",
+        1011 => "internal error",
+        1012 => "service restart",
+        1013 => "try again later",
+        1014 => "bad gateway",
+        1015 => "TLS handshake",
+        3000..=3999 => "registered for libraries and frameworks",
+        4000..=4999 => "private use",
+        _ => "not a valid code",
+    }
+}
+
 /// May this code appear in a close frame on the wire?
 ///
 /// RFC 6455 §7.4.1 and §7.4.2: 0-999 are never used; 1004 is reserved;

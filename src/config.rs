@@ -62,6 +62,8 @@ pub struct Config {
     pub www: PathBuf,
     pub mode: Mode,
     pub allowed_origins: Vec<String>,
+    /// `--trace`: log every request, response and frame, dissected.
+    pub trace: bool,
     pub limits: Limits,
 }
 
@@ -75,6 +77,7 @@ impl Default for Config {
             www: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www"),
             mode: Mode::Tutorial,
             allowed_origins: Vec::new(),
+            trace: false,
             limits: Limits::default(),
         }
     }
@@ -115,11 +118,15 @@ Options:
                                                               [default: 60]
   --close-timeout SECS      wait for a peer's close reply, or for a peer
                             to go on reading our last bytes   [default: 5]
+  --trace                   log every byte: each request and response, the
+                            accept key worked out, and every frame in and
+                            out, dissected as RFC 6455 §5.2 draws it
   -h, --help                print this help
 
 Ctrl-C or SIGTERM closes every client with 1001 (going away), waits up to
 2 s (or the close timeout, if shorter) for them to answer, and exits with 0.
-Log level: RUST_LOG=debug (handshake headers), info (default), warn, error.";
+Log level: RUST_LOG=debug (handshake headers), info (default), warn, error.
+--trace adds its blocks whatever RUST_LOG says.";
 
 /// Read the command line (without the program name).
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> {
@@ -135,6 +142,14 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         };
         if flag == "-h" || flag == "--help" {
             return Ok(Command::Help);
+        }
+        // The one flag without a value.
+        if flag == "--trace" {
+            if inline.is_some() {
+                return Err("--trace takes no value".into());
+            }
+            config.trace = true;
+            continue;
         }
         let value = match inline.or_else(|| args.next()) {
             Some(value) => value,
@@ -260,6 +275,9 @@ mod tests {
             Some(Duration::from_millis(1500))
         );
         assert_eq!(config.limits.max_message_size, 100);
+        assert!(!config.trace);
+        assert!(run(&["--trace", "--port", "0"]).unwrap().trace);
+        assert!(run(&["--trace=yes"]).is_err());
         assert_eq!(
             run(&["--idle-timeout", "0"]).unwrap().limits.idle_timeout,
             None

@@ -18,11 +18,20 @@ use std::path::{Path, PathBuf};
 /// How many bytes of a peer's data [`escape`] shows before it cuts.
 pub const SHOWN_BYTES: usize = 200;
 
-/// Start logging to `path`. Call once, before the server starts.
-pub fn init(path: &Path) {
+/// Start logging to `path`; with `trace`, let `--trace`'s blocks through
+/// too. Call once, before the server starts.
+pub fn init(path: &Path, trace: bool) {
     let sink = LogFile::open(path);
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+    let mut builder =
+        env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
+    if trace {
+        builder.filter_module(crate::trace::TARGET, log::LevelFilter::Trace);
+    }
+    builder
         .format_timestamp_millis()
+        // The lines after a record's first (a `--trace` block's) start with
+        // four spaces, so every line that does not is a record of its own.
+        .format_indent(Some(4))
         .target(env_logger::Target::Pipe(Box::new(sink)))
         .init();
 }

@@ -24,13 +24,32 @@ pub const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /// same either way.
 pub const SUBPROTOCOLS: &[&str] = &["chat"];
 
-/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key` (§4.2.2 step 5.4):
-/// base64(SHA-1(key + GUID)). The key is used as sent, not base64-decoded.
-pub fn accept_key(key: &str) -> String {
-    let digest = sha1_smol::Sha1::from(format!("{key}{GUID}"))
-        .digest()
-        .bytes();
-    base64::engine::general_purpose::STANDARD.encode(digest)
+/// `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`, step by step
+/// (§4.2.2 step 5.4; the PHP's lines 148-149). Each step is kept, so that
+/// `--trace` and a debugger can show it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AcceptKey {
+    /// The key as sent (not base64-decoded), then the GUID: what is hashed.
+    pub key_and_guid: String,
+    /// The SHA-1 of that: 20 raw bytes (PHP's `sha1($acceptKey, true)`).
+    pub sha1: [u8; 20],
+    /// The base64 of those 20 bytes: the value of `Sec-WebSocket-Accept`.
+    pub accept: String,
+}
+
+/// Work out `Sec-WebSocket-Accept`: base64(SHA-1(key + GUID)).
+pub fn accept_key(key: &str) -> AcceptKey {
+    // PHP line 148: `$acceptKey = $key.'258EAFA5-E914-47DA-95CA-C5AB0DC85B11';`
+    let key_and_guid = format!("{key}{GUID}");
+    // Line 149: `base64_encode(sha1($acceptKey, true))`. The raw digest is
+    // encoded, not its 40-character hex form.
+    let sha1 = sha1_smol::Sha1::from(&key_and_guid).digest().bytes();
+    let accept = base64::engine::general_purpose::STANDARD.encode(sha1);
+    AcceptKey {
+        key_and_guid,
+        sha1,
+        accept,
+    }
 }
 
 /// Does this request ask for a WebSocket at all? A plain GET does not, and
@@ -43,11 +62,13 @@ pub fn wants_websocket(request: &Request) -> bool {
         || request.header("Sec-WebSocket-Version").is_some()
 }
 
-/// A successful handshake: the 101 response, and the subprotocol chosen.
+/// A successful handshake: the 101 response, the subprotocol chosen, and
+/// how the accept key was worked out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Accepted {
     pub response: Vec<u8>,
     pub subprotocol: Option<&'static str>,
+    pub accept_key: AcceptKey,
 }
 
 /// §4.4: a server that does not speak the client's version answers with
@@ -129,9 +150,11 @@ pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accept
         return refuse(403, "Origin not allowed");
     }
     let subprotocol = choose_subprotocol(request);
+    let accept_key = accept_key(key);
     Ok(Accepted {
-        response: switching_protocols(key, subprotocol),
+        response: switching_protocols(&accept_key.accept, subprotocol),
         subprotocol,
+        accept_key,
     })
 }
 
@@ -159,12 +182,11 @@ fn choose_subprotocol(request: &Request) -> Option<&'static str> {
 
 /// The 101 answer (§4.2.2 step 5). Byte for byte what the PHP sent, plus
 /// the subprotocol line when one was chosen.
-fn switching_protocols(key: &str, subprotocol: Option<&str>) -> Vec<u8> {
-    let accept = accept_key(key);
+fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
     let mut headers = vec![
         ("Upgrade", "websocket"),
         ("Connection", "Upgrade"),
-        ("Sec-WebSocket-Accept", accept.as_str()),
+        ("Sec-WebSocket-Accept", accept),
     ];
     if let Some(protocol) = subprotocol {
         headers.push(("Sec-WebSocket-Protocol", protocol));
@@ -256,17 +278,21 @@ mod tests {
     fn accept_key_of_the_rfc_example() {
         // RFC 6455 §1.3.
         assert_eq!(
-            accept_key("dGhlIHNhbXBsZSBub25jZQ=="),
+            accept_key("dGhlIHNhbXBsZSBub25jZQ==").accept,
             "s3pPLMBiTxaQ9kYGzzhZRbK+xOo="
         );
     }
 
     #[test]
     fn accept_key_of_the_tutorial_example() {
+        let steps = accept_key("x3JJHMbDL1EzLkh9GBhXDw==");
         assert_eq!(
-            accept_key("x3JJHMbDL1EzLkh9GBhXDw=="),
-            "HSmrc0sMlYUkAGmm5OPpG2HaGWk="
+            steps.key_and_guid,
+            "x3JJHMbDL1EzLkh9GBhXDw==258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
         );
+        let hex: String = steps.sha1.iter().map(|b| format!("{b:02x}")).collect();
+        assert_eq!(hex, "1d29ab734b0c9585240069a6e4e3e91b61da1969");
+        assert_eq!(steps.accept, "HSmrc0sMlYUkAGmm5OPpG2HaGWk=");
     }
 
     #[test]

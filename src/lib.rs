@@ -29,5 +29,6 @@ pub mod poll;
 pub mod protocol;
 pub mod replies;
 pub mod server;
+pub mod trace;
 pub mod utf8;
 pub mod www;

@@ -20,7 +20,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    console::init(&config.log_file);
+    console::init(&config.log_file, config.trace);
     // Before the listening line: a script that reads that line and then
     // sends SIGTERM must get a clean stop, never a kill.
     poll::catch_stop_signals();

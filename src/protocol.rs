@@ -21,6 +21,7 @@
 use crate::buffers::Inbox;
 use crate::close::{self, CloseFrame, Violation};
 use crate::frame::{self, Header, OpCode};
+use crate::trace::{self, Direction, Seen};
 use crate::utf8::Utf8Check;
 
 /// A complete message from the peer, or one to send to it.
@@ -52,6 +53,8 @@ struct IncomingFrame {
     header: Header,
     /// Payload bytes of this frame seen so far.
     received: u64,
+    /// With `--trace`: its bytes, kept to be shown once it is whole.
+    seen: Option<Seen>,
 }
 
 /// A text or binary message being put together from its frames (§5.4).
@@ -72,16 +75,28 @@ pub struct MessageReader {
     message: Option<PartialMessage>,
     /// The payload of the control frame now arriving (at most 125 bytes).
     control: Vec<u8>,
+    /// `--trace` is on: keep what each frame looked like.
+    trace: bool,
+    /// With `--trace`: the frames read whole since [`MessageReader::seen_frames`].
+    seen: Vec<Seen>,
 }
 
 impl MessageReader {
-    pub fn new(max_message_size: usize) -> MessageReader {
+    pub fn new(max_message_size: usize, trace: bool) -> MessageReader {
         MessageReader {
             max_message_size,
             frame: None,
             message: None,
             control: Vec::new(),
+            trace,
+            seen: Vec::new(),
         }
+    }
+
+    /// With `--trace`: the frames read whole since the last call, in order,
+    /// for the record to show (it shows them before it acts on an event).
+    pub fn seen_frames(&mut self) -> Vec<Seen> {
+        std::mem::take(&mut self.seen)
     }
 
     /// Read frames from `inbox` until something happens or the bytes run
@@ -109,7 +124,7 @@ impl MessageReader {
                 let Some(header) = frame::parse_header(inbox.unread(), true)? else {
                     return Ok(None); // the header is not all here yet
                 };
-                self.start_frame(header)?;
+                self.start_frame(header, &inbox.unread()[..header.header_len])?;
                 inbox.consume(header.header_len);
             }
             // 2. Then its payload, as much of it as has arrived.
@@ -125,9 +140,9 @@ impl MessageReader {
         }
     }
 
-    /// A frame header arrived: check the rules that depend on what came
-    /// before it, then get ready for its payload.
-    fn start_frame(&mut self, header: Header) -> Result<(), Violation> {
+    /// A frame header arrived (`bytes`): check the rules that depend on
+    /// what came before it, then get ready for its payload.
+    fn start_frame(&mut self, header: Header, bytes: &[u8]) -> Result<(), Violation> {
         match header.opcode {
             OpCode::Continuation => {
                 // §5.4: continuation frames continue a message already begun.
@@ -151,9 +166,18 @@ impl MessageReader {
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
         }
+        let seen = self.trace.then(|| Seen {
+            direction: Direction::In,
+            header,
+            header_bytes: bytes.to_vec(),
+            wire: Vec::new(),
+            plain: Vec::new(),
+            text: !header.opcode.is_control() && self.message.as_ref().is_some_and(|m| m.text),
+        });
         self.frame = Some(IncomingFrame {
             header,
             received: 0,
+            seen,
         });
         Ok(())
     }
@@ -177,9 +201,11 @@ impl MessageReader {
         };
         let wanted = frame.header.payload_len - frame.received;
         let piece = inbox.take(usize::try_from(wanted).unwrap_or(usize::MAX));
+        keep(&mut frame.seen, piece, |seen| &mut seen.wire);
         if let Some(mask) = frame.header.mask {
             frame::unmask(piece, mask, frame.received);
         }
+        keep(&mut frame.seen, piece, |seen| &mut seen.plain);
         frame.received += piece.len() as u64;
 
         if frame.header.opcode.is_control() {
@@ -201,7 +227,9 @@ impl MessageReader {
         if incoming.received < incoming.header.payload_len {
             return None;
         }
-        self.frame.take().map(|incoming| incoming.header)
+        let incoming = self.frame.take()?;
+        self.seen.extend(incoming.seen);
+        Some(incoming.header)
     }
 
     /// A whole frame arrived: control frames are events at once; data
@@ -242,6 +270,16 @@ impl MessageReader {
     }
 }
 
+/// With `--trace`: keep the first bytes of a payload, up to `trace::KEPT`,
+/// in the part of `seen` that `part` picks.
+fn keep(seen: &mut Option<Seen>, piece: &[u8], part: fn(&mut Seen) -> &mut Vec<u8>) {
+    if let Some(seen) = seen {
+        let kept = part(seen);
+        let room = trace::KEPT.saturating_sub(kept.len());
+        kept.extend_from_slice(&piece[..piece.len().min(room)]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,7 +291,7 @@ mod tests {
     /// collect every event; stop after a close or a failure, as the client
     /// record does.
     fn run(input: &[u8], step: usize) -> Vec<Event> {
-        let mut reader = MessageReader::new(LIMIT);
+        let mut reader = MessageReader::new(LIMIT, false);
         let (mut inbox, mut events) = (Inbox::default(), Vec::new());
         for piece in input.chunks(step.max(1)) {
             inbox.extend(piece);
@@ -346,7 +384,7 @@ mod tests {
     #[test]
     fn invalid_utf8_fails_before_the_frame_ends() {
         let frame = client_frame(0x81, &[b'a', 0xFF, b'b', b'c', b'd', b'e']);
-        let mut reader = MessageReader::new(LIMIT);
+        let mut reader = MessageReader::new(LIMIT, false);
         let mut inbox = Inbox::default();
         // Header (6 bytes) plus two payload bytes: the 0xFF is already there.
         inbox.extend(&frame[..8]);
@@ -357,13 +395,13 @@ mod tests {
     #[test]
     fn too_big_fails_on_the_header_alone() {
         let too_big = Some(Event::Failed(Violation::MessageTooBig { limit: 10 }));
-        let mut reader = MessageReader::new(10);
+        let mut reader = MessageReader::new(10, false);
         let mut inbox = Inbox::default();
         // A masked binary header declaring 2^40 bytes: nothing else follows.
         inbox.extend(&[0x82, 0xFF, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2, 3, 4]);
         assert_eq!(reader.read_event(&mut inbox), too_big);
         // Across fragments too: 6 bytes, then 5 more is over 10.
-        let mut reader = MessageReader::new(10);
+        let mut reader = MessageReader::new(10, false);
         let mut inbox = Inbox::default();
         inbox.extend(&[client_frame(0x02, &[0; 6]), client_frame(0x80, &[0; 5])].concat());
         assert_eq!(reader.read_event(&mut inbox), too_big);
@@ -372,7 +410,7 @@ mod tests {
     #[test]
     fn an_unfinished_header_is_left_in_the_inbox() {
         let frame = client_frame(0x82, &[7; 300]);
-        let mut reader = MessageReader::new(LIMIT);
+        let mut reader = MessageReader::new(LIMIT, false);
         let mut inbox = Inbox::default();
         // 126 and one byte of the 16-bit length: not enough to know the size.
         inbox.extend(&frame[..3]);

@@ -632,7 +632,7 @@ fn valid_stream(rng: &mut Rng) -> Script {
 /// `read_event` is called until it wants more. Reading stops after a close
 /// or a failure, as the record's does.
 fn read_events(stream: &[u8], reads: &[usize]) -> Vec<Event> {
-    let mut reader = MessageReader::new(LIMIT);
+    let mut reader = MessageReader::new(LIMIT, false);
     let mut inbox = Inbox::default();
     let mut events = Vec::new();
     for piece in pieces(stream, reads) {

@@ -1,0 +1,181 @@
+//! `--trace`: every byte of a connection, dissected in the log.
+//!
+//! The golden test pins, byte for byte, the trace of RFC 6455 §5.7's own
+//! example: the tutorial's handshake, a masked "Hello" from the client, and
+//! the unmasked "Hello" a server sends back. The other tests check that the
+//! trace is off by default, and that nothing a peer sends can break the
+//! layout of a block or forge a log line.
+
+mod common;
+
+use common::*;
+
+/// The log's trace blocks, as a learner reads them: each record's
+/// `[time TRACE socket_server::trace] ` prefix left out, and each client id
+/// written `[ID]`. Other records are left out.
+pub fn trace_of(log: &str) -> String {
+    let mut out = String::new();
+    let mut in_trace = false;
+    for line in log.lines() {
+        if let Some(rest) = line.strip_prefix('[') {
+            // A new record: keep it if it is a trace block.
+            let prefix_end = rest.find("] ").map_or(0, |at| at + 2);
+            in_trace = rest[..prefix_end].contains(" TRACE socket_server::trace]");
+            if in_trace {
+                out.push_str(&without_id(&rest[prefix_end..]));
+                out.push('\n');
+            }
+        } else if in_trace {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `[6b0639c7b1dc2] rest` -> `[ID] rest`.
+fn without_id(line: &str) -> String {
+    match line.get(..15) {
+        Some(id) if id.starts_with('[') && id.ends_with(']') => format!("[ID]{}", &line[15..]),
+        _ => line.to_owned(),
+    }
+}
+
+/// The tutorial's request, byte for byte.
+const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
+    Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
+
+/// RFC 6455 §5.7: "A single-frame masked text message" containing "Hello".
+const MASKED_HELLO: [u8; 11] = [
+    0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+];
+
+const GOLDEN: &str = r#"[ID] request head, 221 bytes:
+    GET /mychat HTTP/1.1\r\n
+    Host: server.example.com\r\n
+    Upgrade: websocket\r\n
+    Connection: Upgrade\r\n
+    Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n
+    Sec-WebSocket-Protocol: chat\r\n
+    Sec-WebSocket-Version: 13\r\n
+    Origin: http://example.com\r\n
+    \r\n
+[ID] Sec-WebSocket-Accept, worked out (RFC 6455 §4.2.2):
+    key + GUID: x3JJHMbDL1EzLkh9GBhXDw==258EAFA5-E914-47DA-95CA-C5AB0DC85B11
+    SHA-1:      1d29ab734b0c9585240069a6e4e3e91b61da1969
+    base64:     HSmrc0sMlYUkAGmm5OPpG2HaGWk=
+[ID] response, 159 bytes:
+    HTTP/1.1 101 Switching Protocols\r\n
+    Upgrade: websocket\r\n
+    Connection: Upgrade\r\n
+    Sec-WebSocket-Accept: HSmrc0sMlYUkAGmm5OPpG2HaGWk=\r\n
+    Sec-WebSocket-Protocol: chat\r\n
+    \r\n
+[ID] frame in, 11 bytes: 81 85 37 fa 21 3d 7f 9f 4d 51 58
+    +-+-+-+-+-------+-+-------------+
+    |F|R|R|R| opcode|M| Payload len |
+    |I|S|S|S|  (4)  |A|     (7)     |
+    |N|V|V|V|       |S|             |
+    | |1|2|3|       |K|             |
+    +-+-+-+-+-------+-+-------------+
+    |1|0|0|0|  0x1  |1|      5      |
+    +-+-+-+-+-------+-+-------------+
+    FIN 1: the last frame of its message
+    opcode 0x1: text
+    MASK 1: masking key 37 fa 21 3d
+    payload length 5, in the 7-bit form
+    payload as sent: 7f 9f 4d 51 58
+    unmasked:        48 65 6c 6c 6f
+    text: "Hello"
+[ID] frame out, 7 bytes: 81 05 48 65 6c 6c 6f
+    +-+-+-+-+-------+-+-------------+
+    |F|R|R|R| opcode|M| Payload len |
+    |I|S|S|S|  (4)  |A|     (7)     |
+    |N|V|V|V|       |S|             |
+    | |1|2|3|       |K|             |
+    +-+-+-+-+-------+-+-------------+
+    |1|0|0|0|  0x1  |0|      5      |
+    +-+-+-+-+-------+-+-------------+
+    FIN 1: the last frame of its message
+    opcode 0x1: text
+    MASK 0: not masked (a server never masks, §5.1)
+    payload length 5, in the 7-bit form
+    payload: 48 65 6c 6c 6f
+    text: "Hello"
+"#;
+
+/// Would fail on any change to what the trace shows of this exchange: a
+/// byte of the request or response, a step of the accept key, a field of
+/// either frame, or the layout.
+#[test]
+fn the_rfc_hello_exchange_is_traced_byte_for_byte() {
+    let server = Server::echo(&["--trace", "--allowed-origin", "http://example.com"]);
+    let mut client = Client::raw(server.connect());
+    let head = client.handshake(TUTORIAL_REQUEST);
+    assert!(head.contains("HSmrc0sMlYUkAGmm5OPpG2HaGWk="), "{head}");
+    client.send(&MASKED_HELLO);
+    // §5.7: "A single-frame unmasked text message", what we send back.
+    let echo = client.read_frame();
+    assert_eq!(
+        (echo.opcode, echo.payload.as_slice()),
+        (TEXT, &b"Hello"[..])
+    );
+    assert!(server.wait_for_log("frame out, 7 bytes"));
+    assert_eq!(trace_of(&server.log()), GOLDEN);
+}
+
+/// Without `--trace`, not a line of it, even with `RUST_LOG=trace`: the
+/// blocks are not even formatted. Would fail if tracing were on by default
+/// or followed `RUST_LOG`.
+#[test]
+fn nothing_is_traced_without_the_flag() {
+    let server = Server::start_with_env(&["--mode", "echo"], &[("RUST_LOG", "trace")]);
+    let mut client = server.client();
+    client.send(&MASKED_HELLO);
+    assert_eq!(client.read_text(), "Hello");
+    client.send_close(1000);
+    assert_eq!(client.expect_close(), Some(1000));
+    client.expect_eof();
+    drop(client);
+    assert!(server.wait_for_log("disconnected"));
+    let log = server.log();
+    assert!(!log.contains("socket_server::trace"), "{log}");
+    assert!(!log.contains("frame in"), "{log}");
+}
+
+/// A peer's text and close reason appear in the trace, escaped: a newline
+/// in them cannot start a line of its own. Every line of the log is a
+/// record, or a block's line indented by four spaces. Would fail if the
+/// trace showed a peer's bytes raw.
+#[test]
+fn a_peer_cannot_forge_a_line_in_the_trace() {
+    let server = Server::echo(&["--trace"]);
+    let mut client = server.client();
+    let forged = "ok\n[2000-01-01T00:00:00.000Z INFO  socket_server] forged\n    +-+";
+    client.send_text(forged);
+    assert_eq!(client.read_text(), forged);
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"bye\r\n[x] forged");
+    client.send(&frame(CLOSE, &close));
+    assert_eq!(client.expect_close(), Some(1000));
+    client.expect_eof();
+    drop(client);
+    assert!(server.wait_for_log("disconnected"));
+    let log = server.log();
+    assert!(
+        log.contains(
+            r#"text: "ok\n[2000-01-01T00:00:00.000Z INFO  socket_server] forged\n    +-+""#
+        ),
+        "{log}"
+    );
+    assert!(log.contains(r#"reason "bye\r\n[x] forged""#), "{log}");
+    for line in log.lines() {
+        let record = line.starts_with("[20") && line.contains("Z ");
+        assert!(record || line.starts_with("    "), "{line:?}");
+        assert!(
+            !line.contains("] forged") || line.contains("\\n"),
+            "{line:?}"
+        );
+    }
+}

@@ -10,8 +10,9 @@ import { join } from "node:path";
 
 const [url, screenshot] = process.argv.slice(2);
 const profile = mkdtempSync(join(tmpdir(), "socket-server-chromium-"));
-// Flags that work as root and headless on these machines (see the notes in
-// shared/notes/testing-on-this-machine.md).
+// Flags that work as root and headless: no sandbox (root), no GPU, and no
+// background networking, which a machine with no outside network refuses
+// many times over at every start.
 const context = await chromium.launchPersistentContext(profile, {
   executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
   headless: true,

@@ -187,6 +187,20 @@ fn temp_dir() -> PathBuf {
     dir
 }
 
+/// Skip the rest of a test whose tools are missing (a browser, a debugger).
+///
+/// Under CI (`CI` set) a skip is a failure: CI must never pass by skipping.
+/// Elsewhere the line goes straight to stderr, past the test harness's
+/// output capture, so `make test` sees it and counts it in its total.
+pub fn skip(test: &str, why: &str) {
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI must run {test}, but {why}"
+    );
+    let line = format!("SKIPPED: {test}: {why}\n");
+    let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
+}
+
 /// Poll `condition` every 10 ms for up to [`PATIENCE`].
 pub fn wait_until(mut condition: impl FnMut() -> bool) -> bool {
     let deadline = Instant::now() + PATIENCE;

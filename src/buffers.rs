@@ -87,7 +87,8 @@ impl Inbox {
 pub struct Outbox {
     bytes: Vec<u8>,
     sent: usize,
-    /// The last write did not take everything: the socket's buffer was full.
+    /// The socket's buffer is full: the last write did not take everything,
+    /// or took nothing.
     socket_full: bool,
 }
 
@@ -111,12 +112,19 @@ impl Outbox {
         self.len() == 0
     }
 
-    /// `n` more bytes were written. Returns whether the peer must have read
-    /// something: the socket had been full (the last write was partial), and
-    /// now it took more. A write into a socket with room proves nothing, as
-    /// the kernel takes the bytes whether or not anyone reads them.
-    pub fn advance(&mut self, n: usize) -> bool {
-        let peer_read = self.socket_full;
+    /// Was the socket full at the last attempt to write? Then any bytes it
+    /// takes now, it has room for because the peer read.
+    pub fn socket_full(&self) -> bool {
+        self.socket_full
+    }
+
+    /// A write took nothing: the socket is full.
+    pub fn mark_socket_full(&mut self) {
+        self.socket_full = true;
+    }
+
+    /// `n` more bytes were written. If that was not all, the socket is full.
+    pub fn advance(&mut self, n: usize) {
         self.sent = (self.sent + n).min(self.bytes.len());
         self.socket_full = self.sent < self.bytes.len();
         if self.sent == self.bytes.len() {
@@ -128,7 +136,6 @@ impl Outbox {
             self.bytes.drain(..self.sent);
             self.sent = 0;
         }
-        peer_read
     }
 }
 
@@ -176,19 +183,23 @@ mod tests {
     }
 
     #[test]
-    fn only_a_write_after_a_partial_one_shows_the_peer_reads() {
+    fn a_partial_write_or_none_means_the_socket_is_full() {
         let mut outbox = Outbox::default();
-        // Everything written at once: the socket had room, that is all.
+        // Everything written at once: the socket had room.
         outbox.queue().extend_from_slice(&[0; 10]);
-        assert!(!outbox.advance(10));
-        // A partial write: the socket is full. The next write means the
-        // peer took bytes and made room.
+        outbox.advance(10);
+        assert!(!outbox.socket_full());
+        // A partial write: the socket is full.
         outbox.queue().extend_from_slice(&[0; 10]);
-        assert!(!outbox.advance(4));
-        assert!(outbox.advance(6));
-        // Emptied: the socket has room again.
+        outbox.advance(4);
+        assert!(outbox.socket_full());
+        // Emptied: it has room again.
+        outbox.advance(6);
+        assert!(!outbox.socket_full());
+        // A write that took nothing.
         outbox.queue().extend_from_slice(&[0; 10]);
-        assert!(!outbox.advance(10));
+        outbox.mark_socket_full();
+        assert!(outbox.socket_full());
     }
 
     #[test]

@@ -11,7 +11,7 @@
 //! - messages out, for the loop to route: [`Client::next_message`];
 //! - replies in: [`Client::send`], [`Client::close`];
 //! - bytes out: [`Client::data_to_send`], [`Client::data_sent`];
-//! - what the loop must do next: [`Client::next_step`];
+//! - what the loop must do next: [`Client::after_write`];
 //! - time: [`Client::deadline`], [`Client::on_timeout`], [`Client::on_stop`].
 //!
 //! Nothing here reads the clock: every call is told `now`, so a test can
@@ -183,17 +183,27 @@ impl Client {
 
     // --- Bytes in ----------------------------------------------------------
 
-    /// Bytes arrived from the socket. They wait in the inbox until
-    /// [`Client::next_message`] reads them.
+    /// Bytes arrived from the socket: the PHP's two `socket_recv` branches.
+    /// Before the handshake they are (part of) the HTTP request, answered as
+    /// soon as it is whole. After it they are frames, which wait in the
+    /// inbox until [`Client::next_message`] reads them.
     pub fn receive_data(&mut self, bytes: &[u8], now: Instant) {
-        match &mut self.state {
-            State::Handshaking { .. } | State::Closing { .. } => self.inbox.extend(bytes),
-            State::Open { alive, pinged } => {
-                // Any byte shows the peer is there, a pong or not.
-                *alive = now;
-                *pinged = false;
+        match self.state {
+            // `if ($clients[$socket]["handshake"] == false)` (PHP line 51).
+            State::Handshaking { .. } => {
+                self.inbox.extend(bytes);
+                self.read_request(now);
+            }
+            // `else if (... == true)` (line 59). Any byte shows the peer is
+            // there, a pong or not.
+            State::Open { .. } => {
+                self.state = State::Open {
+                    alive: now,
+                    pinged: false,
+                };
                 self.inbox.extend(bytes);
             }
+            State::Closing { .. } => self.inbox.extend(bytes),
             // The connection is ending: late bytes are read only so that the
             // kernel has nothing unread to reset, and thrown away.
             State::Flushing { .. } | State::Lingering { .. } | State::Gone => {}
@@ -230,13 +240,10 @@ impl Client {
     }
 
     /// The next whole message for the loop to route (the PHP's
-    /// `$decoded_data`, line 62), or `None` when the bytes received so far
-    /// hold no more. On the way it answers the request head, pings and
-    /// closes itself, and fails the connection on a broken rule.
+    /// `$decoded_data`, line 62), or `None` when the frames received so far
+    /// hold no more. On the way it answers pings and closes itself, and
+    /// fails the connection on a broken rule.
     pub fn next_message(&mut self, now: Instant) -> Option<Message> {
-        if let State::Handshaking { .. } = self.state {
-            self.read_request(now);
-        }
         while self.reads_frames() {
             let event = self.reader.read_event(&mut self.inbox);
             self.show_frames_read();
@@ -247,10 +254,11 @@ impl Client {
                 return Some(message);
             }
         }
-        if self.reads_frames() {
-            self.inbox.tidy();
-        } else if !matches!(self.state, State::Handshaking { .. }) {
-            self.inbox.discard(); // nothing more will be read from it
+        match self.state {
+            State::Open { .. } | State::Closing { .. } => self.inbox.tidy(),
+            State::Handshaking { .. } => {}
+            // The connection is ending: nothing more will be read from it.
+            State::Flushing { .. } | State::Lingering { .. } | State::Gone => self.inbox.discard(),
         }
         None
     }
@@ -344,6 +352,7 @@ impl Client {
 
     /// Send an HTTP response; then the connection ends.
     fn respond(&mut self, response: Vec<u8>, now: Instant) {
+        self.inbox.discard(); // nothing more will be read from it
         self.queue_http(&response);
         self.state = State::Flushing {
             waiting: now,
@@ -362,14 +371,21 @@ impl Client {
             }
             // §5.5.1: once our close frame is out we send no more data
             // frames, so no reply could go out: the message is dropped.
-            Event::Message(_) => None,
+            Event::Message(_) => {
+                debug!(
+                    "[{}] a message after our close frame: not answered",
+                    self.id
+                );
+                None
+            }
             // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
-            // Pong frame in response", with "identical Application data"
-            // (§5.5.3); but nothing follows our close frame (§5.5.1).
+            // Pong frame in response, unless it already received a Close
+            // frame", with "identical Application data" (§5.5.3). A pong is
+            // a control frame, so it may follow our own close (§5.5.1 only
+            // forbids data frames); frames are no longer read once theirs
+            // has come.
             Event::Ping(data) => {
-                if self.is_open() {
-                    self.queue_frame(OpCode::Pong, &data);
-                }
+                self.queue_frame(OpCode::Pong, &data);
                 None
             }
             // §5.5.3: "A response to an unsolicited Pong frame is not
@@ -541,9 +557,19 @@ impl Client {
 
     /// The socket took `n` bytes of [`Client::data_to_send`].
     pub fn data_sent(&mut self, n: usize, now: Instant) {
-        if self.outbox.advance(n) {
+        // The socket had been full, and now it took more: the peer made
+        // room by reading. (A write into a socket with room proves nothing:
+        // the kernel takes the bytes whether or not anyone reads them, our
+        // own ping included.)
+        if self.outbox.socket_full() {
             self.peer_is_reading(now);
         }
+        self.outbox.advance(n);
+    }
+
+    /// The socket took none of [`Client::data_to_send`]: it is full.
+    pub fn send_blocked(&mut self) {
+        self.outbox.mark_socket_full();
     }
 
     /// The peer took bytes that were waiting for it: it is alive, and it is
@@ -552,7 +578,10 @@ impl Client {
     /// never cut off; one that takes nothing is.
     fn peer_is_reading(&mut self, now: Instant) {
         match &mut self.state {
-            State::Open { alive, .. } => *alive = now,
+            State::Open { alive, pinged } => {
+                *alive = now;
+                *pinged = false;
+            }
             State::Closing { waiting } | State::Flushing { waiting, .. } => *waiting = now,
             State::Handshaking { .. } | State::Lingering { .. } | State::Gone => {}
         }
@@ -576,10 +605,10 @@ impl Client {
         !self.outbox.is_empty()
     }
 
-    /// What the loop must do next, now that it has written what the socket
-    /// took. This is also where a client that leaves too much unread is
-    /// let go (the other half of backpressure).
-    pub fn next_step(&mut self, now: Instant) -> Step {
+    /// What the loop must do now that it has written what the socket took:
+    /// the client may move on (its last bytes are out: `Lingering`), or be
+    /// let go (too much left unread: the other half of backpressure).
+    pub fn after_write(&mut self, now: Instant) -> Step {
         let limit = self.config.limits.max_pending_output;
         let pending = self.outbox.len();
         if pending > limit && self.state != State::Gone {
@@ -735,7 +764,7 @@ mod tests {
         assert_eq!(client.next_message(t0), None);
         let response = written(&mut client, t0);
         assert!(response.starts_with(b"HTTP/1.1 101 "));
-        assert_eq!(client.next_step(t0), Step::KeepGoing);
+        assert_eq!(client.after_write(t0), Step::KeepGoing);
         client
     }
 
@@ -822,7 +851,7 @@ mod tests {
         assert!(matches!(client.state(), State::Handshaking { .. }));
         client.on_timeout(t0 + secs(10.0));
         assert_eq!(client.state(), State::Gone);
-        assert_eq!(client.next_step(t0 + secs(10.0)), Step::Drop);
+        assert_eq!(client.after_write(t0 + secs(10.0)), Step::Drop);
     }
 
     #[test]
@@ -831,7 +860,7 @@ mod tests {
         let mut client = accepted(limits(), false, t0);
         client.receive_data(b"GET / HT", t0);
         client.receive_eof(t0);
-        assert_eq!(client.next_step(t0), Step::Drop);
+        assert_eq!(client.after_write(t0), Step::Drop);
     }
 
     #[test]
@@ -842,7 +871,7 @@ mod tests {
         assert_eq!(client.next_message(t0), None);
         let page = written(&mut client, t0);
         assert!(page.starts_with(b"HTTP/1.1 200 OK\r\n"));
-        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+        assert_eq!(client.after_write(t0), Step::ShutdownWrite);
         assert_eq!(client.state(), State::Lingering { since: t0 });
         // Late bytes are read and thrown away.
         client.receive_data(b"more", t0);
@@ -850,16 +879,16 @@ mod tests {
         assert!(client.data_to_send().is_empty());
         // The peer's FIN ends it; so does the close timeout.
         client.receive_eof(t0 + secs(0.1));
-        assert_eq!(client.next_step(t0), Step::Drop);
+        assert_eq!(client.after_write(t0), Step::Drop);
         let mut silent = accepted(limits(), false, t0);
         silent.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
         silent.next_message(t0);
         written(&mut silent, t0);
-        assert_eq!(silent.next_step(t0), Step::ShutdownWrite);
+        assert_eq!(silent.after_write(t0), Step::ShutdownWrite);
         silent.on_timeout(t0 + secs(1.9));
-        assert_eq!(silent.next_step(t0 + secs(1.9)), Step::KeepGoing);
+        assert_eq!(silent.after_write(t0 + secs(1.9)), Step::KeepGoing);
         silent.on_timeout(t0 + secs(2.0));
-        assert_eq!(silent.next_step(t0 + secs(2.0)), Step::Drop);
+        assert_eq!(silent.after_write(t0 + secs(2.0)), Step::Drop);
     }
 
     #[test]
@@ -870,7 +899,7 @@ mod tests {
         full.next_message(t0);
         let response = written(&mut full, t0);
         assert!(response.starts_with(b"HTTP/1.1 503 Service Unavailable\r\n"));
-        assert_eq!(full.next_step(t0), Step::ShutdownWrite);
+        assert_eq!(full.after_write(t0), Step::ShutdownWrite);
         let mut page = accepted(limits(), true, t0);
         page.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
         page.next_message(t0);
@@ -893,7 +922,7 @@ mod tests {
             frames(&written(&mut client, t1)),
             [(OpCode::Ping, PING_PAYLOAD.to_vec())]
         );
-        assert_eq!(client.next_step(t1), Step::KeepGoing);
+        assert_eq!(client.after_write(t1), Step::KeepGoing);
         // Writing our own ping proves nothing about the peer.
         assert_eq!(client.deadline(), Some(t0 + secs(2.0)));
         let t2 = t0 + secs(2.0);
@@ -903,7 +932,7 @@ mod tests {
             frames(client.data_to_send()),
             [close_frame(1011, "no answer to a ping")]
         );
-        assert_eq!(client.next_step(t2), Step::Drop);
+        assert_eq!(client.after_write(t2), Step::Drop);
     }
 
     #[test]
@@ -989,9 +1018,9 @@ mod tests {
             ]
         );
         // §7.1.1: our side of TCP closes first; then we wait for theirs.
-        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+        assert_eq!(client.after_write(t0), Step::ShutdownWrite);
         client.receive_eof(t0 + secs(0.01));
-        assert_eq!(client.next_step(t0), Step::Drop);
+        assert_eq!(client.after_write(t0), Step::Drop);
     }
 
     #[test]
@@ -1004,7 +1033,7 @@ mod tests {
     }
 
     #[test]
-    fn our_close_waits_for_the_peers_and_nothing_follows_it() {
+    fn our_close_waits_for_the_peers_and_no_data_follows_it() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
         client.close(close::NORMAL, "bye", t0);
@@ -1013,18 +1042,40 @@ mod tests {
             frames(&written(&mut client, t0)),
             [close_frame(1000, "bye")]
         );
-        // §5.5.1: after our close, no data frames and no pongs go out.
+        // §5.5.1: after our close, no data frames go out: a message is not
+        // answered. §5.5.2: a ping still gets its pong (it is a control
+        // frame, and the peer's close has not come yet).
         let input = [client_frame(0x81, b"late"), client_frame(0x89, b"ping")].concat();
         client.receive_data(&input, t0);
         assert_eq!(client.next_message(t0), None);
         client.send(&Message::Text("late reply".into()));
         client.close(close::GOING_AWAY, "again", t0);
-        assert!(client.data_to_send().is_empty());
+        assert_eq!(
+            frames(&written(&mut client, t0)),
+            [(OpCode::Pong, b"ping".to_vec())]
+        );
         // The peer's close completes the handshake, with no second close.
         client.receive_data(&client_frame(0x88, &close::payload(1000, "")), t0);
         client.next_message(t0);
         assert!(client.data_to_send().is_empty());
-        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+        assert_eq!(client.after_write(t0), Step::ShutdownWrite);
+    }
+
+    #[test]
+    fn a_write_after_the_socket_refused_one_shows_the_peer_reads() {
+        let t0 = Instant::now();
+        let mut client = open(limits(), t0);
+        client.send(&Message::Binary(vec![0; 1000]));
+        client.close(close::NORMAL, "bye", t0);
+        // Everything fits in the socket at once; then new bytes meet a full
+        // socket, which takes nothing.
+        client.send_blocked();
+        // A second later it takes them: the peer read.
+        let t1 = t0 + secs(1.5);
+        let n = client.data_to_send().len();
+        client.data_sent(n, t1);
+        assert_eq!(client.state(), State::Closing { waiting: t1 });
+        assert_eq!(client.deadline(), Some(t1 + secs(2.0)));
     }
 
     #[test]
@@ -1035,7 +1086,7 @@ mod tests {
         written(&mut client, t0);
         assert_eq!(client.deadline(), Some(t0 + secs(2.0)));
         client.on_timeout(t0 + secs(2.0));
-        assert_eq!(client.next_step(t0 + secs(2.0)), Step::Drop);
+        assert_eq!(client.after_write(t0 + secs(2.0)), Step::Drop);
     }
 
     #[test]
@@ -1051,7 +1102,7 @@ mod tests {
             frames(&written(&mut client, t0)),
             [close_frame(1002, "a client frame is not masked")]
         );
-        assert_eq!(client.next_step(t0), Step::ShutdownWrite);
+        assert_eq!(client.after_write(t0), Step::ShutdownWrite);
         client.receive_data(&client_frame(0x81, b"later still"), t0);
         assert_eq!(client.next_message(t0), None);
     }
@@ -1069,7 +1120,7 @@ mod tests {
         assert!(client.wants_write() && !client.wants_read());
         written(&mut client, t0);
         // Nothing to wait for: its side is closed already.
-        assert_eq!(client.next_step(t0), Step::Drop);
+        assert_eq!(client.after_write(t0), Step::Drop);
     }
 
     /// The second bug of issue "One connection, one state machine": the
@@ -1100,7 +1151,7 @@ mod tests {
         client.on_timeout(now + secs(1.999));
         assert!(matches!(client.state(), State::Flushing { .. }));
         client.on_timeout(now + secs(2.0));
-        assert_eq!(client.next_step(now + secs(2.0)), Step::Drop);
+        assert_eq!(client.after_write(now + secs(2.0)), Step::Drop);
     }
 
     #[test]
@@ -1115,9 +1166,9 @@ mod tests {
         assert!(client.wants_read());
         client.send(&Message::Binary(vec![0; 100]));
         assert!(!client.wants_read());
-        assert_eq!(client.next_step(t0), Step::KeepGoing);
+        assert_eq!(client.after_write(t0), Step::KeepGoing);
         client.send(&Message::Binary(vec![0; 1 << 20]));
-        assert_eq!(client.next_step(t0), Step::Drop);
+        assert_eq!(client.after_write(t0), Step::Drop);
     }
 
     #[test]
@@ -1132,6 +1183,6 @@ mod tests {
         assert_eq!(open.state(), State::Closing { waiting: t0 });
         let mut handshaking = accepted(limits(), false, t0);
         handshaking.on_stop(t0);
-        assert_eq!(handshaking.next_step(t0), Step::Drop);
+        assert_eq!(handshaking.after_write(t0), Step::Drop);
     }
 }

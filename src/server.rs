@@ -255,8 +255,8 @@ impl Server {
 
     /// Write what is waiting for a client, as much as its socket takes now
     /// (the PHP's `socket_write()` assumed every write takes everything);
-    /// then do what the client says comes next. Called after every change
-    /// to a client, so that none is left behind.
+    /// then do what the client says comes next (`Client::after_write`).
+    /// Called after every change to a client, so that none is left behind.
     fn write_to(&mut self, socket: Socket, now: Instant) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;
@@ -269,7 +269,10 @@ impl Server {
                     break;
                 }
                 Ok(n) => client.data_sent(n, now),
-                Err(e) if would_block(&e) => break,
+                Err(e) if would_block(&e) => {
+                    client.send_blocked();
+                    break;
+                }
                 Err(e) if interrupted(&e) => continue,
                 // A closed or reset peer: EPIPE or ECONNRESET.
                 Err(e) => {
@@ -278,7 +281,7 @@ impl Server {
                 }
             }
         }
-        match client.next_step(now) {
+        match client.after_write(now) {
             Step::KeepGoing => {}
             // Our last bytes are out: close our half of the TCP connection
             // (our FIN) and wait for the peer to close its half.

@@ -76,6 +76,29 @@ fn an_idle_client_that_never_answers_is_dropped() {
     assert!(server.wait_for_log("did not answer a ping; dropped"));
 }
 
+/// After the closing handshake the server closes its side of TCP and waits
+/// for the peer to close its side (so our last bytes are not destroyed by a
+/// reset). A peer that never does is let go after the close timeout, so its
+/// slot is not held forever. This is the one timeout that ends a connection
+/// without `drop_now`: it proves the loop removes such a client too. Would
+/// fail if that wait had no end, or if the loop missed the end.
+#[test]
+fn a_peer_that_keeps_tcp_open_after_the_close_is_let_go() {
+    let server = Server::echo(&["--close-timeout", "0.5"]);
+    let mut client = server.client();
+    client.send_close(1000);
+    assert_eq!(client.expect_close(), Some(1000));
+    client.expect_eof();
+    // Our socket stays open: the server must give up on its own.
+    let start = Instant::now();
+    assert!(
+        wait_until(|| server.log().contains("disconnected")),
+        "never let go"
+    );
+    assert_near_timeout("lingering peer let go", start.elapsed());
+    drop(client);
+}
+
 /// A client that is busy reading a big reply, slowly, is alive even though
 /// it sends nothing: the idle timer counts bytes it takes as well as bytes
 /// it sends. Here an 8 MiB echo is read over about three idle periods.

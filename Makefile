@@ -7,7 +7,7 @@ SHELL := bash
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test lint doc bench build clean
+.PHONY: run test lint doc bench build clean walk debug
 
 ## run: build (debug, so a debugger can step through it) and start the server
 ## on 127.0.0.1:1222; the page is at http://127.0.0.1:1222/
@@ -23,6 +23,18 @@ test:
 	awk '/^test result:/ { passed += $$4; failed += $$6 } /^SKIPPED: / { skipped++ } \
 	     END { printf "total: %d passed, %d failed, %d skipped\n", passed - skipped, failed, skipped }' "$$log"; \
 	rm -f "$$log"; exit $$status
+
+## walk: run the server under gdb while a client sends the tutorial's
+## handshake and a masked "Hello"; print where gdb stopped and what it saw
+## (docs/debugging.md). It uses a free port, so `make run` may be running.
+walk:
+	$(CARGO) build --bin socket_server
+	@$(CARGO) run --quiet --example walk
+
+## debug: the same walk, but gdb stops at each breakpoint and waits for you
+debug:
+	$(CARGO) build --bin socket_server
+	@$(CARGO) run --quiet --example walk -- --interactive
 
 ## lint: formatting, clippy and rustdoc, warnings as errors
 lint:

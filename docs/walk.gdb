@@ -4,12 +4,13 @@
 # that it still prints exactly that.
 source docs/breakpoints.gdb
 run
-# Stop 1: handshake(). The request is parsed; these are its target and
-# headers, as the PHP's regular expressions tried to find them.
+echo \n# Stop 1, handshake(): the request, parsed. The PHP's regular\n
+echo # expressions tried to find these in the raw text (lines 130-146).\n
 print request.target
 print request.headers
 continue
-# Stop 2: accept_key(). Step over its three lines and print each value.
+echo \n# Stop 2, accept_key(): the key as sent. Step over its three lines\n
+echo # (PHP lines 148-149) and print each value.\n
 print key
 next
 next
@@ -18,19 +19,20 @@ print key_and_guid
 print/x sha1
 print accept
 continue
-# Stop 3: unmask(), with the masked payload, the key and where it starts.
+echo \n# Stop 3, unmask(): the masked payload of RFC 6455's "Hello", the\n
+echo # masking key, and where in the payload these bytes start.\n
 print/x data
 print/x mask
 print offset
-# Back in the caller, the same bytes, unmasked in place.
+echo \n# Back in the caller: the same five bytes, unmasked in place.\n
 finish
 print/c piece
-# The rest of the conversation: the reply goes out, the client closes.
+echo \n# The reply goes out; then the client's close frame arrives.\n
 delete
 break socket_server::client::Client::on_close_frame
 continue
 print close
-# Stop the server as Ctrl-C would. (Breakpoints first: a signal sent at a
-# breakpoint returns to it, and gdb would stop there again.)
+echo \n# Stop the server as Ctrl-C would. (Breakpoints go first: a signal\n
+echo # sent at a breakpoint comes back to it, and gdb would stop again.)\n
 delete
 signal SIGTERM

@@ -40,17 +40,32 @@ pub struct Walk {
     pub client: Vec<String>,
 }
 
+impl Walk {
+    /// What `make walk` prints: gdb's transcript, then the client's lines.
+    pub fn report(&self) -> String {
+        let mut report = self.transcript.clone();
+        report.push('\n');
+        for line in &self.client {
+            report.push_str(&format!("[client] {line}\n"));
+        }
+        report
+    }
+}
+
 /// The debugger to use: `rust-gdb` (gdb with Rust's pretty-printers, from
 /// the Rust toolchain) if there is one, else plain `gdb`; `None` if neither.
 pub fn debugger() -> Option<&'static str> {
-    ["rust-gdb", "gdb"].into_iter().find(|gdb| {
-        Command::new(gdb)
-            .arg("--version")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|status| status.success())
-    })
+    ["rust-gdb", "gdb"].into_iter().find(|gdb| installed(gdb))
+}
+
+/// Does `program --version` run?
+pub fn installed(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success())
 }
 
 /// The server's flags for the walk: its port, and patience, because clocks
@@ -97,7 +112,10 @@ pub fn run_batch(gdb: &str, server: &Path, root: &Path) -> Result<Walk, String> 
     let raw = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
         let stderr = String::from_utf8_lossy(&output.stderr);
-        return Err(format!("{gdb} failed ({}):\n{raw}\n{stderr}", output.status));
+        return Err(format!(
+            "{gdb} failed ({}):\n{raw}\n{stderr}",
+            output.status
+        ));
     }
     Ok(Walk {
         transcript: normalize(&raw, port),

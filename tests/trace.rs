@@ -179,3 +179,120 @@ fn a_peer_cannot_forge_a_line_in_the_trace() {
         );
     }
 }
+
+/// The traces quoted in `docs/handshake.md` and `docs/framing.md` are real:
+/// the scenarios below produce them, and every ```trace block of those docs
+/// must appear, line for line, in what the server logged (ids, and the
+/// `Date` of an error response, which change every run, set aside). Would
+/// fail if the trace changed and the docs did not, or the other way round.
+/// To see the output: `cargo test --test trace docs -- --nocapture`.
+#[test]
+fn the_docs_quote_real_trace_output() {
+    let mut logged = handshake_scenarios();
+    logged.push_str(&framing_scenarios());
+    let logged = without_dates(&logged);
+    println!("{logged}");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["docs/handshake.md", "docs/framing.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect(doc);
+        let blocks = trace_blocks(&text);
+        assert!(!blocks.is_empty(), "{doc} quotes no trace");
+        for block in blocks {
+            let block = without_dates(&block.lines().map(without_id).collect::<Vec<_>>().join("\n"));
+            assert!(
+                logged.contains(&block),
+                "{doc} quotes a trace the server no longer writes:\n{block}\n\n\
+                 What it writes now:\n{logged}"
+            );
+        }
+    }
+}
+
+/// The ```trace blocks of a Markdown text.
+fn trace_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut rest = markdown;
+    while let Some(start) = rest.find("```trace\n") {
+        let body = &rest[start + 9..];
+        let end = body.find("\n```").expect("an unclosed ```trace block");
+        blocks.push(body[..end + 1].to_owned());
+        rest = &body[end..];
+    }
+    blocks
+}
+
+/// `Date: Thu, 03 Dec 2026 13:11:16 GMT\r\n` -> `Date: (the date)\r\n`.
+fn without_dates(text: &str) -> String {
+    text.lines()
+        .map(|line| match line.find("Date: ") {
+            Some(at) if line.ends_with(" GMT\\r\\n") => format!("{}Date: (the date)\\r\\n", &line[..at]),
+            _ => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
+/// The tutorial's handshake, in tutorial mode; then a client that speaks
+/// version 12 of the protocol.
+fn handshake_scenarios() -> String {
+    let server = Server::start(&["--trace", "--allowed-origin", "http://example.com"]);
+    let mut client = Client::raw(server.connect());
+    client.handshake(TUTORIAL_REQUEST);
+    let old = TUTORIAL_REQUEST.replace("Version: 13", "Version: 12");
+    let refused = server.http(&old);
+    assert_eq!(refused.status, 426);
+    client.send_close(1000);
+    client.expect_close();
+    client.expect_eof();
+    drop(client);
+    assert!(wait_until(
+        || count(&server.log(), "disconnected") == 2
+    ));
+    trace_of(&server.log())
+}
+
+/// RFC 6455 §5.7's examples and the rest of `docs/framing.md`, in echo
+/// mode: each message the client sends comes back as the server frames it.
+fn framing_scenarios() -> String {
+    let server = Server::echo(&["--trace"]);
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut client = server.client();
+    // A single-frame masked text message: "Hello".
+    client.send(&MASKED_HELLO);
+    assert_eq!(client.read_text(), "Hello");
+    // 256 bytes and 64 KiB: the 16-bit and the 64-bit length forms.
+    for size in [256, 65536] {
+        let payload: Vec<u8> = (0..size).map(|i| i as u8).collect();
+        client.send(&masked_frame(0x80 | BINARY, &payload, key));
+        assert_eq!(client.read_frame().payload.len(), size);
+    }
+    // A fragmented text message: "Hel", then "lo", each with its own key.
+    client.send(&masked_frame(TEXT, b"Hel", key));
+    client.send(&masked_frame(0x80 | CONTINUATION, b"lo", [0x7d, 0x24, 0x9e, 0x08]));
+    assert_eq!(client.read_text(), "Hello");
+    // A ping, and its pong.
+    client.send(&masked_frame(0x80 | PING, b"Hello", key));
+    assert_eq!(client.read_frame().opcode, PONG);
+    // The closing handshake.
+    let mut close = 1000u16.to_be_bytes().to_vec();
+    close.extend_from_slice(b"bye");
+    client.send(&masked_frame(0x80 | CLOSE, &close, key));
+    assert_eq!(client.expect_close(), Some(1000));
+    client.expect_eof();
+    drop(client);
+    // A broken rule: a frame that is not masked (§5.1).
+    let mut rude = server.client();
+    rude.send(&[0x81, 0x02, b'h', b'i']);
+    assert_eq!(rude.expect_close(), Some(1002));
+    rude.expect_eof();
+    drop(rude);
+    assert!(wait_until(
+        || count(&server.log(), "disconnected") == 2
+    ));
+    trace_of(&server.log())
+}
+
+fn count(log: &str, needle: &str) -> usize {
+    log.lines().filter(|line| line.contains(needle)).count()
+}

@@ -8,7 +8,7 @@
 //! bytes -> socket. [`clients`] is the table pairing each socket with its
 //! [`client`] record (the connection's whole life, with no socket in it) and
 //! its [`buffers`]; [`config`] holds the flags, [`console`] the log,
-//! [`calendar`] the date.
+//! [`trace`] what `--trace` shows, [`calendar`] the date.
 
 // `unsafe` is refused everywhere but in `poll`, which declares the two C
 // functions std does not wrap (poll(2) and signal(2)).

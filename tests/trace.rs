@@ -198,7 +198,8 @@ fn the_docs_quote_real_trace_output() {
         let blocks = trace_blocks(&text);
         assert!(!blocks.is_empty(), "{doc} quotes no trace");
         for block in blocks {
-            let block = without_dates(&block.lines().map(without_id).collect::<Vec<_>>().join("\n"));
+            let block =
+                without_dates(&block.lines().map(without_id).collect::<Vec<_>>().join("\n"));
             assert!(
                 logged.contains(&block),
                 "{doc} quotes a trace the server no longer writes:\n{block}\n\n\
@@ -225,7 +226,9 @@ fn trace_blocks(markdown: &str) -> Vec<String> {
 fn without_dates(text: &str) -> String {
     text.lines()
         .map(|line| match line.find("Date: ") {
-            Some(at) if line.ends_with(" GMT\\r\\n") => format!("{}Date: (the date)\\r\\n", &line[..at]),
+            Some(at) if line.ends_with(" GMT\\r\\n") => {
+                format!("{}Date: (the date)\\r\\n", &line[..at])
+            }
             _ => line.to_owned(),
         })
         .collect::<Vec<_>>()
@@ -246,9 +249,7 @@ fn handshake_scenarios() -> String {
     client.expect_close();
     client.expect_eof();
     drop(client);
-    assert!(wait_until(
-        || count(&server.log(), "disconnected") == 2
-    ));
+    assert!(wait_until(|| count(&server.log(), "disconnected") == 2));
     trace_of(&server.log())
 }
 
@@ -269,7 +270,11 @@ fn framing_scenarios() -> String {
     }
     // A fragmented text message: "Hel", then "lo", each with its own key.
     client.send(&masked_frame(TEXT, b"Hel", key));
-    client.send(&masked_frame(0x80 | CONTINUATION, b"lo", [0x7d, 0x24, 0x9e, 0x08]));
+    client.send(&masked_frame(
+        0x80 | CONTINUATION,
+        b"lo",
+        [0x7d, 0x24, 0x9e, 0x08],
+    ));
     assert_eq!(client.read_text(), "Hello");
     // A ping, and its pong.
     client.send(&masked_frame(0x80 | PING, b"Hello", key));
@@ -287,9 +292,7 @@ fn framing_scenarios() -> String {
     assert_eq!(rude.expect_close(), Some(1002));
     rude.expect_eof();
     drop(rude);
-    assert!(wait_until(
-        || count(&server.log(), "disconnected") == 2
-    ));
+    assert!(wait_until(|| count(&server.log(), "disconnected") == 2));
     trace_of(&server.log())
 }
 

@@ -21,6 +21,7 @@
 //! deadline counts from, and `Client::timer` is the one function that
 //! turns a state into a deadline.
 
+use crate::access;
 use crate::buffers::{Inbox, Outbox};
 use crate::close::{self, CloseFrame, Violation};
 use crate::config::{Config, Mode};
@@ -310,7 +311,7 @@ impl Client {
             const FULL: Refusal = Refusal::new(503, "too many clients, try again later");
             return self.respond(FULL.response(), now);
         }
-        match handshake::handshake(&request, &self.config.allowed_origins) {
+        match handshake::handshake(&request, &self.config) {
             Ok(accepted) => {
                 self.show(|| trace::accept_key(&self.id, &accepted.accept_key));
                 self.queue_http(&accepted.response);
@@ -336,7 +337,15 @@ impl Client {
 
     /// A plain GET: a file from `www/`, or a refusal.
     fn serve_page(&mut self, request: &Request, now: Instant) {
-        let answer = www::serve(&self.config.www, request);
+        // A page too must be asked of this server by name (DNS rebinding,
+        // `access.rs`). A request with no Host (HTTP/1.0) is no browser's.
+        let host_ok = request
+            .header("Host")
+            .is_none_or(|host| access::host_allowed(host, &self.config));
+        let answer = match host_ok {
+            true => www::serve(&self.config.www, request),
+            false => Err(access::WRONG_HOST_PAGE),
+        };
         let status = answer
             .as_ref()
             .map_or_else(|refusal| refusal.status, |_| 200);
@@ -748,9 +757,11 @@ mod tests {
 
     /// A client accepted at `t0`, with these limits.
     fn accepted(limits: Limits, server_full: bool, t0: Instant) -> Client {
+        // The tutorial's request names another site's host and origin.
         let config = Config {
             limits,
             allowed_origins: vec!["http://example.com".into()],
+            allowed_hosts: vec!["server.example.com".into()],
             ..Config::default()
         };
         let peer = "127.0.0.1:50000".parse().unwrap();
@@ -867,7 +878,7 @@ mod tests {
     fn a_page_is_sent_then_our_side_closes_then_we_linger() {
         let t0 = Instant::now();
         let mut client = accepted(limits(), false, t0);
-        client.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
+        client.receive_data(b"GET / HTTP/1.1\r\nHost: localhost:1222\r\n\r\n", t0);
         assert_eq!(client.next_message(t0), None);
         let page = written(&mut client, t0);
         assert!(page.starts_with(b"HTTP/1.1 200 OK\r\n"));
@@ -881,7 +892,7 @@ mod tests {
         client.receive_eof(t0 + secs(0.1));
         assert_eq!(client.after_write(t0), Step::Drop);
         let mut silent = accepted(limits(), false, t0);
-        silent.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
+        silent.receive_data(b"GET / HTTP/1.1\r\nHost: localhost:1222\r\n\r\n", t0);
         silent.next_message(t0);
         written(&mut silent, t0);
         assert_eq!(silent.after_write(t0), Step::ShutdownWrite);
@@ -889,6 +900,15 @@ mod tests {
         assert_eq!(silent.after_write(t0 + secs(1.9)), Step::KeepGoing);
         silent.on_timeout(t0 + secs(2.0));
         assert_eq!(silent.after_write(t0 + secs(2.0)), Step::Drop);
+    }
+
+    #[test]
+    fn a_page_asked_of_another_host_gets_421() {
+        let t0 = Instant::now();
+        let mut client = accepted(limits(), false, t0);
+        client.receive_data(b"GET / HTTP/1.1\r\nHost: evil.example:1222\r\n\r\n", t0);
+        let response = written(&mut client, t0);
+        assert!(response.starts_with(b"HTTP/1.1 421 Misdirected Request\r\n"));
     }
 
     #[test]
@@ -901,7 +921,7 @@ mod tests {
         assert!(response.starts_with(b"HTTP/1.1 503 Service Unavailable\r\n"));
         assert_eq!(full.after_write(t0), Step::ShutdownWrite);
         let mut page = accepted(limits(), true, t0);
-        page.receive_data(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", t0);
+        page.receive_data(b"GET / HTTP/1.1\r\nHost: localhost:1222\r\n\r\n", t0);
         page.next_message(t0);
         assert!(written(&mut page, t0).starts_with(b"HTTP/1.1 200 OK\r\n"));
     }

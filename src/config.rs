@@ -61,7 +61,11 @@ pub struct Config {
     pub log_file: PathBuf,
     pub www: PathBuf,
     pub mode: Mode,
+    /// `--allowed-origin`: pages from these origins may connect too.
     pub allowed_origins: Vec<String>,
+    /// `--allowed-host`: names besides the listen address and the loopback
+    /// names that a `Host` header may give for this server (`*`: any).
+    pub allowed_hosts: Vec<String>,
     /// `--trace`: log every request, response and frame, dissected.
     pub trace: bool,
     pub limits: Limits,
@@ -77,6 +81,7 @@ impl Default for Config {
             www: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www"),
             mode: Mode::Tutorial,
             allowed_origins: Vec::new(),
+            allowed_hosts: Vec::new(),
             trace: false,
             limits: Limits::default(),
         }
@@ -106,6 +111,12 @@ Options:
   --allowed-origin ORIGIN   also accept browser pages from ORIGIN (repeatable;
                             `*` for any, `null` for pages opened as files);
                             pages from this server itself are always accepted
+  --allowed-host NAME       also answer requests whose Host header is NAME,
+                            on any port, or NAME:PORT (repeatable; `*` for
+                            any). Always answered: the listen address,
+                            localhost, 127.0.0.1 and [::1], with our port.
+                            Other Hosts get 403 for a WebSocket and 421 for a
+                            page (against DNS rebinding)
   --max-message-size BYTES  largest message accepted (close 1009 above)
                                                               [default: 16777216]
   --max-pending-output BYTES
@@ -182,6 +193,9 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         }
         "--allowed-origin" => config
             .allowed_origins
+            .push(non_empty(flag, value)?.to_owned()),
+        "--allowed-host" => config
+            .allowed_hosts
             .push(non_empty(flag, value)?.to_owned()),
         "--max-message-size" => limits.max_message_size = positive(flag, value)?,
         "--max-pending-output" => limits.max_pending_output = positive(flag, value)?,
@@ -270,6 +284,8 @@ mod tests {
         assert_eq!(config.port, 0);
         assert_eq!(config.mode, Mode::Echo);
         assert_eq!(config.allowed_origins, ["null", "http://a"]);
+        let hosts = run(&["--allowed-host", "chat.lan", "--allowed-host=*"]).unwrap();
+        assert_eq!(hosts.allowed_hosts, ["chat.lan", "*"]);
         assert_eq!(
             config.limits.idle_timeout,
             Some(Duration::from_millis(1500))

@@ -9,10 +9,13 @@
 //! - The PHP checked only `Sec-WebSocket-Version`, and on any other problem
 //!   logged a line and left the client waiting for an answer forever. Here
 //!   every check has its HTTP status and a one-line reason.
-//! - The PHP read `Origin` and did nothing with it. §10.2 says a server
-//!   SHOULD use it to refuse pages it does not trust, so we do (see
-//!   [`origin_allowed`]).
+//! - The PHP read `Host` and `Origin` and did nothing with them. §10.2 says
+//!   a server SHOULD use `Origin` to refuse pages it does not trust, and a
+//!   `Host` that does not name this server is a page that reached us by
+//!   DNS rebinding; `access.rs` holds both rules.
 
+use crate::access;
+use crate::config::Config;
 use crate::http::{self, Refusal, Request};
 use base64::Engine;
 
@@ -91,8 +94,8 @@ fn refuse(status: u16, reason: &'static str) -> Result<Accepted, Refusal> {
 
 /// Check a WebSocket request (§4.2.1) and build the answer (§4.2.2).
 ///
-/// `allowed_origins` is the `--allowed-origin` list; see [`origin_allowed`].
-pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accepted, Refusal> {
+/// `config` holds who may connect: see `access.rs`.
+pub fn handshake(request: &Request, config: &Config) -> Result<Accepted, Refusal> {
     // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
     if request.method != "GET" {
         return Err(NOT_GET);
@@ -145,8 +148,18 @@ pub fn handshake(request: &Request, allowed_origins: &[String]) -> Result<Accept
     if !is_valid_key(key) {
         return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
     }
-    // §10.2: refuse pages from origins we do not trust.
-    if !origin_allowed(request.header("Origin"), host, allowed_origins) {
+    // The Host must name this server (DNS rebinding), and a browser's page
+    // must come from this server or an allowed origin (§10.2).
+    if !access::host_allowed(host, config) {
+        return Err(access::WRONG_HOST_SOCKET);
+    }
+    let origins: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Origin"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    if !access::origin_allowed(&origins, host, config) {
         return refuse(403, "Origin not allowed");
     }
     let subprotocol = choose_subprotocol(request);
@@ -194,51 +207,6 @@ fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
     http::response(101, &headers, b"")
 }
 
-/// May a page from `origin` talk to this server (RFC 6455 §10.2)?
-///
-/// Browsers always send `Origin`; other clients usually do not, and a
-/// missing Origin is allowed (it protects nothing: any program can forge
-/// it). A page loaded from this same server is always allowed: the Origin's
-/// host and port equal the request's `Host`. Any other page is refused
-/// unless its origin is in `allowed` (the `--allowed-origin` flags; `*`
-/// allows any, `null` allows pages opened from files). That stops a page on
-/// another site from talking to a server on your machine through your
-/// browser.
-pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> bool {
-    let Some(origin) = origin else {
-        return true;
-    };
-    let same_origin = match origin.split_once("://") {
-        Some((scheme, authority)) => same_authority(scheme, authority, host),
-        None => false, // "null": a page opened from a file, or sandboxed
-    };
-    same_origin
-        || allowed
-            .iter()
-            .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
-}
-
-/// Is the Origin's `host[:port]` the same as the `Host` header's, once the
-/// default ports are filled in? The Origin's default comes from its scheme;
-/// the Host's is 80, because this server speaks plain `ws:` (no TLS).
-fn same_authority(scheme: &str, authority: &str, host: &str) -> bool {
-    let origin_default = if scheme.eq_ignore_ascii_case("https") {
-        "443"
-    } else {
-        "80"
-    };
-    with_port(authority, origin_default).eq_ignore_ascii_case(&with_port(host, "80"))
-}
-
-/// `example.com` -> `example.com:80`; `[::1]` -> `[::1]:80`; with a port, as is.
-fn with_port(authority: &str, default_port: &str) -> String {
-    if authority.ends_with(']') || !authority.contains(':') {
-        format!("{authority}:{default_port}")
-    } else {
-        authority.to_owned()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,7 +236,7 @@ mod tests {
     }
 
     fn status(request: &Request) -> u16 {
-        match handshake(request, &[]) {
+        match handshake(request, &Config::default()) {
             Ok(_) => 101,
             Err(refusal) => refusal.status,
         }
@@ -297,7 +265,7 @@ mod tests {
 
     #[test]
     fn the_101_response_byte_for_byte() {
-        let accepted = handshake(&request(""), &[]).unwrap();
+        let accepted = handshake(&request(""), &Config::default()).unwrap();
         let expected = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                         Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
         assert_eq!(String::from_utf8(accepted.response).unwrap(), expected);
@@ -306,12 +274,16 @@ mod tests {
 
     #[test]
     fn chat_is_chosen_when_offered() {
-        let accepted = handshake(&request("Sec-WebSocket-Protocol: superchat, chat\r\n"), &[]);
+        let config = Config::default();
+        let accepted = handshake(
+            &request("Sec-WebSocket-Protocol: superchat, chat\r\n"),
+            &config,
+        );
         let accepted = accepted.unwrap();
         assert_eq!(accepted.subprotocol, Some("chat"));
         let text = String::from_utf8(accepted.response).unwrap();
         assert!(text.contains("\r\nSec-WebSocket-Protocol: chat\r\n"));
-        let other = handshake(&request("Sec-WebSocket-Protocol: superchat\r\n"), &[]);
+        let other = handshake(&request("Sec-WebSocket-Protocol: superchat\r\n"), &config);
         assert_eq!(other.unwrap().subprotocol, None);
     }
 
@@ -380,7 +352,10 @@ mod tests {
 
     #[test]
     fn version_426_names_the_version_we_speak() {
-        let refusal = handshake(&with(&request(""), "Sec-WebSocket-Version", "8"), &[]);
+        let refusal = handshake(
+            &with(&request(""), "Sec-WebSocket-Version", "8"),
+            &Config::default(),
+        );
         let text = String::from_utf8(refusal.unwrap_err().response()).unwrap();
         assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
@@ -390,43 +365,24 @@ mod tests {
     }
 
     #[test]
-    fn origin_rules() {
-        let host = "127.0.0.1:1222";
-        assert!(origin_allowed(None, host, &[]));
-        assert!(origin_allowed(Some("http://127.0.0.1:1222"), host, &[]));
-        assert!(origin_allowed(Some("HTTP://127.0.0.1:1222"), host, &[]));
-        assert!(!origin_allowed(Some("http://127.0.0.1:9999"), host, &[]));
-        assert!(!origin_allowed(Some("http://evil.example"), host, &[]));
-        assert!(!origin_allowed(Some("null"), host, &[]));
-        assert!(origin_allowed(
-            Some("http://localhost"),
-            "localhost:80",
-            &[]
-        ));
-        assert!(origin_allowed(
-            Some("https://localhost"),
-            "localhost:443",
-            &[]
-        ));
-        assert!(!origin_allowed(Some("https://localhost"), "localhost", &[]));
-        assert!(origin_allowed(Some("http://[::1]:1222"), "[::1]:1222", &[]));
-        let allowed = vec!["http://example.com".to_owned(), "null".to_owned()];
-        assert!(origin_allowed(Some("http://example.com"), host, &allowed));
-        assert!(origin_allowed(Some("null"), host, &allowed));
-        assert!(origin_allowed(
-            Some("http://127.0.0.1:1222"),
-            host,
-            &allowed
-        ));
-        assert!(!origin_allowed(
-            Some("http://other.example"),
-            host,
-            &allowed
-        ));
-        assert!(origin_allowed(
-            Some("http://anything"),
-            host,
-            &["*".to_owned()]
-        ));
+    fn the_host_and_the_origin_are_checked() {
+        let good = request("");
+        // DNS rebinding: a Host that is not this server's, with an Origin
+        // that agrees with it.
+        let rebound = with(
+            &with(&good, "Host", "evil.example:1222"),
+            "Origin",
+            "http://evil.example:1222",
+        );
+        assert_eq!(status(&rebound), 403);
+        assert_eq!(status(&with(&good, "Origin", "http://127.0.0.1:1222")), 101);
+        assert_eq!(
+            status(&with(&good, "Origin", "https://127.0.0.1:1222")),
+            403
+        );
+        let mut two = with(&good, "Origin", "http://127.0.0.1:1222");
+        two.headers
+            .push(("Origin".into(), "http://127.0.0.1:1222".into()));
+        assert_eq!(status(&two), 403);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! The modules, in the order data flows through them:
 //! socket -> bytes ([`server`], [`poll`]) -> HTTP request ([`http`]) ->
-//! [`handshake`], or a page from [`www`] -> frames ([`frame`]) -> messages
+//! who may connect ([`access`]) -> [`handshake`], or a page from [`www`] -> frames ([`frame`]) -> messages
 //! ([`protocol`], [`utf8`], [`close`]) -> reply ([`replies`]) -> frames ->
 //! bytes -> socket. [`clients`] is the table pairing each socket with its
 //! [`client`] record (the connection's whole life, with no socket in it) and
@@ -14,6 +14,7 @@
 // functions std does not wrap (poll(2) and signal(2)).
 #![deny(unsafe_code)]
 
+pub mod access;
 pub mod buffers;
 pub mod calendar;
 pub mod client;

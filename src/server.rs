@@ -56,9 +56,11 @@ impl Server {
     /// The PHP's `socket_create`, `SO_REUSEADDR`, `socket_bind` and
     /// `socket_listen`: std's `TcpListener::bind` does all four (on Unix it
     /// sets `SO_REUSEADDR` and listens with a backlog of 128).
-    pub fn bind(config: Config) -> io::Result<Server> {
+    pub fn bind(mut config: Config) -> io::Result<Server> {
         let master = TcpListener::bind((config.address.as_str(), config.port))?;
         master.set_nonblocking(true)?;
+        // With `--port 0` the system chose: the Host rule needs the real one.
+        config.port = master.local_addr()?.port();
         Ok(Server {
             config: Rc::new(config),
             master,

@@ -110,7 +110,13 @@ const GOLDEN: &str = r#"[ID] request head, 221 bytes:
 /// either frame, or the layout.
 #[test]
 fn the_rfc_hello_exchange_is_traced_byte_for_byte() {
-    let server = Server::echo(&["--trace", "--allowed-origin", "http://example.com"]);
+    let server = Server::echo(&[
+        "--trace",
+        "--allowed-host",
+        "server.example.com",
+        "--allowed-origin",
+        "http://example.com",
+    ]);
     let mut client = Client::raw(server.connect());
     let head = client.handshake(TUTORIAL_REQUEST);
     assert!(head.contains("HSmrc0sMlYUkAGmm5OPpG2HaGWk="), "{head}");
@@ -239,7 +245,13 @@ fn without_dates(text: &str) -> String {
 /// The tutorial's handshake, in tutorial mode; then a client that speaks
 /// version 12 of the protocol.
 fn handshake_scenarios() -> String {
-    let server = Server::start(&["--trace", "--allowed-origin", "http://example.com"]);
+    let server = Server::start(&[
+        "--trace",
+        "--allowed-host",
+        "server.example.com",
+        "--allowed-origin",
+        "http://example.com",
+    ]);
     let mut client = Client::raw(server.connect());
     client.handshake(TUTORIAL_REQUEST);
     let old = TUTORIAL_REQUEST.replace("Version: 13", "Version: 12");

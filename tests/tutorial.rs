@@ -93,9 +93,15 @@ const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\nHost: server.example.com
 
 #[test]
 fn the_tutorials_handshake_byte_for_byte() {
-    // Its page came from http://example.com, not from this server, so that
-    // origin must be allowed (RFC 6455 §10.2; see the next test).
-    let server = Server::start(&["--allowed-origin", "http://example.com"]);
+    // It asks for server.example.com, from a page that came from
+    // http://example.com: that host and that origin must be allowed (RFC
+    // 6455 §10.2, and DNS rebinding; see the next test).
+    let server = Server::start(&[
+        "--allowed-host",
+        "server.example.com",
+        "--allowed-origin",
+        "http://example.com",
+    ]);
     let mut client = Client::raw(server.connect());
     let response = client.handshake(TUTORIAL_REQUEST);
     assert_eq!(
@@ -111,8 +117,14 @@ fn the_tutorials_handshake_byte_for_byte() {
 }
 
 #[test]
-fn the_tutorials_request_is_cross_origin_and_refused_by_default() {
+fn the_tutorials_request_is_refused_by_default() {
+    // Its Host is not this server's name...
     let server = Server::start(&[]);
+    let response = server.http(TUTORIAL_REQUEST);
+    assert_eq!(response.status, 403);
+    assert!(server.wait_for_log("handshake refused: 403 the Host header does not name this server"));
+    // ...and, the Host allowed, its page is another site's.
+    let server = Server::start(&["--allowed-host", "server.example.com"]);
     let response = server.http(TUTORIAL_REQUEST);
     assert_eq!(response.status, 403);
     assert!(server.wait_for_log("handshake refused: 403 Origin not allowed"));
@@ -146,10 +158,9 @@ fn the_page_is_served_over_http() {
     ] {
         assert!(page.contains(needle), "page lacks {needle}");
     }
-    let missing = server.http("GET /nothing-here.html HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(missing.status, 404);
-    let escape = server.http("GET /../Cargo.toml HTTP/1.1\r\nHost: x\r\n\r\n");
-    assert_eq!(escape.status, 404);
+    let get = |path: &str| format!("GET {path} HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
+    assert_eq!(server.http(&get("/nothing-here.html")).status, 404);
+    assert_eq!(server.http(&get("/../Cargo.toml")).status, 404);
 }
 
 #[test]
@@ -166,12 +177,19 @@ fn version_12_gets_426_naming_version_13() {
 #[test]
 fn http_rules_of_rfc_9112_get_their_status() {
     let server = Server::start(&[]);
-    let status = |request: &str| server.http(request).status;
+    let status = |request: &str| {
+        server
+            .http(&request.replace("ADDR", &server.addr.to_string()))
+            .status
+    };
     assert_eq!(status("GET / HTTP/1.1\r\n\r\n"), 400, "no Host");
-    assert_eq!(status("GET / HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"), 400);
-    assert_eq!(status("GET / HTTP/2.0\r\nHost: a\r\n\r\n"), 505);
-    assert_eq!(status("\r\nGET / HTTP/1.1\r\nHost: a\r\n\r\n"), 200);
-    let response = server.http("GET / HTTP/1.1\r\nHost: a\r\n\r\n");
+    assert_eq!(
+        status("GET / HTTP/1.1\r\nHost: ADDR\r\nHost: b\r\n\r\n"),
+        400
+    );
+    assert_eq!(status("GET / HTTP/2.0\r\nHost: ADDR\r\n\r\n"), 505);
+    assert_eq!(status("\r\nGET / HTTP/1.1\r\nHost: ADDR\r\n\r\n"), 200);
+    let response = server.http(&format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr));
     assert!(response.header("Date").is_some_and(|d| d.ends_with(" GMT")));
 }
 

@@ -11,6 +11,8 @@
 //! - `http::parse_request`: answers "need more" exactly when no blank line
 //!   ends the head yet, "too large" exactly past the 8 KiB limit, and once it
 //!   answers, more bytes never change the answer;
+//! - `access::host_allowed`: answers a mutated `Host` exactly when a plain
+//!   reading of the rule does (this server's names, with its port);
 //! - `frame::parse_header`: agrees with a decoder written here from the
 //!   RFC 6455 §5.2 diagram, and asks for more bytes only when the header
 //!   really is incomplete;
@@ -25,6 +27,7 @@
 
 use crate::common::*;
 use crate::support::*;
+use socket_server::access;
 use socket_server::buffers::Inbox;
 use socket_server::client::{Client, State};
 use socket_server::close::{self, CloseFrame, Violation};
@@ -337,6 +340,76 @@ fn parse_request_on_random_and_mutated_requests() {
     for_each_case("parse_request", 5000, |rng| {
         let input = random_request(rng, &corpus);
         check_parse_request(&input);
+    });
+}
+
+// --- The Host rule -------------------------------------------------------
+
+/// What `access::host_allowed` should answer, read plainly off the rule for
+/// a server on port 1222 with `--allowed-host chat.lan`: a loopback name
+/// with our port, or `chat.lan` on any port. Names ignore case; a port is
+/// digits (leading zeros allowed) that make a port number.
+fn host_rule(host: &str) -> bool {
+    let lower = host.to_ascii_lowercase();
+    let port_of = |digits: &str| {
+        (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| digits.parse::<u16>().ok())
+            .flatten()
+    };
+    for name in ["127.0.0.1", "localhost", "[::1]"] {
+        if let Some(digits) = lower.strip_prefix(name).and_then(|r| r.strip_prefix(':')) {
+            if port_of(digits) == Some(1222) {
+                return true;
+            }
+        }
+    }
+    match lower.strip_prefix("chat.lan") {
+        Some("") => true,
+        Some(rest) => rest.strip_prefix(':').and_then(port_of).is_some(),
+        None => false,
+    }
+}
+
+/// DNS rebinding's defence: mutated `Host` values are answered only when
+/// they name this server, and the check never panics, whatever the bytes.
+#[test]
+fn host_allowed_answers_only_this_servers_names() {
+    let config = Config {
+        port: 1222,
+        allowed_hosts: vec!["chat.lan".into()],
+        ..Config::default()
+    };
+    let corpus: Vec<Vec<u8>> = [
+        "127.0.0.1:1222",
+        "LocalHost:1222",
+        "[::1]:1222",
+        "chat.lan",
+        "chat.lan:8080",
+        "evil.example:1222",
+        "127.0.0.1.evil.example:1222",
+    ]
+    .iter()
+    .map(|h| h.as_bytes().to_vec())
+    .collect();
+    let tokens: &[&[u8]] = &[
+        b":",
+        b"[",
+        b"]",
+        b"1222",
+        b"0",
+        b".",
+        b"localhost",
+        b":99999",
+    ];
+    for_each_case("host", 5000, |rng| {
+        let start = rng.pick(&corpus).clone();
+        let bytes = mutate(rng, &start, &corpus, tokens);
+        let host = String::from_utf8_lossy(&bytes);
+        assert_eq!(
+            access::host_allowed(&host, &config),
+            host_rule(&host),
+            "Host {host:?}"
+        );
     });
 }
 

@@ -82,3 +82,81 @@ fn a_star_accepts_any_origin() {
     assert_eq!(status_with(&server, Some("null")), 101);
     assert_eq!(status_with(&server, Some(&own_origin(&server))), 101);
 }
+
+/// The status a request with this `Host` (and `Origin`, if any) gets: a
+/// WebSocket handshake when `upgrade`, else a plain `GET /`.
+fn status_for_host(server: &Server, host: &str, origin: Option<&str>, upgrade: bool) -> u16 {
+    let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+    let request = match upgrade {
+        true => handshake_request(server.addr, &origin).replace(
+            &format!("Host: {}\r\n", server.addr),
+            &format!("Host: {host}\r\n"),
+        ),
+        false => format!("GET / HTTP/1.1\r\nHost: {host}\r\n{origin}\r\n"),
+    };
+    let mut client = Client::raw(server.connect());
+    let head = client.handshake(&request);
+    let status: u16 = head[9..12].parse().expect("a status code");
+    let mut rest = Vec::new();
+    if status != 101 {
+        std::io::Read::read_to_end(&mut client.stream, &mut rest).expect("end of stream");
+    }
+    status
+}
+
+/// DNS rebinding: a site points its own name at 127.0.0.1 once its page has
+/// loaded, so the browser sends `Host: evil.example:PORT` and an `Origin`
+/// that agrees with it. The Host must name this server, or the request is
+/// refused: 403 for a WebSocket, 421 (Misdirected Request) for a page.
+/// Would fail if only Origin and Host were compared with each other (the
+/// rebound page got 101, and the page itself 200).
+#[test]
+fn a_host_that_does_not_name_this_server_is_refused() {
+    let server = Server::echo(&[]);
+    let port = server.addr.port();
+    let evil = format!("evil.example:{port}");
+    let evil_origin = format!("http://{evil}");
+    assert_eq!(
+        status_for_host(&server, &evil, Some(&evil_origin), true),
+        403
+    );
+    assert_eq!(status_for_host(&server, &evil, None, true), 403);
+    assert_eq!(status_for_host(&server, &evil, None, false), 421);
+    for ours in [format!("localhost:{port}"), format!("127.0.0.1:{port}")] {
+        let origin = format!("http://{ours}");
+        assert_eq!(status_for_host(&server, &ours, Some(&origin), true), 101);
+        assert_eq!(status_for_host(&server, &ours, None, false), 200);
+    }
+    // Our name, another port: another server.
+    let other_port = format!("127.0.0.1:{}", port ^ 1);
+    assert_eq!(status_for_host(&server, &other_port, None, false), 421);
+    assert!(server.wait_for_log("403 the Host header does not name this server"));
+}
+
+/// `--allowed-host` adds a name (on any port: behind a proxy the Host
+/// carries the proxy's); `*` answers any Host.
+#[test]
+fn allowed_hosts_are_answered() {
+    let server = Server::echo(&["--allowed-host", "chat.lan"]);
+    assert_eq!(status_for_host(&server, "chat.lan", None, false), 200);
+    assert_eq!(
+        status_for_host(&server, "chat.lan:8080", Some("http://chat.lan:8080"), true),
+        101
+    );
+    assert_eq!(status_for_host(&server, "other.lan", None, false), 421);
+    let open = Server::echo(&["--allowed-host", "*"]);
+    assert_eq!(status_for_host(&open, "anything.example", None, true), 101);
+}
+
+/// RFC 6454: a request has one origin; and an `https` page is another
+/// origin than this plain-http server, even on the same host and port.
+#[test]
+fn two_origins_or_an_https_origin_are_refused() {
+    let server = Server::echo(&[]);
+    let ours = own_origin(&server);
+    let two = format!("{ours}\r\nOrigin: {ours}");
+    assert_eq!(status_with(&server, Some(&two)), 403);
+    let https = ours.replace("http://", "https://");
+    assert_eq!(status_with(&server, Some(&https)), 403);
+    assert_eq!(status_with(&server, Some(&ours)), 101);
+}

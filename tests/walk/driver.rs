@@ -16,8 +16,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The tutorial's request, byte for byte. Its `Origin` is another site's,
-/// so the server is started with `--allowed-origin http://example.com`.
+/// The tutorial's request, byte for byte. Its `Host` and `Origin` name
+/// other sites, so the server is started with `--allowed-host
+/// server.example.com --allowed-origin http://example.com`.
 pub const TUTORIAL_REQUEST: &[u8] = b"GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
     Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
     Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
@@ -75,6 +76,8 @@ fn server_args(port: u16, log_dir: &Path) -> Vec<String> {
     [
         "--port",
         &port.to_string(),
+        "--allowed-host",
+        "server.example.com",
         "--allowed-origin",
         "http://example.com",
         "--handshake-timeout",
@@ -105,9 +108,27 @@ pub fn run_batch(gdb: &str, server: &Path, root: &Path) -> Result<Walk, String> 
         .stderr(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot start {gdb}: {e}"))?;
-    let client = std::thread::spawn(move || tutorial_client(port, Duration::from_secs(60), false));
-    let output = wait_with_timeout(child, Duration::from_secs(120))?;
-    let client = client.join().map_err(|_| "the client panicked")??;
+    let (done, client_result) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = done.send(tutorial_client(port, Duration::from_secs(60), false));
+    });
+    // If the client fails (the server refused it, say), gdb would wait at
+    // a breakpoint that never comes: stop it then.
+    let mut client = None;
+    let output = wait_with_timeout(child, Duration::from_secs(120), || {
+        if client.is_none() {
+            client = client_result.try_recv().ok();
+        }
+        matches!(client, Some(Err(_)))
+    });
+    let client = match client {
+        Some(result) => result,
+        None => client_result
+            .recv_timeout(Duration::from_secs(5))
+            .map_err(|_| "the client never finished".to_string())?,
+    };
+    let client = client.map_err(|e| format!("the client: {e}"))?;
+    let output = output?;
     let _ = std::fs::remove_dir_all(&log_dir);
     let raw = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() {
@@ -170,6 +191,9 @@ fn tutorial_client(port: u16, patience: Duration, say: bool) -> Result<Vec<Strin
         .find(|line| line.starts_with("Sec-WebSocket-Accept:"))
         .unwrap_or("no Sec-WebSocket-Accept")
         .to_owned();
+    if !status.starts_with("HTTP/1.1 101 ") {
+        return Err(format!("the server refused the handshake: {status}"));
+    }
     note(format!("got {status}, {accept}"));
     send(&mut stream, &MASKED_HELLO)?;
     let (opcode, payload) = read_frame(&mut stream)?;
@@ -241,15 +265,21 @@ fn temp_dir(what: &str) -> Result<PathBuf, String> {
     Ok(dir)
 }
 
+/// Wait for gdb, at most `limit`, and no longer once `give_up` says so.
 fn wait_with_timeout(
     mut child: std::process::Child,
     limit: Duration,
+    mut give_up: impl FnMut() -> bool,
 ) -> Result<std::process::Output, String> {
     let deadline = Instant::now() + limit;
     while child.try_wait().map_err(|e| e.to_string())?.is_none() {
-        if Instant::now() > deadline {
+        if Instant::now() > deadline || give_up() {
             let _ = child.kill();
-            return Err(format!("gdb did not finish within {limit:?}"));
+            let output = child.wait_with_output().map_err(|e| e.to_string())?;
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            return Err(format!(
+                "gdb stopped after {limit:?} or a failed client:\n{stdout}"
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

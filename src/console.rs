@@ -5,7 +5,9 @@
 //! `RUST_LOG` (default `info`; `debug` adds the handshake headers, as the
 //! PHP logged them). Lines are appended to the log file; if it cannot be
 //! opened or written, they go to stderr instead, with a warning, and the
-//! server runs on.
+//! server runs on. If stderr fails too, the line is lost: no write here can
+//! stop the server. SIGHUP ([`reopen`]) opens the file again by its name,
+//! as logrotate expects.
 //!
 //! Anything a peer sent goes through [`escape`] first, so that a client
 //! cannot forge log lines with a newline, or hide text with terminal
@@ -14,6 +16,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// How many bytes of a peer's data [`escape`] shows before it cuts.
 pub const SHOWN_BYTES: usize = 200;
@@ -36,7 +39,28 @@ pub fn init(path: &Path, trace: bool) {
         .init();
 }
 
-/// The log file, or stderr once the file has failed.
+/// A line for a person at the terminal. If stdout cannot be written (a
+/// closed pipe, a full disk under `nohup`), the line is lost, and the
+/// server goes on: `println!` would panic instead.
+pub fn to_stdout(line: &str) {
+    let _ = writeln!(io::stdout(), "{line}");
+}
+
+/// The same, on stderr.
+pub fn to_stderr(line: &str) {
+    let _ = writeln!(io::stderr(), "{line}");
+}
+
+/// Set by [`reopen`]: the log file is to be opened again at the next line.
+static REOPEN: AtomicBool = AtomicBool::new(false);
+
+/// Open the log file again before the next line, by its name: after
+/// logrotate has moved it (it sends SIGHUP), or after it failed.
+pub fn reopen() {
+    REOPEN.store(true, Ordering::SeqCst);
+}
+
+/// The log file, or stderr while the file cannot be written.
 struct LogFile {
     path: PathBuf,
     file: Option<File>,
@@ -44,43 +68,56 @@ struct LogFile {
 
 impl LogFile {
     fn open(path: &Path) -> LogFile {
-        let file = OpenOptions::new().create(true).append(true).open(path);
-        if let Err(e) = &file {
-            eprintln!(
-                "warning: cannot open log file {}: {e}; logging to stderr",
-                path.display()
-            );
-        }
         LogFile {
             path: path.to_owned(),
-            file: file.ok(),
+            file: open_for_appending(path),
+        }
+    }
+}
+
+/// The log file, opened to append, or `None` (and a warning) if it cannot be.
+fn open_for_appending(path: &Path) -> Option<File> {
+    match OpenOptions::new().create(true).append(true).open(path) {
+        Ok(file) => Some(file),
+        Err(e) => {
+            let path = path.display();
+            to_stderr(&format!(
+                "warning: cannot open log file {path}: {e}; logging to stderr"
+            ));
+            None
         }
     }
 }
 
 impl Write for LogFile {
+    /// Write one log line. It never fails: a line that cannot go anywhere
+    /// is lost, and the server goes on.
     fn write(&mut self, line: &[u8]) -> io::Result<usize> {
+        if REOPEN.swap(false, Ordering::SeqCst) {
+            self.file = open_for_appending(&self.path);
+        }
         if let Some(file) = &mut self.file {
             match file.write_all(line) {
                 Ok(()) => return Ok(line.len()),
                 Err(e) => {
-                    eprintln!(
-                        "warning: cannot write log file {}: {e}; logging to stderr",
-                        self.path.display()
-                    );
+                    let path = self.path.display();
+                    to_stderr(&format!(
+                        "warning: cannot write log file {path}: {e}; logging to stderr"
+                    ));
                     self.file = None;
                 }
             }
         }
-        io::stderr().write_all(line)?;
+        let _ = io::stderr().write_all(line);
         Ok(line.len())
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        match &mut self.file {
+        let _ = match &mut self.file {
             Some(file) => file.flush(),
             None => io::stderr().flush(),
-        }
+        };
+        Ok(())
     }
 }
 
@@ -118,9 +155,12 @@ pub fn escape_up_to(bytes: &[u8], limit: usize) -> String {
 /// control characters (newlines, terminal escapes), the Unicode line and
 /// paragraph separators (some viewers break lines there), and the
 /// bidirectional controls that can make text display in another order than
-/// it is stored ("Trojan Source", CVE-2021-42574).
+/// it is stored ("Trojan Source", CVE-2021-42574). And the backslash that
+/// starts every escape: written `\\`, so that a peer who sends the two
+/// characters `\n` is not logged the same as one who sends a newline.
 fn is_risky(c: char) -> bool {
-    c.is_control()
+    c == '\\'
+        || c.is_control()
         || matches!(
             c,
             '\u{2028}' | '\u{2029}' // line and paragraph separators
@@ -145,6 +185,14 @@ mod tests {
             escape("x\u{202E}y\u{2066}".as_bytes()),
             "x\\u{202e}y\\u{2066}"
         );
+    }
+
+    #[test]
+    fn a_backslash_is_escaped_so_no_two_inputs_log_the_same() {
+        assert_eq!(escape(b"a\\nb"), "a\\\\nb");
+        assert_eq!(escape(b"a\nb"), "a\\nb");
+        assert_ne!(escape(b"a\\nb"), escape(b"a\nb"));
+        assert_ne!(escape(b"\\xff"), escape(b"\xff"));
     }
 
     #[test]

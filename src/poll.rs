@@ -2,7 +2,8 @@
 //!
 //! std has non-blocking sockets but no way to wait for "any of these sockets
 //! is ready", so we declare the C library's `poll` by hand. Next to it are
-//! the two signals that end the server (Ctrl-C and SIGTERM), because
+//! the signals the server answers (Ctrl-C and SIGTERM end it; SIGHUP asks
+//! it to open its log file again), because
 //! catching them also needs a C call, and because their job is to interrupt
 //! the wait. This is the only module with `unsafe` code.
 //!
@@ -92,6 +93,7 @@ mod sys {
     #[cfg(not(any(target_os = "macos", target_os = "ios")))]
     pub type NFds = std::os::raw::c_ulong;
 
+    pub const SIGHUP: c_int = 1;
     pub const SIGINT: c_int = 2;
     pub const SIGTERM: c_int = 15;
 
@@ -139,38 +141,57 @@ pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
     Ok(fds.len())
 }
 
-/// Set by the signal handler; read by the loop.
+/// Set by the stop signals' handler; read by the loop.
 static STOP: AtomicBool = AtomicBool::new(false);
+/// Set by SIGHUP's handler; taken by the loop.
+static HANGUP: AtomicBool = AtomicBool::new(false);
 
 #[cfg(unix)]
-extern "C" fn on_signal(_signum: std::os::raw::c_int) {
+extern "C" fn on_stop_signal(_signum: std::os::raw::c_int) {
     // Only an atomic store: almost nothing else is safe inside a handler.
     STOP.store(true, Ordering::SeqCst);
 }
 
-/// Turn Ctrl-C (SIGINT) and SIGTERM into a polite shutdown: the signal
-/// interrupts `wait()` and the loop sees `stop_requested()`.
+#[cfg(unix)]
+extern "C" fn on_hangup(_signum: std::os::raw::c_int) {
+    HANGUP.store(true, Ordering::SeqCst);
+}
+
+/// Turn Ctrl-C (SIGINT) and SIGTERM into a polite shutdown, and SIGHUP
+/// into "open the log file again" (what logrotate sends after moving it;
+/// by default SIGHUP would end the process). Each signal interrupts
+/// `wait()`, and the loop sees [`stop_requested`] or [`hangup_requested`].
 ///
 /// (SIGPIPE, which kills a C program writing to a closed socket, needs no
 /// care: the Rust runtime ignores it, so such a write returns an error.)
 #[cfg(unix)]
-pub fn catch_stop_signals() {
-    for signum in [sys::SIGINT, sys::SIGTERM] {
-        // SAFETY: `on_signal` is an `extern "C" fn(c_int)`, the handler type
+pub fn catch_signals() {
+    let handlers: [(std::os::raw::c_int, extern "C" fn(std::os::raw::c_int)); 3] = [
+        (sys::SIGINT, on_stop_signal),
+        (sys::SIGTERM, on_stop_signal),
+        (sys::SIGHUP, on_hangup),
+    ];
+    for (signum, handler) in handlers {
+        // SAFETY: `handler` is an `extern "C" fn(c_int)`, the handler type
         // signal(2) expects, and it only performs an atomic store, which is
         // async-signal-safe.
         unsafe {
-            sys::signal(signum, on_signal);
+            sys::signal(signum, handler);
         }
     }
 }
 
 #[cfg(not(unix))]
-pub fn catch_stop_signals() {}
+pub fn catch_signals() {}
 
 /// Has a stop signal arrived?
 pub fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
+}
+
+/// Has SIGHUP arrived since the last call?
+pub fn hangup_requested() -> bool {
+    HANGUP.swap(false, Ordering::SeqCst)
 }
 
 #[cfg(all(test, unix))]

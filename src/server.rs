@@ -10,6 +10,7 @@
 use crate::client::Step;
 use crate::clients::{Admission, Clients};
 use crate::config::Config;
+use crate::console;
 use crate::poll::{self, socket_of, PollFd, Socket};
 use crate::protocol::Message;
 use crate::replies::{self, Clock, Reply};
@@ -80,7 +81,8 @@ impl Server {
     /// The PHP's `while(true)`. Each turn:
     ///
     /// 1. on a stop signal, say goodbye to every client; once they are gone
-    ///    (or the grace period is over), return;
+    ///    (or the grace period is over), return. On SIGHUP, open the log
+    ///    file again;
     /// 2. wait for readiness or the next deadline (`socket_select`);
     /// 3. accept new clients (the PHP's `$master` branch);
     /// 4. read from clients that sent something and route their messages,
@@ -92,6 +94,10 @@ impl Server {
         loop {
             if poll::stop_requested() {
                 self.begin_stop();
+            }
+            if poll::hangup_requested() {
+                console::reopen(); // this very line goes to the new file
+                info!("SIGHUP: the log file is opened again");
             }
             if self.stopped() {
                 break;

@@ -286,3 +286,79 @@ fn a_stop_signal_with_a_client_mid_handshake_exits_at_once() {
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_millis(500), "took {took:?} to stop");
 }
+
+/// `nohup` on a full disk: the log file, stdout and stderr all fail
+/// (`/dev/full` answers every write with ENOSPC). The server must go on
+/// serving and stop cleanly, with nothing to say it to. Would fail if any
+/// print on the way panicked (a panicking `println!` or `eprintln!` ends
+/// the process with status 101).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_server_whose_every_output_fails_goes_on_serving() {
+    use std::process::{Command, Stdio};
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let full = || Stdio::from(std::fs::File::create("/dev/full").expect("/dev/full"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socket_server"))
+        .args(["--port", &port.to_string(), "--mode", "echo"])
+        .args(["--log-file", "/dev/full", "--trace"])
+        .stdin(Stdio::null())
+        .stdout(full())
+        .stderr(full())
+        .spawn()
+        .expect("start the server");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(
+        wait_until(|| std::net::TcpStream::connect(addr).is_ok()),
+        "the server never listened"
+    );
+    let mut client = Client::raw(std::net::TcpStream::connect(addr).unwrap());
+    client.stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let response = client.handshake(&handshake_request(addr, ""));
+    assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+    client.send_text("still here");
+    assert_eq!(client.read_text(), "still here");
+    client.send_close(1000);
+    assert_eq!(client.expect_close(), Some(1000));
+    client.expect_eof();
+    let kill = Command::new("kill")
+        .args(["-s", "TERM", &child.id().to_string()])
+        .status();
+    assert!(kill.expect("kill").success());
+    let deadline = Instant::now() + PATIENCE;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(10));
+    };
+    assert_eq!(status.code(), Some(0), "{status}");
+}
+
+/// logrotate moves the log file away and sends SIGHUP; the server must
+/// open a new file by the old name and log there. Would fail while SIGHUP
+/// killed the server (its default action), or if the log went on into the
+/// moved file.
+#[cfg(unix)]
+#[test]
+fn sighup_opens_the_log_file_again() {
+    let mut server = Server::echo(&[]);
+    assert!(server.wait_for_log("Server started"));
+    let log = server.dir.join("log.txt");
+    let rotated = server.dir.join("log.txt.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    server.send_signal("HUP");
+    assert!(wait_until(|| log.exists()), "no new log file after SIGHUP");
+    assert_echo_works(&server);
+    assert!(server.is_running(), "SIGHUP stopped the server");
+    assert!(server.wait_for_log("handshake done"));
+    let old = std::fs::read_to_string(&rotated).unwrap();
+    assert!(old.contains("Server started"), "{old}");
+    assert!(
+        !old.contains("handshake done"),
+        "logged into the moved file:\n{old}"
+    );
+}

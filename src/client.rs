@@ -25,7 +25,7 @@ use crate::access;
 use crate::buffers::{Inbox, Outbox};
 use crate::close::{self, CloseFrame, Violation};
 use crate::config::{Config, Mode};
-use crate::console::{escape, escape_up_to};
+use crate::console::{self, escape, escape_up_to, LineBudget};
 use crate::frame::{self, OpCode};
 use crate::handshake;
 use crate::http::{self, Refusal, Request};
@@ -142,6 +142,8 @@ pub struct Client {
     pub peer: SocketAddr,
     /// Where the connection is in its life.
     state: State,
+    /// How many more lines this client may make the server log.
+    log_budget: LineBudget,
     /// The flags, limits included, fixed when the client was accepted.
     config: Rc<Config>,
     /// The table was full when this client came: a handshake gets a 503.
@@ -169,6 +171,7 @@ impl Client {
             id,
             peer,
             state: State::Handshaking { since: now },
+            log_budget: LineBudget::new(now),
             config,
             server_full,
             inbox: Inbox::default(),
@@ -247,7 +250,7 @@ impl Client {
     pub fn next_message(&mut self, now: Instant) -> Option<Message> {
         while self.reads_frames() {
             let event = self.reader.read_event(&mut self.inbox);
-            self.show_frames_read();
+            self.show_frames_read(now);
             let Some(event) = event else {
                 break;
             };
@@ -375,16 +378,15 @@ impl Client {
     fn on_event(&mut self, event: Event, now: Instant) -> Option<Message> {
         match event {
             Event::Message(message) if self.is_open() => {
-                self.log_message(&message);
+                self.log_message(&message, now);
                 Some(message)
             }
             // §5.5.1: once our close frame is out we send no more data
             // frames, so no reply could go out: the message is dropped.
             Event::Message(_) => {
-                debug!(
-                    "[{}] a message after our close frame: not answered",
-                    self.id
-                );
+                self.log_repeated(log::Level::Debug, module_path!(), now, |id| {
+                    format!("[{id}] a message after our close frame: not answered")
+                });
                 None
             }
             // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
@@ -394,7 +396,7 @@ impl Client {
             // forbids data frames); frames are no longer read once theirs
             // has come.
             Event::Ping(data) => {
-                self.queue_frame(OpCode::Pong, &data);
+                self.queue_frame(OpCode::Pong, &data, now);
                 None
             }
             // §5.5.3: "A response to an unsolicited Pong frame is not
@@ -412,7 +414,7 @@ impl Client {
     }
 
     /// The PHP's `console("Data from client:".$decoded_data)` (line 64).
-    fn log_message(&self, message: &Message) {
+    fn log_message(&mut self, message: &Message, now: Instant) {
         let (kind, bytes) = match message {
             Message::Text(text) => ("text", text.as_bytes()),
             Message::Binary(data) => ("binary", data.as_slice()),
@@ -423,12 +425,39 @@ impl Client {
             Mode::Tutorial => log::Level::Info,
             Mode::Echo => log::Level::Debug,
         };
-        log::log!(
-            level,
-            "[{}] Data from client ({kind}): {}",
-            self.id,
-            escape(bytes)
-        );
+        self.log_repeated(level, module_path!(), now, |id| {
+            format!("[{id}] Data from client ({kind}): {}", escape(bytes))
+        });
+    }
+
+    /// Log a line this client can cause again and again (one per message,
+    /// or per frame with `--trace`), within its budget
+    /// (`console::LineBudget`), saying first how many lines were held back,
+    /// if any were. A line that would not be logged anyway (its level is
+    /// off) costs nothing, and none is formatted unless it is written.
+    fn log_repeated(
+        &mut self,
+        level: log::Level,
+        target: &str,
+        now: Instant,
+        line: impl FnOnce(&str) -> String,
+    ) {
+        if !log::log_enabled!(target: target, level) {
+            return;
+        }
+        let Some(held_back) = self.log_budget.take(now) else {
+            return;
+        };
+        if held_back > 0 {
+            info!("{}", console::held_back_line(&self.id, held_back));
+        }
+        log::log!(target: target, level, "{}", line(&self.id));
+    }
+
+    /// Lines of this client held back by its log budget and not yet
+    /// reported (the table reports them when it drops the client).
+    pub fn log_lines_held_back(&self) -> u64 {
+        self.log_budget.held_back()
     }
 
     /// The peer's close frame arrived (§5.5.1, §7.1.2).
@@ -446,7 +475,7 @@ impl Client {
             let echo = close
                 .code
                 .map_or(Vec::new(), |code| code.to_be_bytes().to_vec());
-            self.queue_frame(OpCode::Close, &echo);
+            self.queue_frame(OpCode::Close, &echo, now);
         }
         // §7.1.1: the server closes the TCP connection first, once its
         // close frame is out.
@@ -475,7 +504,7 @@ impl Client {
         });
         if self.is_open() {
             let payload = close::payload(code, &violation.to_string());
-            self.queue_frame(OpCode::Close, &payload);
+            self.queue_frame(OpCode::Close, &payload, now);
         }
         self.state = State::Flushing {
             waiting: now,
@@ -493,13 +522,13 @@ impl Client {
     /// Queue a message for the peer: the PHP's `socket_write($client,
     /// encode(...))` (line 63), without the write. Nothing is sent once our
     /// close frame is out (§5.5.1).
-    pub fn send(&mut self, message: &Message) {
+    pub fn send(&mut self, message: &Message, now: Instant) {
         if !self.is_open() {
             return;
         }
         match message {
-            Message::Text(text) => self.queue_frame(OpCode::Text, text.as_bytes()),
-            Message::Binary(data) => self.queue_frame(OpCode::Binary, data),
+            Message::Text(text) => self.queue_frame(OpCode::Text, text.as_bytes(), now),
+            Message::Binary(data) => self.queue_frame(OpCode::Binary, data, now),
         }
     }
 
@@ -510,7 +539,7 @@ impl Client {
             return;
         }
         info!("[{}] closing with {code} ({reason})", self.id);
-        self.queue_frame(OpCode::Close, &close::payload(code, reason));
+        self.queue_frame(OpCode::Close, &close::payload(code, reason), now);
         self.state = State::Closing { waiting: now };
     }
 
@@ -518,7 +547,7 @@ impl Client {
 
     /// Queue one whole frame (`frame::encode`, the PHP's `encode()`): every
     /// frame we send goes through here.
-    fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
+    fn queue_frame(&mut self, opcode: OpCode, payload: &[u8], now: Instant) {
         let start = self.outbox.queue().len();
         frame::encode(self.outbox.queue(), opcode, payload);
         if self.config.trace {
@@ -530,8 +559,9 @@ impl Client {
                 payload_len: payload.len() as u64,
                 header_len: bytes.len() - payload.len(),
             };
-            let block = trace::frame(&self.id, &Seen::outgoing(header, bytes));
-            log::trace!(target: trace::TARGET, "{block}");
+            let seen = Seen::outgoing(header, bytes);
+            let level = log::Level::Trace;
+            self.log_repeated(level, trace::TARGET, now, |id| trace::frame(id, &seen));
         }
     }
 
@@ -549,10 +579,11 @@ impl Client {
     }
 
     /// With `--trace`, show the frames the reader has read whole.
-    fn show_frames_read(&mut self) {
+    fn show_frames_read(&mut self, now: Instant) {
         if self.config.trace {
             for seen in self.reader.seen_frames() {
-                log::trace!(target: trace::TARGET, "{}", trace::frame(&self.id, &seen));
+                let level = log::Level::Trace;
+                self.log_repeated(level, trace::TARGET, now, |id| trace::frame(id, &seen));
             }
         }
     }
@@ -693,7 +724,7 @@ impl Client {
             }
             Timer::Idle => {
                 debug!("[{}] idle; sending a ping", self.id);
-                self.queue_frame(OpCode::Ping, PING_PAYLOAD);
+                self.queue_frame(OpCode::Ping, PING_PAYLOAD, now);
                 if let State::Open { pinged, .. } = &mut self.state {
                     *pinged = true;
                 }
@@ -701,7 +732,7 @@ impl Client {
             Timer::PingReply => {
                 // Say why before going: the close frame gets its one chance.
                 let payload = close::payload(close::INTERNAL_ERROR, "no answer to a ping");
-                self.queue_frame(OpCode::Close, &payload);
+                self.queue_frame(OpCode::Close, &payload, now);
                 self.drop_now(format_args!("did not answer a ping"));
             }
             Timer::CloseReply => {
@@ -839,7 +870,7 @@ mod tests {
     fn a_reply_is_encoded_as_one_unmasked_frame() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Text("Hello".into()));
+        client.send(&Message::Text("Hello".into()), t0);
         // RFC 6455 §5.7: "A single-frame unmasked text message".
         assert_eq!(
             written(&mut client, t0),
@@ -987,7 +1018,7 @@ mod tests {
     fn a_peer_reading_a_long_reply_is_alive_without_a_word() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Binary(vec![0; 100_000]));
+        client.send(&Message::Binary(vec![0; 100_000]), t0);
         // The socket takes 10 KB every half second: the peer reads steadily.
         let mut now = t0;
         client.data_sent(10_000, now);
@@ -1028,7 +1059,7 @@ mod tests {
         client.receive_data(&input, t0);
         // The message before the close is handed out, and answered first.
         assert_eq!(client.next_message(t0), Some(Message::Text("last".into())));
-        client.send(&Message::Text("echo".into()));
+        client.send(&Message::Text("echo".into()), t0);
         assert_eq!(client.next_message(t0), None);
         assert_eq!(
             frames(&written(&mut client, t0)),
@@ -1068,7 +1099,7 @@ mod tests {
         let input = [client_frame(0x81, b"late"), client_frame(0x89, b"ping")].concat();
         client.receive_data(&input, t0);
         assert_eq!(client.next_message(t0), None);
-        client.send(&Message::Text("late reply".into()));
+        client.send(&Message::Text("late reply".into()), t0);
         client.close(close::GOING_AWAY, "again", t0);
         assert_eq!(
             frames(&written(&mut client, t0)),
@@ -1085,7 +1116,7 @@ mod tests {
     fn a_write_after_the_socket_refused_one_shows_the_peer_reads() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Binary(vec![0; 1000]));
+        client.send(&Message::Binary(vec![0; 1000]), t0);
         client.close(close::NORMAL, "bye", t0);
         // Everything fits in the socket at once; then new bytes meet a full
         // socket, which takes nothing.
@@ -1133,7 +1164,7 @@ mod tests {
         let mut client = open(limits(), t0);
         client.receive_data(&MASKED_HELLO, t0);
         let hello = client.next_message(t0).unwrap();
-        client.send(&hello);
+        client.send(&hello, t0);
         // The next read finds the end of the stream: the peer half-closed.
         // It can still read what we owe it, and there is nothing more to read.
         client.receive_eof(t0);
@@ -1150,7 +1181,7 @@ mod tests {
     fn a_slow_steady_reader_gets_all_of_our_last_bytes() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Binary(vec![0; 1_000_000]));
+        client.send(&Message::Binary(vec![0; 1_000_000]), t0);
         client.receive_data(&client_frame(0x88, &close::payload(1000, "")), t0);
         client.next_message(t0);
         // The first write fills the socket; then 1 KB a second, each write
@@ -1182,12 +1213,12 @@ mod tests {
             ..limits()
         };
         let mut client = open(small, t0);
-        client.send(&Message::Binary(vec![0; READ_PAUSE - 100]));
+        client.send(&Message::Binary(vec![0; READ_PAUSE - 100]), t0);
         assert!(client.wants_read());
-        client.send(&Message::Binary(vec![0; 100]));
+        client.send(&Message::Binary(vec![0; 100]), t0);
         assert!(!client.wants_read());
         assert_eq!(client.after_write(t0), Step::KeepGoing);
-        client.send(&Message::Binary(vec![0; 1 << 20]));
+        client.send(&Message::Binary(vec![0; 1 << 20]), t0);
         assert_eq!(client.after_write(t0), Step::Drop);
     }
 

@@ -11,6 +11,7 @@
 
 use crate::client::{Client, State};
 use crate::config::{Config, Limits};
+use crate::console;
 use crate::poll::{socket_of, Socket};
 use log::info;
 use std::collections::BTreeMap;
@@ -132,6 +133,10 @@ impl Clients {
     pub fn drop_gone(&mut self) {
         for socket in std::mem::take(&mut self.gone) {
             if let Some(entry) = self.table.remove(&socket) {
+                let held_back = entry.client.log_lines_held_back();
+                if held_back > 0 {
+                    info!("{}", console::held_back_line(&entry.client.id, held_back));
+                }
                 info!("[{}] disconnected", entry.client.id);
             }
         }

@@ -17,6 +17,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 /// How many bytes of a peer's data [`escape`] shows before it cuts.
 pub const SHOWN_BYTES: usize = 200;
@@ -121,6 +122,70 @@ impl Write for LogFile {
     }
 }
 
+/// How many lines one client may have logged in a burst, and then how many
+/// a second: a person typing never comes near; a script sending thousands
+/// of messages a second does at once.
+pub const LINES_AT_ONCE: u32 = 30;
+pub const LINES_PER_SECOND: u32 = 5;
+
+/// One client's allowance of log lines that it can cause again and again
+/// (one per message, or per frame with `--trace`): [`LINES_AT_ONCE`], then
+/// [`LINES_PER_SECOND`] (a token bucket). Lines over it are counted, not
+/// written, and the next line allowed says how many there were, so what
+/// one client can make the server write is bounded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineBudget {
+    /// Lines that may be logged now.
+    left: u32,
+    /// Since when `left` has been counted.
+    refilled: Instant,
+    /// Lines held back since the last one logged.
+    held_back: u64,
+}
+
+impl LineBudget {
+    pub fn new(now: Instant) -> LineBudget {
+        LineBudget {
+            left: LINES_AT_ONCE,
+            refilled: now,
+            held_back: 0,
+        }
+    }
+
+    /// May one more line be logged now? `Some(n)`: yes, and `n` lines were
+    /// held back before it (say so first, if there were). `None`: no.
+    pub fn take(&mut self, now: Instant) -> Option<u64> {
+        let tick = Duration::from_secs(1) / LINES_PER_SECOND;
+        let earned = now.saturating_duration_since(self.refilled).as_nanos() / tick.as_nanos();
+        let earned = u32::try_from(earned).unwrap_or(u32::MAX);
+        if self.left.saturating_add(earned) >= LINES_AT_ONCE {
+            (self.left, self.refilled) = (LINES_AT_ONCE, now);
+        } else {
+            self.left += earned;
+            self.refilled += tick * earned;
+        }
+        if self.left == 0 {
+            self.held_back += 1;
+            return None;
+        }
+        self.left -= 1;
+        Some(std::mem::take(&mut self.held_back))
+    }
+
+    /// Lines held back and not yet reported.
+    pub fn held_back(&self) -> u64 {
+        self.held_back
+    }
+}
+
+/// The line that reports lines held back by a client's [`LineBudget`].
+pub fn held_back_line(id: &str, count: u64) -> String {
+    format!(
+        "[{id}] {count} lines from this client not logged \
+         (a client may have {LINES_AT_ONCE} at once, then {LINES_PER_SECOND} a second)"
+    )
+}
+
 /// Make bytes from the network safe to log: valid UTF-8 is kept, except
 /// the characters `is_risky` names, which are written as escapes (`\n`, `\u{1b}`);
 /// invalid bytes become `\xNN`; and past [`SHOWN_BYTES`] the text is cut,
@@ -172,7 +237,7 @@ fn is_risky(c: char) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::*;
 
     #[test]
     fn control_characters_are_escaped() {
@@ -185,6 +250,28 @@ mod tests {
             escape("x\u{202E}y\u{2066}".as_bytes()),
             "x\\u{202e}y\\u{2066}"
         );
+    }
+
+    #[test]
+    fn a_budget_allows_a_burst_then_a_steady_rate() {
+        let t0 = Instant::now();
+        let mut budget = LineBudget::new(t0);
+        for _ in 0..LINES_AT_ONCE {
+            assert_eq!(budget.take(t0), Some(0));
+        }
+        for _ in 0..10 {
+            assert_eq!(budget.take(t0), None);
+        }
+        // A fifth of a second later, one more line, which says 10 were held.
+        let later = t0 + Duration::from_millis(200);
+        assert_eq!(budget.take(later), Some(10));
+        assert_eq!(budget.take(later), None);
+        assert_eq!(budget.held_back(), 1);
+        // A person typing a line a second for an hour is never held back.
+        let mut person = LineBudget::new(t0);
+        for second in 0..3600 {
+            assert_eq!(person.take(t0 + Duration::from_secs(second)), Some(0));
+        }
     }
 
     #[test]

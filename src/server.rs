@@ -253,9 +253,9 @@ impl Server {
             return;
         };
         match reply {
-            Reply::Send(reply) => client.send(&reply),
+            Reply::Send(reply) => client.send(&reply, now),
             Reply::SendAndClose(reply) => {
-                client.send(&reply);
+                client.send(&reply, now);
                 client.close(crate::close::NORMAL, "bye", now);
             }
         }

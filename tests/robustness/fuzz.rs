@@ -779,7 +779,7 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
     for piece in pieces(stream, reads) {
         client.receive_data(piece, now);
         while let Some(message) = client.next_message(now) {
-            client.send(&message);
+            client.send(&message, now);
             talk.messages.push(message);
         }
         talk.out.extend(take_output(&mut client));

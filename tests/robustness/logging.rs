@@ -8,7 +8,7 @@
 //! ESC byte would reach the file.
 
 use crate::common::*;
-use crate::support::is_record;
+use crate::support::{count_lines, is_record};
 
 #[test]
 fn control_characters_from_a_peer_are_escaped_in_the_log() {
@@ -84,5 +84,65 @@ fn unicode_line_separators_and_bidi_controls_are_escaped_in_the_log() {
         found.is_empty(),
         "raw in the log: {found:?}\n{}",
         log.escape_debug()
+    );
+}
+
+/// One client sending tiny messages as fast as it can must not fill the
+/// disk: in tutorial mode every message is logged, so 50,000 of them wrote
+/// about 5 MB. Each client has a budget of log lines instead (a burst, then
+/// a steady rate), and one line says how many were held back. A person
+/// typing, even briskly, stays inside it: every one of their messages is
+/// logged. Would fail without the budget (the log would grow by megabytes).
+#[test]
+fn one_client_cannot_flood_the_log_but_a_person_is_always_heard() {
+    let server = Server::start(&[]);
+    let mut flooder = server.client();
+    let count = 50_000;
+    let mut reader = Client::raw(flooder.stream.try_clone().unwrap());
+    let replies = std::thread::spawn(move || {
+        for _ in 0..count {
+            reader.read_text();
+        }
+    });
+    let mut burst = Vec::new();
+    for i in 0..count {
+        burst.extend_from_slice(&frame(TEXT, format!("{i}").as_bytes()));
+        if burst.len() > 64 * 1024 {
+            flooder.send(&burst);
+            burst.clear();
+        }
+    }
+    flooder.send(&burst);
+    replies.join().expect("every reply came back");
+
+    let mut person = server.client();
+    for word in [
+        "hello", "age", "what", "a", "nice", "day", "it", "is", "today",
+    ] {
+        person.send_text(word);
+        person.read_text();
+    }
+    person.send_close(1000);
+    assert_eq!(person.expect_close(), Some(1000));
+    flooder.send_close(1000);
+    assert_eq!(flooder.expect_close(), Some(1000));
+    person.expect_eof();
+    flooder.expect_eof();
+    drop((person, flooder));
+    assert!(wait_until(
+        || count_lines(&server.log(), "disconnected") == 2
+    ));
+
+    let log = server.log();
+    assert!(log.len() < 1 << 20, "the log grew to {} bytes", log.len());
+    for word in [
+        "hello", "age", "what", "a", "nice", "day", "it", "is", "today",
+    ] {
+        let line = format!("Data from client (text): {word}\n");
+        assert!(log.contains(&line), "{word} not logged:\n{log}");
+    }
+    assert!(
+        log.contains("lines from this client not logged"),
+        "no word of the lines held back:\n{log}"
     );
 }

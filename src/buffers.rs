@@ -4,7 +4,11 @@
 //! The PHP had neither. It assumed that one `socket_recv` held exactly one
 //! request or one frame (lines 52 and 60), and that `socket_write` always
 //! took everything (lines 63 and 157). A real socket gives half a frame, or
-//! three, and takes only what fits.
+//! three, and takes only what fits. And it had no bound on what it held; the
+//! [`Total`] here counts what every client holds, against
+//! `--max-buffered`.
+
+use std::cell::Cell;
 
 /// An emptied buffer bigger than this is freed rather than kept: one big
 /// message must not cost an idle client memory for the rest of its life.
@@ -12,6 +16,40 @@
 /// each of them: one allocation per 64 KiB read, a fair price for idle
 /// clients that cost about 1 KiB.)
 pub const KEEP_CAPACITY: usize = 16 * 1024;
+
+/// What all clients hold together: messages still arriving and output not
+/// yet written, against `--max-buffered`. Each client keeps itself counted
+/// here (`Client::recount`), and takes itself out when it goes.
+#[derive(Debug)]
+pub struct Total {
+    limit: usize,
+    held: Cell<usize>,
+}
+
+impl Total {
+    pub fn new(limit: usize) -> Total {
+        Total {
+            limit,
+            held: Cell::new(0),
+        }
+    }
+
+    /// A client that held `before` bytes now holds `after`.
+    pub fn change(&self, before: usize, after: usize) {
+        let held = self.held.get() - before.min(self.held.get());
+        self.held.set(held.saturating_add(after));
+    }
+
+    /// Bytes held, all clients together.
+    pub fn held(&self) -> usize {
+        self.held.get()
+    }
+
+    /// Would `more` bytes take the total past the limit?
+    pub fn would_pass(&self, more: usize) -> bool {
+        self.held.get().saturating_add(more) > self.limit
+    }
+}
 
 /// Empty `buffer`, giving its memory back if it grew past [`KEEP_CAPACITY`].
 fn empty(buffer: &mut Vec<u8>) {
@@ -200,6 +238,17 @@ mod tests {
         outbox.queue().extend_from_slice(&[0; 10]);
         outbox.mark_socket_full();
         assert!(outbox.socket_full());
+    }
+
+    #[test]
+    fn the_total_follows_each_clients_changes() {
+        let total = Total::new(100);
+        total.change(0, 60);
+        total.change(0, 30);
+        assert_eq!(total.held(), 90);
+        assert!(!total.would_pass(10) && total.would_pass(11));
+        total.change(60, 0);
+        assert_eq!(total.held(), 30);
     }
 
     #[test]

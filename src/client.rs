@@ -22,7 +22,7 @@
 //! turns a state into a deadline.
 
 use crate::access;
-use crate::buffers::{Inbox, Outbox};
+use crate::buffers::{Inbox, Outbox, Total};
 use crate::close::{self, CloseFrame, Violation};
 use crate::config::{Config, Mode};
 use crate::console::{self, escape, escape_up_to, LineBudget};
@@ -76,6 +76,9 @@ pub enum State {
         alive: Instant,
         /// An idle ping is out and unanswered.
         pinged: bool,
+        /// When the frame or message now arriving began, if one has:
+        /// `--message-timeout` counts from here.
+        message_since: Option<Instant>,
     },
     /// We sent a close frame (`bye`, or the server is stopping) and wait
     /// for the peer's (§7.1.2).
@@ -126,6 +129,8 @@ enum Timer {
     Idle,
     /// A ping is out and nothing has come back for another idle period.
     PingReply,
+    /// A frame or message has been arriving for `--message-timeout`.
+    Message,
     /// We sent a close frame and wait for the peer's (`--close-timeout`).
     CloseReply,
     /// Our last bytes are queued but the peer is not reading them.
@@ -146,6 +151,10 @@ pub struct Client {
     log_budget: LineBudget,
     /// The flags, limits included, fixed when the client was accepted.
     config: Rc<Config>,
+    /// What all clients hold together (`--max-buffered`)...
+    total: Rc<Total>,
+    /// ...of which this client's share, as last counted (`recount`).
+    counted: usize,
     /// The table was full when this client came: a handshake gets a 503.
     server_full: bool,
     /// Bytes read but not used yet (a request head or a frame not yet whole).
@@ -163,6 +172,7 @@ impl Client {
         id: String,
         peer: SocketAddr,
         config: Rc<Config>,
+        total: Rc<Total>,
         server_full: bool,
         now: Instant,
     ) -> Client {
@@ -173,6 +183,8 @@ impl Client {
             state: State::Handshaking { since: now },
             log_budget: LineBudget::new(now),
             config,
+            total,
+            counted: 0,
             server_full,
             inbox: Inbox::default(),
             outbox: Outbox::default(),
@@ -200,11 +212,12 @@ impl Client {
             }
             // `else if (... == true)` (line 59). Any byte shows the peer is
             // there, a pong or not.
-            State::Open { .. } => {
-                self.state = State::Open {
-                    alive: now,
-                    pinged: false,
-                };
+            State::Open {
+                ref mut alive,
+                ref mut pinged,
+                ..
+            } => {
+                (*alive, *pinged) = (now, false);
                 self.inbox.extend(bytes);
             }
             State::Closing { .. } => self.inbox.extend(bytes),
@@ -224,6 +237,7 @@ impl Client {
                 State::Gone
             }
             State::Open { .. } | State::Closing { .. } => {
+                self.reader.discard();
                 // §7.1.5: the connection closed with no close frame: the
                 // close code is 1006, "abnormal closure".
                 info!(
@@ -251,6 +265,13 @@ impl Client {
         while self.reads_frames() {
             let event = self.reader.read_event(&mut self.inbox);
             self.show_frames_read(now);
+            self.note_message_progress(now);
+            // A message that takes what all clients hold past the limit
+            // fails its own connection; every other client goes on.
+            if self.recount() && self.reader.buffered() > 0 {
+                self.fail(&Violation::ServerBusy, now);
+                break;
+            }
             let Some(event) = event else {
                 break;
             };
@@ -265,6 +286,30 @@ impl Client {
             State::Flushing { .. } | State::Lingering { .. } | State::Gone => self.inbox.discard(),
         }
         None
+    }
+
+    /// Start, or stop, the `--message-timeout` clock: it runs while a frame
+    /// or a fragmented message has begun (even just its header's first
+    /// bytes) and not ended.
+    fn note_message_progress(&mut self, now: Instant) {
+        let begun = self.reader.in_progress() || !self.inbox.unread().is_empty();
+        if let State::Open { message_since, .. } = &mut self.state {
+            *message_since = match (begun, *message_since) {
+                (false, _) => None,
+                (true, None) => Some(now),
+                (true, since) => since,
+            };
+        }
+    }
+
+    /// Count what this client holds now (the message arriving, the bytes
+    /// waiting to go out) in the server's total. Is the total over
+    /// `--max-buffered`?
+    fn recount(&mut self) -> bool {
+        let holds = self.reader.buffered() + self.outbox.len();
+        self.total.change(self.counted, holds);
+        self.counted = holds;
+        self.total.would_pass(0)
     }
 
     /// Are incoming frames still read? Until the closing handshake is over
@@ -321,6 +366,7 @@ impl Client {
                 self.state = State::Open {
                     alive: now,
                     pinged: false,
+                    message_since: None,
                 };
                 let subprotocol = accepted.subprotocol.unwrap_or("none");
                 info!(
@@ -479,10 +525,7 @@ impl Client {
         }
         // §7.1.1: the server closes the TCP connection first, once its
         // close frame is out.
-        self.state = State::Flushing {
-            waiting: now,
-            peer_gone: false,
-        };
+        self.end_reading(now);
     }
 
     /// §7.1.7 _Fail the WebSocket Connection_: send a close frame with the
@@ -491,14 +534,14 @@ impl Client {
     fn fail(&mut self, violation: &Violation, now: Instant) {
         let code = violation.close_code();
         warn!(
-            "[{}] protocol error: {violation}; closing with {code}",
+            "[{}] the connection fails: {violation}; closing with {code}",
             self.id
         );
         let next = &self.inbox.unread()[..self.inbox.unread().len().min(trace::SHOWN_HEX)];
         self.show(|| {
             let bytes = trace::hex(next, next.len());
             format!(
-                "[{}] frame in breaks a rule: {violation} (unread: {bytes})",
+                "[{}] the connection fails: {violation} (unread: {bytes})",
                 self.id
             )
         });
@@ -506,6 +549,15 @@ impl Client {
             let payload = close::payload(code, &violation.to_string());
             self.queue_frame(OpCode::Close, &payload, now);
         }
+        self.end_reading(now);
+    }
+
+    /// No more frames will be read (our close and theirs have crossed, or
+    /// the connection failed): give back what a half-read message holds,
+    /// and write our last bytes.
+    fn end_reading(&mut self, now: Instant) {
+        self.reader.discard();
+        self.recount();
         self.state = State::Flushing {
             waiting: now,
             peer_gone: false,
@@ -525,6 +577,13 @@ impl Client {
     pub fn send(&mut self, message: &Message, now: Instant) {
         if !self.is_open() {
             return;
+        }
+        let size = match message {
+            Message::Text(text) => text.len(),
+            Message::Binary(data) => data.len(),
+        };
+        if self.total.would_pass(size) {
+            return self.fail(&Violation::ServerBusy, now);
         }
         match message {
             Message::Text(text) => self.queue_frame(OpCode::Text, text.as_bytes(), now),
@@ -618,7 +677,7 @@ impl Client {
     /// never cut off; one that takes nothing is.
     fn peer_is_reading(&mut self, now: Instant) {
         match &mut self.state {
-            State::Open { alive, pinged } => {
+            State::Open { alive, pinged, .. } => {
                 *alive = now;
                 *pinged = false;
             }
@@ -649,6 +708,7 @@ impl Client {
     /// the client may move on (its last bytes are out: `Lingering`), or be
     /// let go (too much left unread: the other half of backpressure).
     pub fn after_write(&mut self, now: Instant) -> Step {
+        self.recount();
         let limit = self.config.limits.max_pending_output;
         let pending = self.outbox.len();
         if pending > limit && self.state != State::Gone {
@@ -692,10 +752,23 @@ impl Client {
             }
             // The ping goes out one idle period after the last sign of life;
             // the answer has one more period to arrive.
-            State::Open { alive, pinged } => limits.idle_timeout.map(|idle| match pinged {
-                false => (Timer::Idle, alive + idle),
-                true => (Timer::PingReply, alive + 2 * idle),
-            }),
+            State::Open {
+                alive,
+                pinged,
+                message_since,
+            } => {
+                let idle = limits.idle_timeout.map(|idle| match pinged {
+                    false => (Timer::Idle, alive + idle),
+                    true => (Timer::PingReply, alive + 2 * idle),
+                });
+                let message = message_since
+                    .zip(limits.message_timeout)
+                    .map(|(since, timeout)| (Timer::Message, since + timeout));
+                [idle, message]
+                    .into_iter()
+                    .flatten()
+                    .min_by_key(|(_, at)| *at)
+            }
             State::Closing { waiting } => Some((Timer::CloseReply, waiting + limits.close_timeout)),
             State::Flushing { waiting, .. } => Some((Timer::Flush, waiting + limits.close_timeout)),
             State::Lingering { since } => Some((Timer::Linger, since + limits.close_timeout)),
@@ -735,6 +808,7 @@ impl Client {
                 self.queue_frame(OpCode::Close, &payload, now);
                 self.drop_now(format_args!("did not answer a ping"));
             }
+            Timer::Message => self.fail(&Violation::MessageTimeout, now),
             Timer::CloseReply => {
                 let after = limits.close_timeout;
                 self.drop_now(format_args!("no close reply within {after:?}"));
@@ -752,6 +826,13 @@ impl Client {
             State::Handshaking { .. } => self.state = State::Gone,
             _ => {}
         }
+    }
+}
+
+/// A client that goes gives back its share of what all clients hold.
+impl Drop for Client {
+    fn drop(&mut self) {
+        self.total.change(self.counted, 0);
     }
 }
 
@@ -796,7 +877,8 @@ mod tests {
             ..Config::default()
         };
         let peer = "127.0.0.1:50000".parse().unwrap();
-        Client::new("test".into(), peer, Rc::new(config), server_full, t0)
+        let total = Rc::new(Total::new(config.limits.max_buffered));
+        Client::new("test".into(), peer, Rc::new(config), total, server_full, t0)
     }
 
     /// A client that sent the tutorial's request at `t0` and got its 101.
@@ -853,6 +935,7 @@ mod tests {
         let open = State::Open {
             alive: t0,
             pinged: false,
+            message_since: None,
         };
         assert_eq!(client.state(), open);
     }
@@ -1003,6 +1086,7 @@ mod tests {
             let open = State::Open {
                 alive: now,
                 pinged: false,
+                message_since: None,
             };
             assert_eq!(client.state(), open);
             assert_eq!(client.deadline(), Some(now + secs(1.0)));
@@ -1220,6 +1304,119 @@ mod tests {
         assert_eq!(client.after_write(t0), Step::KeepGoing);
         client.send(&Message::Binary(vec![0; 1 << 20]), t0);
         assert_eq!(client.after_write(t0), Step::Drop);
+    }
+
+    #[test]
+    fn a_message_that_never_finishes_fails_with_1008() {
+        let t0 = Instant::now();
+        let slow = Limits {
+            message_timeout: Some(secs(30.0)),
+            ..limits()
+        };
+        let mut client = open(slow, t0);
+        let frame = client_frame(0x82, &[7; 1000]);
+        // The header and a few bytes; then ten more every half second: the
+        // peer is alive (no ping), but the frame never ends.
+        client.receive_data(&frame[..20], t0);
+        assert_eq!(client.next_message(t0), None);
+        let mut now = t0;
+        let mut at = 20;
+        while now + secs(0.5) < t0 + secs(30.0) {
+            now += secs(0.5);
+            client.on_timeout(now);
+            client.receive_data(&frame[at..at + 10], now);
+            assert_eq!(client.next_message(now), None);
+            at += 10;
+        }
+        assert!(matches!(client.state(), State::Open { .. }));
+        assert_eq!(client.deadline(), Some(t0 + secs(30.0)));
+        client.on_timeout(t0 + secs(30.0));
+        assert_eq!(
+            frames(&written(&mut client, now)),
+            [close_frame(1008, "a message took too long to arrive")]
+        );
+    }
+
+    #[test]
+    fn a_fragmented_message_must_end_in_time_too() {
+        let t0 = Instant::now();
+        let slow = Limits {
+            message_timeout: Some(secs(30.0)),
+            idle_timeout: None,
+            ..limits()
+        };
+        let mut client = open(slow, t0);
+        client.receive_data(&client_frame(0x01, b"never"), t0);
+        assert_eq!(client.next_message(t0), None);
+        for i in 1..6 {
+            let now = t0 + secs(5.0 * i as f64);
+            client.receive_data(&client_frame(0x00, b" ending"), now);
+            client.receive_data(&client_frame(0x89, b"ping"), now);
+            assert_eq!(client.next_message(now), None);
+        }
+        client.on_timeout(t0 + secs(30.0));
+        assert!(matches!(client.state(), State::Flushing { .. }));
+    }
+
+    #[test]
+    fn messages_that_keep_coming_whole_never_time_out() {
+        let t0 = Instant::now();
+        let slow = Limits {
+            message_timeout: Some(secs(30.0)),
+            idle_timeout: None,
+            ..limits()
+        };
+        let mut client = open(slow, t0);
+        for second in 0..100 {
+            let now = t0 + secs(second as f64);
+            client.on_timeout(now);
+            client.receive_data(&MASKED_HELLO, now);
+            assert_eq!(
+                client.next_message(now),
+                Some(Message::Text("Hello".into()))
+            );
+        }
+        assert_eq!(client.deadline(), None);
+    }
+
+    #[test]
+    fn a_message_past_the_total_fails_with_1013_and_others_go_on() {
+        let t0 = Instant::now();
+        let small = Limits {
+            max_buffered: 1000,
+            ..limits()
+        };
+        let mut a = open(small.clone(), t0);
+        // The second client shares the first one's total.
+        let mut b = open(small, t0);
+        b.total = Rc::clone(&a.total);
+        let big = client_frame(0x82, &[1; 700]);
+        a.receive_data(&big[..8 + 600], t0);
+        assert_eq!(a.next_message(t0), None);
+        let other = client_frame(0x82, &[2; 500]);
+        b.receive_data(&other[..8 + 450], t0);
+        assert_eq!(b.next_message(t0), None);
+        assert_eq!(
+            frames(&written(&mut b, t0)),
+            [close_frame(
+                1013,
+                "the server holds too much already; try later"
+            )]
+        );
+        // Once its close frame is out, B holds nothing; A finishes and gets
+        // its echo.
+        assert_eq!(b.after_write(t0), Step::ShutdownWrite);
+        assert_eq!(a.total.held(), 600);
+        a.receive_data(&big[8 + 600..], t0);
+        let message = a.next_message(t0).unwrap();
+        a.send(&message, t0);
+        assert_eq!(
+            frames(&written(&mut a, t0)),
+            [(OpCode::Binary, vec![1; 700])]
+        );
+        assert_eq!(a.after_write(t0), Step::KeepGoing);
+        drop(b);
+        assert_eq!(a.total.held(), 0);
     }
 
     #[test]

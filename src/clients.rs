@@ -9,6 +9,7 @@
 //! keeps the clients in socket order, so a debugger session shows them in
 //! the same order every time.
 
+use crate::buffers::Total;
 use crate::client::{Client, State};
 use crate::config::{Config, Limits};
 use crate::console;
@@ -44,9 +45,11 @@ pub struct Entry {
     pub client: Client,
 }
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Clients {
     table: BTreeMap<Socket, Entry>,
+    /// What all clients hold together, against `--max-buffered`.
+    total: Rc<Total>,
     /// Clients whose connection is over, dropped at the end of the turn.
     gone: Vec<Socket>,
     /// The last id handed out, in microseconds since 1970 (see `uniqid`).
@@ -68,6 +71,21 @@ impl Admission {
 }
 
 impl Clients {
+    /// An empty table; its clients may hold `max_buffered` bytes together.
+    pub fn new(max_buffered: usize) -> Clients {
+        Clients {
+            table: BTreeMap::new(),
+            total: Rc::new(Total::new(max_buffered)),
+            gone: Vec::new(),
+            last_id: 0,
+        }
+    }
+
+    /// Bytes all clients hold together (messages arriving, output waiting).
+    pub fn held(&self) -> usize {
+        self.total.held()
+    }
+
     /// May one more connection in? See [`Admission::for_count`].
     pub fn admission(&self, limits: &Limits) -> Admission {
         Admission::for_count(self.table.len(), limits)
@@ -86,7 +104,8 @@ impl Clients {
         let id = self.uniqid();
         info!("[{id}] Accepted client {peer}");
         let full = admission != Admission::Welcome;
-        let client = Client::new(id, peer, Rc::clone(config), full, now);
+        let total = Rc::clone(&self.total);
+        let client = Client::new(id, peer, Rc::clone(config), total, full, now);
         self.table
             .insert(socket_of(&stream), Entry { stream, client });
     }
@@ -165,7 +184,7 @@ mod tests {
 
     #[test]
     fn ids_look_like_php_and_never_repeat() {
-        let mut clients = Clients::default();
+        let mut clients = Clients::new(1 << 20);
         let ids: Vec<String> = (0..1000).map(|_| clients.uniqid()).collect();
         assert!(ids
             .iter()

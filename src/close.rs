@@ -19,6 +19,9 @@ pub const PROTOCOL_ERROR: u16 = 1002;
 /// RFC 6455 §7.4.1: 1007 means a message's data did not match its type
 /// (for us: a text message that is not UTF-8).
 pub const INVALID_DATA: u16 = 1007;
+/// RFC 6455 §7.4.1: 1008 means a message broke the endpoint's policy: for
+/// us, a message that took longer than `--message-timeout` to arrive.
+pub const POLICY_VIOLATION: u16 = 1008;
 /// RFC 6455 §7.4.1: 1009 means a message is too big to process.
 pub const MESSAGE_TOO_BIG: u16 = 1009;
 /// RFC 6455 §7.4.1: 1011 means the server met "an unexpected condition that
@@ -26,6 +29,10 @@ pub const MESSAGE_TOO_BIG: u16 = 1009;
 /// stopped answering pings: it is not the peer's protocol error (1002) nor a
 /// policy (1008), and the connection cannot go on.
 pub const INTERNAL_ERROR: u16 = 1011;
+/// The IANA registry (RFC 6455 §11.7) adds 1013, "Try Again Later": the
+/// server is overloaded. We send it to a client whose message would pass
+/// `--max-buffered`, the memory all clients' messages may hold together.
+pub const TRY_AGAIN_LATER: u16 = 1013;
 
 /// What a close code means, in the words of RFC 6455 §7.4.1 and the IANA
 /// registry it created (§11.7): for the log and `--trace`.
@@ -63,10 +70,12 @@ pub fn is_valid_on_wire(code: u16) -> bool {
     matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999)
 }
 
-/// Every rule a peer can break after the handshake, one variant per rule.
+/// Every reason the server fails a connection after the handshake, one
+/// variant per rule.
 ///
-/// Each variant names the RFC sentence it enforces; the check itself lives
-/// next to that sentence (in `frame.rs` or `protocol.rs`).
+/// Most are rules of RFC 6455 a peer broke; each names the sentence it
+/// enforces, and the check lives next to that sentence (in `frame.rs` or
+/// `protocol.rs`). The last two are this server's limits (in `client.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
     /// §5.2: RSV1-3 MUST be 0 unless an extension defines them (we negotiate none).
@@ -95,6 +104,12 @@ pub enum Violation {
     CloseTooShort,
     /// §7.4: the close code may not be sent on the wire.
     InvalidCloseCode(u16),
+    /// A frame or message took longer than `--message-timeout` to arrive
+    /// whole (a client must not hold a half-sent message for ever).
+    MessageTimeout,
+    /// The message would take the memory all clients hold together past
+    /// `--max-buffered`.
+    ServerBusy,
 }
 
 impl Violation {
@@ -104,6 +119,8 @@ impl Violation {
         match self {
             Violation::InvalidUtf8 => INVALID_DATA,
             Violation::MessageTooBig { .. } => MESSAGE_TOO_BIG,
+            Violation::MessageTimeout => POLICY_VIOLATION,
+            Violation::ServerBusy => TRY_AGAIN_LATER,
             Violation::ReservedBits
             | Violation::ReservedOpcode(_)
             | Violation::UnmaskedFrame
@@ -141,6 +158,8 @@ impl fmt::Display for Violation {
             }
             Violation::CloseTooShort => write!(f, "a close payload of one byte"),
             Violation::InvalidCloseCode(code) => write!(f, "close code {code} is not allowed"),
+            Violation::MessageTimeout => write!(f, "a message took too long to arrive"),
+            Violation::ServerBusy => write!(f, "the server holds too much already; try later"),
         }
     }
 }
@@ -231,6 +250,8 @@ mod tests {
             Violation::MessageTooBig { limit: 1 },
             Violation::CloseTooShort,
             Violation::InvalidCloseCode(5),
+            Violation::MessageTimeout,
+            Violation::ServerBusy,
         ];
         for violation in all {
             assert!(is_valid_on_wire(violation.close_code()), "{violation}");
@@ -238,6 +259,8 @@ mod tests {
         assert_eq!(Violation::InvalidUtf8.close_code(), 1007);
         assert_eq!(Violation::MessageTooBig { limit: 1 }.close_code(), 1009);
         assert_eq!(Violation::ReservedBits.close_code(), 1002);
+        assert_eq!(Violation::MessageTimeout.close_code(), 1008);
+        assert_eq!(Violation::ServerBusy.close_code(), 1013);
     }
 
     #[test]

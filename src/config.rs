@@ -23,6 +23,13 @@ pub struct Limits {
     pub max_message_size: usize,
     /// The most outgoing bytes a client may leave unread before it is dropped.
     pub max_pending_output: usize,
+    /// The most bytes all clients together may hold: messages still
+    /// arriving and output not yet written. A message that would pass it
+    /// fails its own connection (close 1013, try again later).
+    pub max_buffered: usize,
+    /// How long a frame or a fragmented message may take to arrive whole
+    /// once it has begun; longer fails with close 1008. `None`: no limit.
+    pub message_timeout: Option<Duration>,
     /// The most clients at once; more get `503 Service Unavailable`.
     pub max_clients: usize,
     /// How long a client has to complete its opening handshake.
@@ -45,6 +52,8 @@ impl Default for Limits {
         Limits {
             max_message_size: 16 << 20,
             max_pending_output: 32 << 20,
+            max_buffered: 256 << 20,
+            message_timeout: Some(Duration::from_secs(30)),
             max_clients: 1024,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(60)),
@@ -91,7 +100,8 @@ impl Default for Config {
 /// What the command line asks for.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Command {
-    Run(Config),
+    /// Run with this configuration (boxed: it is large, and built once).
+    Run(Box<Config>),
     Help,
 }
 
@@ -122,6 +132,13 @@ Options:
   --max-pending-output BYTES
                             unread output after which a client is dropped
                                                               [default: 33554432]
+  --max-buffered BYTES      the most all clients together may hold in
+                            messages still arriving and output unread; a
+                            message past it gets close 1013 (try again later)
+                                                              [default: 268435456]
+  --message-timeout SECS    a frame or message begun must arrive whole
+                            within SECS, or close 1008 (0: no limit)
+                                                              [default: 30]
   --max-clients N           clients at once (503 above)       [default: 1024]
   --handshake-timeout SECS  time allowed for the handshake    [default: 10]
   --idle-timeout SECS       ping a silent client after SECS; close (1011)
@@ -169,7 +186,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         };
         set(&mut config, &flag, &value)?;
     }
-    Ok(Command::Run(config))
+    Ok(Command::Run(Box::new(config)))
 }
 
 fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
@@ -199,17 +216,12 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
             .push(non_empty(flag, value)?.to_owned()),
         "--max-message-size" => limits.max_message_size = positive(flag, value)?,
         "--max-pending-output" => limits.max_pending_output = positive(flag, value)?,
+        "--max-buffered" => limits.max_buffered = positive(flag, value)?,
+        "--message-timeout" => limits.message_timeout = optional_seconds(flag, value)?,
         "--max-clients" => limits.max_clients = positive(flag, value)?,
         "--handshake-timeout" => limits.handshake_timeout = seconds(flag, value)?,
         "--close-timeout" => limits.close_timeout = seconds(flag, value)?,
-        "--idle-timeout" => {
-            let off = number::<f64>(flag, value)? == 0.0;
-            limits.idle_timeout = if off {
-                None
-            } else {
-                Some(seconds(flag, value)?)
-            };
-        }
+        "--idle-timeout" => limits.idle_timeout = optional_seconds(flag, value)?,
         _ => return Err(format!("unknown option '{flag}'")),
     }
     Ok(())
@@ -226,6 +238,14 @@ fn positive(flag: &str, value: &str) -> Result<usize, String> {
         0 => Err(format!("{flag}: must be at least 1")),
         n => Ok(n),
     }
+}
+
+/// Seconds as for [`seconds`], or `0` for none.
+fn optional_seconds(flag: &str, value: &str) -> Result<Option<Duration>, String> {
+    if number::<f64>(flag, value)? == 0.0 {
+        return Ok(None);
+    }
+    seconds(flag, value).map(Some)
 }
 
 /// Seconds, fractions allowed (`0.5`), up to a day.
@@ -252,7 +272,7 @@ mod tests {
 
     fn run(args: &[&str]) -> Result<Config, String> {
         match parse(args.iter().map(|s| s.to_string()))? {
-            Command::Run(config) => Ok(config),
+            Command::Run(config) => Ok(*config),
             Command::Help => Err("help".into()),
         }
     }
@@ -300,6 +320,10 @@ mod tests {
         );
         let default = run(&[]).unwrap().limits.idle_timeout;
         assert_eq!(default, Some(Duration::from_secs(60)));
+        let limits = run(&["--max-buffered", "1000", "--message-timeout", "0"])
+            .unwrap()
+            .limits;
+        assert_eq!((limits.max_buffered, limits.message_timeout), (1000, None));
         assert!(run(&["--idle-timeout", "-5"]).is_err());
         assert!(run(&["--idle-timeout", "NaN"]).is_err());
     }

@@ -93,6 +93,24 @@ impl MessageReader {
         }
     }
 
+    /// Bytes held in a message or control frame not yet whole.
+    pub fn buffered(&self) -> usize {
+        self.message.as_ref().map_or(0, |m| m.data.len()) + self.control.len()
+    }
+
+    /// Has a frame or a fragmented message begun, and not ended?
+    pub fn in_progress(&self) -> bool {
+        self.frame.is_some() || self.message.is_some()
+    }
+
+    /// Forget a half-read frame and message, and give their memory back:
+    /// the connection is ending, and nothing more will be read.
+    pub fn discard(&mut self) {
+        self.frame = None;
+        self.message = None;
+        self.control = Vec::new();
+    }
+
     /// With `--trace`: the frames read whole since the last call, in order,
     /// for the record to show (it shows them before it acts on an event).
     pub fn seen_frames(&mut self) -> Vec<Seen> {
@@ -109,8 +127,7 @@ impl MessageReader {
         match self.read_frames(inbox) {
             Ok(event) => event,
             Err(violation) => {
-                self.frame = None;
-                self.message = None;
+                self.discard();
                 Some(Event::Failed(violation))
             }
         }

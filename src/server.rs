@@ -63,9 +63,9 @@ impl Server {
         // With `--port 0` the system chose: the Host rule needs the real one.
         config.port = master.local_addr()?.port();
         Ok(Server {
+            clients: Clients::new(config.limits.max_buffered),
             config: Rc::new(config),
             master,
-            clients: Clients::default(),
             started: Instant::now(),
             buffer: vec![0; READ_SIZE],
             accept_paused_until: None,

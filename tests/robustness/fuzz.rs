@@ -28,7 +28,7 @@
 use crate::common::*;
 use crate::support::*;
 use socket_server::access;
-use socket_server::buffers::Inbox;
+use socket_server::buffers::{Inbox, Total};
 use socket_server::client::{Client, State};
 use socket_server::close::{self, CloseFrame, Violation};
 use socket_server::config::Config;
@@ -765,7 +765,8 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
     };
     let peer = "127.0.0.1:9".parse().unwrap();
     let now = Instant::now();
-    let mut client = Client::new("fuzz".into(), peer, Rc::new(config), false, now);
+    let total = Rc::new(Total::new(config.limits.max_buffered));
+    let mut client = Client::new("fuzz".into(), peer, Rc::new(config), total, false, now);
     let request = &request_corpus("127.0.0.1:1222")[0];
     client.receive_data(request, now);
     assert_eq!(client.next_message(now), None);

@@ -2,6 +2,7 @@
 
 use crate::common::*;
 use crate::support::*;
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -147,4 +148,74 @@ fn running_out_of_file_descriptors_does_not_spin_and_recovers() {
         "the idle server used {cpu:?} of CPU in {:?} after the shortage",
         start.elapsed()
     );
+}
+
+/// `--max-buffered`: what all clients hold together is bounded. One client
+/// holds 700 KB of an unfinished message; another's 500 KB message would
+/// take the total past 1 MB, so it fails with close 1013 (try again
+/// later), while the first finishes its message and a third is served as
+/// usual. Would fail without a total (the second message would be echoed,
+/// and a hundred such clients would hold gigabytes).
+#[test]
+fn what_all_clients_hold_together_is_bounded() {
+    let server = Server::echo(&["--max-buffered", "1000000"]);
+    let mut holder = server.client();
+    let big: Vec<u8> = (0..800_000u32).map(|i| i as u8).collect();
+    // The first 700 KB as a first fragment, then a ping: its pong shows
+    // the server has read everything before it, and holds the 700 KB.
+    holder.send(&masked_frame(BINARY, &big[..700_000], [9, 8, 7, 6]));
+    holder.send(&frame(PING, b"read it all?"));
+    assert_eq!(holder.read_frame().opcode, PONG);
+
+    let mut latecomer = server.client();
+    let mut writer = latecomer.stream.try_clone().unwrap();
+    let sending = std::thread::spawn(move || {
+        // The server may close before it has read it all: that is the point.
+        let _ = writer.write_all(&frame(BINARY, &vec![5; 500_000]));
+    });
+    assert_eq!(latecomer.expect_close(), Some(1013));
+    sending.join().unwrap();
+    assert!(server.wait_for_log("the server holds too much already"));
+
+    assert_echo_works(&server);
+    holder.send(&masked_frame(
+        0x80 | CONTINUATION,
+        &big[700_000..],
+        [1, 2, 3, 4],
+    ));
+    let echo = holder.read_frame();
+    assert!(echo.payload == big, "the held message came back changed");
+}
+
+/// `--message-timeout`: a frame begun must arrive whole in time. This client
+/// sends a frame's header and a few bytes, then a byte every 100 ms: it is
+/// plainly alive, so the idle timeout never fires, but the frame never
+/// ends. Would fail without the message timeout (the connection, and 1 MB
+/// of declared frame, would be held for as long as the trickle lasts).
+#[test]
+fn a_frame_that_trickles_in_for_ever_fails_with_1008() {
+    let server = Server::echo(&["--message-timeout", "0.5"]);
+    let mut client = server.client();
+    let frame = frame(BINARY, &vec![1; 1 << 20]);
+    client.send(&frame[..30]);
+    let start = Instant::now();
+    let mut at = 30;
+    let mut stream = client.stream.try_clone().unwrap();
+    let trickle = std::thread::spawn(move || {
+        while start.elapsed() < Duration::from_secs(5) {
+            if stream.write_all(&frame[at..at + 1]).is_err() {
+                return;
+            }
+            at += 1;
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    });
+    assert_eq!(client.expect_close(), Some(1008));
+    let elapsed = start.elapsed();
+    assert!(
+        elapsed >= Duration::from_millis(450) && elapsed < Duration::from_millis(2500),
+        "closed after {elapsed:?}; expected about 0.5 s"
+    );
+    trickle.join().unwrap();
+    assert!(server.wait_for_log("a message took too long to arrive"));
 }

@@ -15,7 +15,9 @@
 //! - time: [`Client::deadline`], [`Client::on_timeout`], [`Client::on_stop`].
 //!
 //! Nothing here reads the clock: every call is told `now`, so a test can
-//! drive a whole connection, timeouts included, in microseconds.
+//! drive a whole connection, timeouts included, in microseconds. The one
+//! thing it reads besides bytes is a page's file, a chunk at a time, as
+//! the socket takes the bytes (`www::Body`).
 //!
 //! The connection's life is one [`State`]. Each state holds the instant its
 //! deadline counts from, and `Client::timer` is the one function that
@@ -163,6 +165,8 @@ pub struct Client {
     outbox: Outbox,
     /// Frames into messages, once the connection is a WebSocket.
     reader: MessageReader,
+    /// The rest of a file being sent (a page), if one is.
+    body: Option<www::Body>,
 }
 
 impl Client {
@@ -189,6 +193,7 @@ impl Client {
             inbox: Inbox::default(),
             outbox: Outbox::default(),
             reader,
+            body: None,
         }
     }
 
@@ -404,8 +409,36 @@ impl Client {
             escape(request.method.as_bytes()),
             escape(request.target.as_bytes())
         );
-        let response = answer.unwrap_or_else(|refusal| refusal.response());
-        self.respond(response, now);
+        match answer {
+            Ok(page) => {
+                self.respond(page.head, now);
+                // The file follows the head, a chunk at a time, as the
+                // socket takes it (`refill_body`).
+                self.body = page.body;
+                self.refill_body();
+            }
+            Err(refusal) => self.respond(refusal.response(), now),
+        }
+    }
+
+    /// While a file is being sent and everything before it has gone out,
+    /// queue its next chunk: a file of any size holds one chunk of memory.
+    fn refill_body(&mut self) {
+        let Some(body) = &mut self.body else {
+            return;
+        };
+        if !self.outbox.is_empty() {
+            return;
+        }
+        if let Err(e) = body.read_into(self.outbox.queue()) {
+            self.body = None;
+            return self.drop_now(format_args!(
+                "cannot go on reading the file it asked for: {e}"
+            ));
+        }
+        if body.is_done() {
+            self.body = None;
+        }
     }
 
     /// Send an HTTP response; then the connection ends.
@@ -664,6 +697,7 @@ impl Client {
             self.peer_is_reading(now);
         }
         self.outbox.advance(n);
+        self.refill_body();
     }
 
     /// The socket took none of [`Client::data_to_send`]: it is full.
@@ -711,7 +745,9 @@ impl Client {
         self.recount();
         let limit = self.config.limits.max_pending_output;
         let pending = self.outbox.len();
-        if pending > limit && self.state != State::Gone {
+        // A file being sent holds a chunk at a time: not the kind of unread
+        // output the cap is for.
+        if pending > limit && self.body.is_none() && self.state != State::Gone {
             self.drop_now(format_args!(
                 "{pending} bytes waiting unread (limit {limit})"
             ));
@@ -892,11 +928,16 @@ mod tests {
         client
     }
 
-    /// Everything the client wants written, as if the socket took it all.
+    /// Everything the client wants written, as if the socket took it all
+    /// (each write may queue more: the next chunk of a file).
     fn written(client: &mut Client, now: Instant) -> Vec<u8> {
-        let bytes = client.data_to_send().to_vec();
-        client.data_sent(bytes.len(), now);
-        bytes
+        let mut all = Vec::new();
+        while client.wants_write() {
+            let bytes = client.data_to_send().to_vec();
+            client.data_sent(bytes.len(), now);
+            all.extend(bytes);
+        }
+        all
     }
 
     /// The server frames in `bytes`, as (opcode, payload).

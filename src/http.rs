@@ -269,16 +269,21 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// so, always carries a `Content-Length`, and (RFC 9110 §6.6.1: a server
 /// with a clock MUST) a `Date`. The 101 stays byte for byte the PHP's.
 pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
+    let mut bytes = response_head(status, headers, body.len() as u64);
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// A response's head alone, for a body of `length` bytes that follows it
+/// (a file, sent as the socket takes it), or none (HEAD; the 101).
+pub fn response_head(status: u16, headers: &[(&str, &str)], length: u64) -> Vec<u8> {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
     if status != 101 {
         let date = DateTime::from(SystemTime::now()).http_date();
-        head.push_str(&format!(
-            "Date: {date}\r\nContent-Length: {}\r\n",
-            body.len()
-        ));
+        head.push_str(&format!("Date: {date}\r\nContent-Length: {length}\r\n"));
         // Unless the caller said more (a 426 also lists Upgrade).
         if !headers
             .iter()
@@ -288,9 +293,7 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
         }
     }
     head.push_str("\r\n");
-    let mut bytes = head.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
+    head.into_bytes()
 }
 
 #[cfg(test)]

@@ -13,6 +13,8 @@
 //!   answers, more bytes never change the answer;
 //! - `access::host_allowed`: answers a mutated `Host` exactly when a plain
 //!   reading of the rule does (this server's names, with its port);
+//! - `www::serve`: serves exactly the pages of its folder, whatever the
+//!   path, streaming each file's exact bytes a chunk at a time;
 //! - `frame::parse_header`: agrees with a decoder written here from the
 //!   RFC 6455 §5.2 diagram, and asks for more bytes only when the header
 //!   really is incomplete;
@@ -413,6 +415,104 @@ fn host_allowed_answers_only_this_servers_names() {
     });
 }
 
+// --- Serving files ---------------------------------------------------------
+
+/// A folder of pages whose sizes sit on both sides of `www::CHUNK`.
+fn pages() -> (std::path::PathBuf, Vec<(&'static str, Vec<u8>)>) {
+    let chunk = socket_server::www::CHUNK;
+    let files: Vec<(&'static str, Vec<u8>)> = vec![
+        ("empty.txt", Vec::new()),
+        ("one.txt", b"x".to_vec()),
+        ("chunk.bin", (0..chunk).map(|i| i as u8).collect()),
+        (
+            "chunk1.bin",
+            (0..chunk + 1).map(|i| (i * 7) as u8).collect(),
+        ),
+        (
+            "three.bin",
+            (0..3 * chunk - 1).map(|i| (i * 13) as u8).collect(),
+        ),
+        ("sub/page.html", b"<p>sub</p>".to_vec()),
+    ];
+    let dir = std::env::temp_dir().join(format!("socket_server-fuzz-www-{}", std::process::id()));
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    for (name, content) in &files {
+        std::fs::write(dir.join(name), content).unwrap();
+    }
+    (dir, files)
+}
+
+/// `www::serve` on random and mutated requests: it refuses what is not one
+/// of the pages (never anything outside the folder), and for a page it
+/// answers a head whose `Content-Length` is the file's, then hands out
+/// exactly the file's bytes, one chunk at most at a time; a HEAD, none.
+#[test]
+fn serving_files_streams_exactly_the_file_and_nothing_else() {
+    let (root, files) = pages();
+    let corpus: Vec<Vec<u8>> = files
+        .iter()
+        .map(|(name, _)| format!("/{name}").into_bytes())
+        .chain(
+            [
+                "/../Cargo.toml",
+                "/sub/../one.txt",
+                "//one.txt",
+                "/one.txt?x=1",
+            ]
+            .map(|p| p.as_bytes().to_vec()),
+        )
+        .collect();
+    let tokens: &[&[u8]] = &[b"/", b"..", b".", b"%2e", b"?", b"sub", b"\\", b"one.txt"];
+    for_each_case("www", 2000, |rng| {
+        let start = rng.pick(&corpus).clone();
+        // Half the time a page's own path (perhaps with a query), so that
+        // the streaming itself is exercised; half the time, mutated.
+        let path = match rng.chance(50) {
+            true if rng.chance(50) => [start, b"?q=".to_vec(), rng.bytes(3)].concat(),
+            true => start,
+            false => mutate(rng, &start, &corpus, tokens),
+        };
+        let Ok(target) = String::from_utf8(path) else {
+            return;
+        };
+        let method = *rng.pick(&["GET", "HEAD", "POST"]);
+        let request = socket_server::http::Request {
+            method: method.into(),
+            target: target.clone(),
+            version: "HTTP/1.1".into(),
+            headers: vec![],
+        };
+        let wanted = target.split('?').next().unwrap_or("");
+        let page = files.iter().find(|(name, _)| format!("/{name}") == wanted);
+        match (socket_server::www::serve(&root, &request), page) {
+            (Err(refusal), _) if method == "POST" => assert_eq!(refusal.status, 405),
+            (Err(refusal), None) => assert_eq!(refusal.status, 404, "{target:?}"),
+            (Ok(served), Some((_, content))) => {
+                let head = String::from_utf8(served.head).unwrap();
+                let length = format!("\r\nContent-Length: {}\r\n", content.len());
+                assert!(head.contains(&length), "{target:?}: {head}");
+                let mut sent = Vec::new();
+                if let Some(mut body) = served.body {
+                    assert_eq!(method, "GET", "a HEAD with a body");
+                    while !body.is_done() {
+                        let before = sent.len();
+                        body.read_into(&mut sent).unwrap();
+                        assert!(sent.len() - before <= socket_server::www::CHUNK);
+                    }
+                }
+                let expected: &[u8] = if method == "GET" { content } else { &[] };
+                assert!(sent == expected, "{target:?}: the body is not the file");
+            }
+            (answer, page) => panic!(
+                "{method} {target:?}: got {:?}, page {:?}",
+                answer.map(|p| p.head.len()),
+                page.map(|(name, _)| name)
+            ),
+        }
+    });
+    let _ = std::fs::remove_dir_all(root);
+}
+
 // --- Frame headers ---------------------------------------------------------
 
 /// A frame header with random fields, length forms and edge values,
@@ -791,8 +891,12 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
 
 /// Everything the record wants written, as if the socket took it all.
 fn take_output(client: &mut Client) -> Vec<u8> {
-    let out = client.data_to_send().to_vec();
-    client.data_sent(out.len(), Instant::now());
+    let mut out = Vec::new();
+    while client.wants_write() {
+        let bytes = client.data_to_send().to_vec();
+        client.data_sent(bytes.len(), Instant::now());
+        out.extend(bytes);
+    }
     out
 }
 

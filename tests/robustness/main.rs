@@ -13,6 +13,7 @@ mod support;
 
 mod backpressure;
 mod faults;
+mod files;
 mod fuzz;
 mod limits;
 mod logging;

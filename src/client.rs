@@ -30,7 +30,7 @@ use crate::config::{Config, Mode};
 use crate::console::{self, escape, escape_up_to, LineBudget};
 use crate::frame::{self, OpCode};
 use crate::handshake;
-use crate::http::{self, Refusal, Request};
+use crate::http::{self, HeadSearch, Refusal, Request};
 use crate::protocol::{Event, Message, MessageReader};
 use crate::trace::{self, Seen};
 use crate::www;
@@ -70,6 +70,9 @@ pub enum State {
         /// When the connection was accepted (`--handshake-timeout` counts
         /// from here, not from the last byte: a slow trickle is no excuse).
         since: Instant,
+        /// How far the search for the head's end has got: each read's bytes
+        /// are searched once.
+        search: HeadSearch,
     },
     /// A WebSocket: messages both ways. The PHP's `handshake == true`.
     Open {
@@ -184,7 +187,10 @@ impl Client {
         Client {
             id,
             peer,
-            state: State::Handshaking { since: now },
+            state: State::Handshaking {
+                since: now,
+                search: HeadSearch::default(),
+            },
             log_budget: LineBudget::new(now),
             config,
             total,
@@ -328,7 +334,10 @@ impl Client {
     /// Wait for a whole HTTP request, then answer it with a 101 (and become a
     /// WebSocket), a page, or an error.
     fn read_request(&mut self, now: Instant) {
-        let (request, head_len) = match http::parse_request(self.inbox.unread()) {
+        let State::Handshaking { search, .. } = &mut self.state else {
+            return;
+        };
+        let (request, head_len) = match search.parse(self.inbox.unread()) {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return, // not all here yet
             Err(refusal) => {
@@ -783,7 +792,7 @@ impl Client {
     fn timer(&self) -> Option<(Timer, Instant)> {
         let limits = &self.config.limits;
         match self.state {
-            State::Handshaking { since } => {
+            State::Handshaking { since, .. } => {
                 Some((Timer::Handshake, since + limits.handshake_timeout))
             }
             // The ping goes out one idle period after the last sign of life;
@@ -960,7 +969,7 @@ mod tests {
     fn the_tutorials_handshake_opens_a_websocket() {
         let t0 = Instant::now();
         let mut client = accepted(limits(), false, t0);
-        assert_eq!(client.state(), State::Handshaking { since: t0 });
+        assert!(matches!(client.state(), State::Handshaking { since, .. } if since == t0));
         // The request arrives in two pieces; nothing happens until it is whole.
         client.receive_data(&TUTORIAL_REQUEST[..40], t0);
         assert_eq!(client.next_message(t0), None);

@@ -113,53 +113,97 @@ impl Request {
 ///
 /// `Ok(None)`: no blank line yet, read more. `Ok(Some((request, len)))`: the
 /// head took `len` bytes; anything after it (the client's first frames, say)
-/// belongs to whoever reads next.
+/// belongs to whoever reads next. (A connection's bytes arrive a read at a
+/// time; [`HeadSearch::parse`] picks up where the last call stopped.)
 pub fn parse_request(bytes: &[u8]) -> Result<Option<(Request, usize)>, Refusal> {
-    // RFC 9112 §2.2: a server SHOULD ignore empty lines before the request
-    // line (some clients send a stray CRLF after a previous request).
-    // The cap counts those empty lines too: endless CR LFs are no way
-    // around it.
-    let limit = bytes.len().min(MAX_REQUEST_HEAD);
-    let mut start = 0;
-    while bytes[start..limit].starts_with(b"\r\n") {
-        start += 2;
-    }
-    let window = &bytes[start..limit];
-    // The head ends at its first blank line. RFC 9112 §2.2 lets a server
-    // accept lines ending in a bare LF; this one does not, and says so as
-    // soon as a head ends that way (a person typing into netcat), rather
-    // than waiting in silence for a CR LF CR LF that will never come.
-    let end = find(window, b"\r\n\r\n");
-    let bare_end = find(window, b"\n\n");
-    if bare_end.is_some_and(|bare| end.is_none_or(|end| bare < end)) {
-        return Err(malformed("lines must end in CR LF"));
-    }
-    let Some(end) = end else {
-        return if bytes.len() >= MAX_REQUEST_HEAD {
-            Err(HEAD_TOO_LARGE)
-        } else {
-            Ok(None)
+    HeadSearch::default().parse(bytes)
+}
+
+/// How far the search for the end of a request head has got, so that the
+/// next read's bytes are searched and the earlier ones are not searched
+/// again: a head trickled in a byte at a time costs each byte once, not
+/// once for every byte that follows it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HeadSearch {
+    /// Empty lines skipped before the request line, in bytes.
+    skipped: usize,
+    /// Bytes before this hold no blank line.
+    scanned: usize,
+    /// Every byte any search has looked at, counted: about one per byte.
+    examined: usize,
+}
+
+impl HeadSearch {
+    /// [`parse_request`], for `bytes` that are the bytes of the last call
+    /// (if any) with more after them.
+    pub fn parse(&mut self, bytes: &[u8]) -> Result<Option<(Request, usize)>, Refusal> {
+        let Some(end) = self.find_end(bytes)? else {
+            return if bytes.len() >= MAX_REQUEST_HEAD {
+                Err(HEAD_TOO_LARGE)
+            } else {
+                Ok(None)
+            };
         };
-    };
-    // Every line ends in CR LF (see above); a bare LF inside is refused.
-    let mut lines = window[..end + 2]
-        .split_inclusive(|&b| b == b'\n')
-        .map(|line| {
-            line.strip_suffix(b"\r\n")
-                .ok_or(malformed("a line ends in LF without CR"))
-        });
-    let (method, target, version) = parse_request_line(lines.next().unwrap_or(Ok(b""))?)?;
-    let headers = lines
-        .map(|line| parse_header_line(line?))
-        .collect::<Result<Vec<_>, _>>()?;
-    let request = Request {
-        method: method.to_owned(),
-        target: target.to_owned(),
-        version: version.to_owned(),
-        headers,
-    };
-    check_host(&request)?;
-    Ok(Some((request, start + end + 4)))
+        // Every line ends in CR LF (see `find_end`); a bare LF inside is refused.
+        let mut lines = bytes[self.skipped..end - 2]
+            .split_inclusive(|&b| b == b'\n')
+            .map(|line| {
+                line.strip_suffix(b"\r\n")
+                    .ok_or(malformed("a line ends in LF without CR"))
+            });
+        let (method, target, version) = parse_request_line(lines.next().unwrap_or(Ok(b""))?)?;
+        let headers = lines
+            .map(|line| parse_header_line(line?))
+            .collect::<Result<Vec<_>, _>>()?;
+        let request = Request {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            version: version.to_owned(),
+            headers,
+        };
+        check_host(&request)?;
+        Ok(Some((request, end)))
+    }
+
+    /// Where the head ends (just after its blank line), if it has.
+    fn find_end(&mut self, bytes: &[u8]) -> Result<Option<usize>, Refusal> {
+        // RFC 9112 §2.2: a server SHOULD ignore empty lines before the
+        // request line (some clients send a stray CRLF after a previous
+        // request). The cap counts those empty lines too: endless CR LFs
+        // are no way around it.
+        let limit = bytes.len().min(MAX_REQUEST_HEAD);
+        while bytes[self.skipped..limit].starts_with(b"\r\n") {
+            self.skipped += 2;
+        }
+        // A blank line may straddle the last search's end: step back 3.
+        let from = self.skipped.max(self.scanned.saturating_sub(3));
+        for at in from..limit {
+            self.examined += 1;
+            if bytes[at] != b'\n' {
+                continue;
+            }
+            // The head ends at its first blank line. RFC 9112 §2.2 lets a
+            // server accept lines ending in a bare LF; this one does not,
+            // and says so as soon as a head ends that way (a person typing
+            // into netcat), rather than waiting in silence for a CR LF CR
+            // LF that will never come.
+            let ends_with =
+                |tail: &[u8]| at + 1 >= self.skipped + tail.len() && bytes[..=at].ends_with(tail);
+            if ends_with(b"\r\n\r\n") {
+                return Ok(Some(at + 1));
+            }
+            if ends_with(b"\n\n") {
+                return Err(malformed("lines must end in CR LF"));
+            }
+        }
+        self.scanned = limit;
+        Ok(None)
+    }
+
+    /// Bytes all searches so far have looked at.
+    pub fn examined(&self) -> usize {
+        self.examined
+    }
 }
 
 /// `GET /path HTTP/1.1`: three parts separated by single spaces (RFC 9112 §3).
@@ -241,10 +285,6 @@ fn is_token(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
 }
 
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
 /// The standard reason phrase for the statuses this server sends.
 pub fn reason_phrase(status: u16) -> &'static str {
     match status {
@@ -322,6 +362,42 @@ mod tests {
         );
         assert_eq!(request.header("ORIGIN"), Some("http://example.com"));
         assert!(request.has_token("connection", "upgrade"));
+    }
+
+    #[test]
+    fn a_trickled_head_is_searched_once_not_once_per_byte() {
+        // 7 KB of head, a byte at a time, then its end.
+        let mut head = b"GET / HTTP/1.1\r\nHost: a\r\nX-Long: ".to_vec();
+        head.resize(7000, b'x');
+        head.extend_from_slice(b"\r\n\r\n");
+        let mut search = HeadSearch::default();
+        for end in 1..head.len() {
+            assert_eq!(search.parse(&head[..end]), Ok(None), "at {end}");
+        }
+        let (request, len) = search.parse(&head).unwrap().unwrap();
+        assert_eq!((request.method.as_str(), len), ("GET", head.len()));
+        // Each byte looked at about once (the search steps back 3 bytes
+        // each time, for a blank line across two reads), not once per read
+        // after it (about 25 million looks).
+        assert!(search.examined() < 5 * head.len(), "{}", search.examined());
+    }
+
+    #[test]
+    fn a_search_picks_up_where_it_stopped_at_every_cut() {
+        let bytes = format!("\r\n\r\n{TUTORIAL_REQUEST}rest").into_bytes();
+        let whole = parse_request(&bytes);
+        for cut in 0..bytes.len() {
+            let mut search = HeadSearch::default();
+            let first = search.parse(&bytes[..cut]);
+            assert_eq!(first, parse_request(&bytes[..cut]), "cut {cut}");
+            assert_eq!(search.parse(&bytes), whole, "cut {cut}");
+        }
+        let bare = b"GET / HTTP/1.1\r\nHost: a\n\nX";
+        for cut in 0..bare.len() {
+            let mut search = HeadSearch::default();
+            let _ = search.parse(&bare[..cut]);
+            assert_eq!(search.parse(bare), parse_request(bare), "cut {cut}");
+        }
     }
 
     #[test]

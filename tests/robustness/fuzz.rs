@@ -342,6 +342,23 @@ fn parse_request_on_random_and_mutated_requests() {
     for_each_case("parse_request", 5000, |rng| {
         let input = random_request(rng, &corpus);
         check_parse_request(&input);
+        // A connection's search picks up where it stopped: the same bytes
+        // in any number of reads get the same answer as all at once.
+        let mut search = http::HeadSearch::default();
+        let mut end = 0;
+        let answer = loop {
+            end = (end + 1 + rng.below(200)).min(input.len());
+            match search.parse(&input[..end]) {
+                Ok(None) if end < input.len() => continue,
+                answer => break answer,
+            }
+        };
+        assert_eq!(
+            answer,
+            http::parse_request(&input),
+            "{:?}",
+            String::from_utf8_lossy(&input)
+        );
     });
 }
 

@@ -15,8 +15,8 @@ use crate::config::{Config, Limits};
 use crate::console;
 use crate::poll::{socket_of, Socket};
 use log::info;
-use std::collections::BTreeMap;
-use std::net::{SocketAddr, TcpStream};
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::rc::Rc;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
@@ -43,6 +43,9 @@ pub enum Admission {
 pub struct Entry {
     pub stream: TcpStream,
     pub client: Client,
+    /// This connection's number, in the order they came: a socket's number
+    /// is reused once it is closed, this is not.
+    serial: u64,
 }
 
 #[derive(Debug)]
@@ -50,6 +53,13 @@ pub struct Clients {
     table: BTreeMap<Socket, Entry>,
     /// What all clients hold together, against `--max-buffered`.
     total: Rc<Total>,
+    /// Connections in the order they came, to find the oldest still in its
+    /// handshake (`make_room`); those that moved on are skipped then.
+    arrivals: VecDeque<(Socket, u64)>,
+    /// The serial the next connection gets.
+    next_serial: u64,
+    /// Connections per address, for `--max-clients-per-ip`.
+    per_ip: HashMap<IpAddr, usize>,
     /// Clients whose connection is over, dropped at the end of the turn.
     gone: Vec<Socket>,
     /// The last id handed out, in microseconds since 1970 (see `uniqid`).
@@ -76,6 +86,9 @@ impl Clients {
         Clients {
             table: BTreeMap::new(),
             total: Rc::new(Total::new(max_buffered)),
+            arrivals: VecDeque::new(),
+            next_serial: 0,
+            per_ip: HashMap::new(),
             gone: Vec::new(),
             last_id: 0,
         }
@@ -86,9 +99,44 @@ impl Clients {
         self.total.held()
     }
 
-    /// May one more connection in? See [`Admission::for_count`].
-    pub fn admission(&self, limits: &Limits) -> Admission {
+    /// May one more connection from `ip` in? `--max-clients-per-ip` first;
+    /// then, if the table is full, the oldest connection still in its
+    /// handshake is closed to make room (`make_room`); then the capacity
+    /// rule, [`Admission::for_count`].
+    pub fn admission(&mut self, limits: &Limits, ip: IpAddr) -> Admission {
+        let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
+        if limits
+            .max_clients_per_ip
+            .is_some_and(|most| from_ip >= most)
+        {
+            return Admission::Refused;
+        }
+        if self.table.len() >= limits.max_clients {
+            self.make_room();
+        }
         Admission::for_count(self.table.len(), limits)
+    }
+
+    /// The table is full: close the oldest connection still in its
+    /// handshake, so that a flood of connections that never finish theirs
+    /// cannot keep real clients out for longer than it lasts. (Those that
+    /// finished their handshake are never closed for room: they get the 503
+    /// instead.)
+    fn make_room(&mut self) {
+        while let Some((socket, serial)) = self.arrivals.pop_front() {
+            let oldest = self.table.get(&socket).filter(|entry| {
+                entry.serial == serial && matches!(entry.client.state(), State::Handshaking { .. })
+            });
+            if oldest.is_some() {
+                let entry = self.table.remove(&socket).expect("just found");
+                info!(
+                    "[{}] the table is full; the oldest connection still in its handshake makes room for a newer connection",
+                    entry.client.id
+                );
+                self.forget(entry);
+                return;
+            }
+        }
     }
 
     /// The PHP's `fnConnectacceptedSocket()`: add a freshly accepted socket
@@ -106,8 +154,16 @@ impl Clients {
         let full = admission != Admission::Welcome;
         let total = Rc::clone(&self.total);
         let client = Client::new(id, peer, Rc::clone(config), total, full, now);
-        self.table
-            .insert(socket_of(&stream), Entry { stream, client });
+        let (socket, serial) = (socket_of(&stream), self.next_serial);
+        self.next_serial += 1;
+        self.arrivals.push_back((socket, serial));
+        *self.per_ip.entry(peer.ip()).or_default() += 1;
+        let entry = Entry {
+            stream,
+            client,
+            serial,
+        };
+        self.table.insert(socket, entry);
     }
 
     /// The PHP's `getClientBySocket()`: the socket and its record.
@@ -152,12 +208,32 @@ impl Clients {
     pub fn drop_gone(&mut self) {
         for socket in std::mem::take(&mut self.gone) {
             if let Some(entry) = self.table.remove(&socket) {
-                let held_back = entry.client.log_lines_held_back();
-                if held_back > 0 {
-                    info!("{}", console::held_back_line(&entry.client.id, held_back));
-                }
-                info!("[{}] disconnected", entry.client.id);
+                self.forget(entry);
             }
+        }
+    }
+
+    /// A client taken out of the table: its address counts one less, and
+    /// dropping its stream closes the socket.
+    fn forget(&mut self, entry: Entry) {
+        let ip = entry.client.peer.ip();
+        if let Some(count) = self.per_ip.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                self.per_ip.remove(&ip);
+            }
+        }
+        let held_back = entry.client.log_lines_held_back();
+        if held_back > 0 {
+            info!("{}", console::held_back_line(&entry.client.id, held_back));
+        }
+        info!("[{}] disconnected", entry.client.id);
+        // Even the oldest entries that moved on are skipped in time; this
+        // keeps `arrivals` from growing past the table when nobody waits.
+        if self.arrivals.len() > 2 * self.table.len() + 64 {
+            let table = &self.table;
+            self.arrivals
+                .retain(|(socket, serial)| table.get(socket).is_some_and(|e| e.serial == *serial));
         }
     }
 

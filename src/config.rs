@@ -30,8 +30,13 @@ pub struct Limits {
     /// How long a frame or a fragmented message may take to arrive whole
     /// once it has begun; longer fails with close 1008. `None`: no limit.
     pub message_timeout: Option<Duration>,
-    /// The most clients at once; more get `503 Service Unavailable`.
+    /// The most clients at once; more get `503 Service Unavailable`, once
+    /// no connection still in its handshake can make room.
     pub max_clients: usize,
+    /// The most connections from one address at once; more are closed
+    /// unanswered. `None`: no such limit (loopback tests and benchmarks
+    /// open thousands from one address).
+    pub max_clients_per_ip: Option<usize>,
     /// How long a client has to complete its opening handshake.
     pub handshake_timeout: Duration,
     /// After this long without a sign of life from a client (a byte from
@@ -55,6 +60,7 @@ impl Default for Limits {
             max_buffered: 256 << 20,
             message_timeout: Some(Duration::from_secs(30)),
             max_clients: 1024,
+            max_clients_per_ip: None,
             handshake_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(60)),
             close_timeout: Duration::from_secs(5),
@@ -139,7 +145,11 @@ Options:
   --message-timeout SECS    a frame or message begun must arrive whole
                             within SECS, or close 1008 (0: no limit)
                                                               [default: 30]
-  --max-clients N           clients at once (503 above)       [default: 1024]
+  --max-clients N           clients at once; when full, the oldest connection
+                            still in its handshake makes room, and if none
+                            is, a handshake gets 503          [default: 1024]
+  --max-clients-per-ip N    connections from one address at once; more are
+                            closed unanswered (0: no limit)   [default: 0]
   --handshake-timeout SECS  time allowed for the handshake    [default: 10]
   --idle-timeout SECS       ping a silent client after SECS; close (1011)
                             and drop it after 2 x SECS (0: never)
@@ -219,6 +229,9 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "--max-buffered" => limits.max_buffered = positive(flag, value)?,
         "--message-timeout" => limits.message_timeout = optional_seconds(flag, value)?,
         "--max-clients" => limits.max_clients = positive(flag, value)?,
+        "--max-clients-per-ip" => {
+            limits.max_clients_per_ip = Some(number::<usize>(flag, value)?).filter(|&n| n > 0)
+        }
         "--handshake-timeout" => limits.handshake_timeout = seconds(flag, value)?,
         "--close-timeout" => limits.close_timeout = seconds(flag, value)?,
         "--idle-timeout" => limits.idle_timeout = optional_seconds(flag, value)?,

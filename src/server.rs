@@ -180,7 +180,7 @@ impl Server {
                     return;
                 }
             };
-            let admission = self.clients.admission(&self.config.limits);
+            let admission = self.clients.admission(&self.config.limits, peer.ip());
             if admission == Admission::Refused {
                 warn!("refused {peer}: {} connections already", self.clients.len());
                 continue; // dropping the stream closes it

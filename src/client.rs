@@ -8,8 +8,9 @@
 //! the time:
 //!
 //! - bytes in: [`Client::receive_data`], [`Client::receive_eof`];
-//! - messages out, for the loop to route: [`Client::next_message`];
-//! - replies in: [`Client::send`], [`Client::close`];
+//! - what happened, for the loop to route: [`Client::next_event`] (it
+//!   joined, a message, it left);
+//! - replies in: [`Client::send`], [`Client::send_frame`], [`Client::close`];
 //! - bytes out: [`Client::data_to_send`], [`Client::data_sent`];
 //! - what the loop must do next: [`Client::after_write`];
 //! - time: [`Client::deadline`], [`Client::on_timeout`], [`Client::on_stop`].
@@ -81,9 +82,9 @@ pub enum State {
         alive: Instant,
         /// An idle ping is out and unanswered.
         pinged: bool,
-        /// When the frame or message now arriving began, if one has:
-        /// `--message-timeout` counts from here.
-        message_since: Option<Instant>,
+        /// What is arriving now (`MessageReader::arriving`), if anything,
+        /// and since when: `--message-timeout` counts from there.
+        message_since: Option<(u64, Instant)>,
     },
     /// We sent a close frame (`bye`, or the server is stopping) and wait
     /// for the peer's (§7.1.2).
@@ -123,6 +124,21 @@ pub enum Step {
     ShutdownWrite,
     /// Close the socket and remove the client from the table.
     Drop,
+}
+
+/// What the loop must hear about a client, to route it ([`Client::next_event`]).
+/// The PHP's loop only ever saw "data from client"; a room also needs to
+/// know who comes and who goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Happening {
+    /// The handshake is done: a WebSocket is open (the PHP's `handshake =
+    /// true`).
+    Joined,
+    /// A whole message arrived.
+    Message(Message),
+    /// The WebSocket is no longer open for messages: it is closing, failed,
+    /// or gone.
+    Left,
 }
 
 /// The timers a client can be waiting on; see [`Client::timer`].
@@ -168,6 +184,10 @@ pub struct Client {
     outbox: Outbox,
     /// Frames into messages, once the connection is a WebSocket.
     reader: MessageReader,
+    /// It has joined (its handshake is done), and the loop has not heard.
+    joined_unseen: bool,
+    /// It has left (it is no longer open), and the loop has not heard.
+    left_unseen: bool,
     /// The rest of a file being sent (a page), if one is.
     body: Option<www::Body>,
 }
@@ -199,6 +219,8 @@ impl Client {
             inbox: Inbox::default(),
             outbox: Outbox::default(),
             reader,
+            joined_unseen: false,
+            left_unseen: false,
             body: None,
         }
     }
@@ -213,7 +235,7 @@ impl Client {
     /// Bytes arrived from the socket: the PHP's two `socket_recv` branches.
     /// Before the handshake they are (part of) the HTTP request, answered as
     /// soon as it is whole. After it they are frames, which wait in the
-    /// inbox until [`Client::next_message`] reads them.
+    /// inbox until [`Client::next_event`] reads them.
     pub fn receive_data(&mut self, bytes: &[u8], now: Instant) {
         match self.state {
             // `if ($clients[$socket]["handshake"] == false)` (PHP line 51).
@@ -242,7 +264,7 @@ impl Client {
     /// Whatever we still owe it is written first: a peer that only
     /// half-closed can still read its answer.
     pub fn receive_eof(&mut self, now: Instant) {
-        self.state = match self.state {
+        let next = match self.state {
             State::Handshaking { .. } => {
                 info!("[{}] left before the handshake", self.id);
                 State::Gone
@@ -266,13 +288,26 @@ impl Client {
             },
             State::Lingering { .. } | State::Gone => State::Gone,
         };
+        self.enter(next);
     }
 
-    /// The next whole message for the loop to route (the PHP's
-    /// `$decoded_data`, line 62), or `None` when the frames received so far
-    /// hold no more. On the way it answers pings and closes itself, and
+    /// What the loop must route next: the client has joined (its handshake
+    /// is done), a whole message (the PHP's `$decoded_data`, line 62), or
+    /// it has left (it can take no more messages); `None` when nothing more
+    /// has happened. On the way it answers pings and closes itself, and
     /// fails the connection on a broken rule.
-    pub fn next_message(&mut self, now: Instant) -> Option<Message> {
+    pub fn next_event(&mut self, now: Instant) -> Option<Happening> {
+        if std::mem::take(&mut self.joined_unseen) {
+            return Some(Happening::Joined);
+        }
+        if let Some(message) = self.next_message(now) {
+            return Some(Happening::Message(message));
+        }
+        std::mem::take(&mut self.left_unseen).then_some(Happening::Left)
+    }
+
+    /// The next whole message, read from the frames received so far.
+    fn next_message(&mut self, now: Instant) -> Option<Message> {
         while self.reads_frames() {
             let event = self.reader.read_event(&mut self.inbox);
             self.show_frames_read(now);
@@ -301,14 +336,16 @@ impl Client {
 
     /// Start, or stop, the `--message-timeout` clock: it runs while a frame
     /// or a fragmented message has begun (even just its header's first
-    /// bytes) and not ended.
+    /// bytes) and not ended, and starts again for the next one.
     fn note_message_progress(&mut self, now: Instant) {
-        let begun = self.reader.in_progress() || !self.inbox.unread().is_empty();
+        let arriving = self.reader.arriving(!self.inbox.unread().is_empty());
         if let State::Open { message_since, .. } = &mut self.state {
-            *message_since = match (begun, *message_since) {
-                (false, _) => None,
-                (true, None) => Some(now),
-                (true, since) => since,
+            *message_since = match (arriving, *message_since) {
+                (None, _) => None,
+                // Still the same one: its clock runs on.
+                (Some(number), Some((same, since))) if number == same => Some((same, since)),
+                // Another one has begun: its clock starts now.
+                (Some(number), _) => Some((number, now)),
             };
         }
     }
@@ -321,6 +358,17 @@ impl Client {
         self.total.change(self.counted, holds);
         self.counted = holds;
         self.total.would_pass(0)
+    }
+
+    /// Move to the next state of the connection's life: every change of
+    /// state comes through here, so joining (entering `Open`) and leaving
+    /// (leaving it, whatever the reason) are noticed in one place.
+    fn enter(&mut self, next: State) {
+        let was_open = self.is_open();
+        let is_open = matches!(next, State::Open { .. });
+        self.joined_unseen |= is_open && !was_open;
+        self.left_unseen |= was_open && !is_open;
+        self.state = next;
     }
 
     /// Are incoming frames still read? Until the closing handshake is over
@@ -377,11 +425,11 @@ impl Client {
             Ok(accepted) => {
                 self.show(|| trace::accept_key(&self.id, &accepted.accept_key));
                 self.queue_http(&accepted.response);
-                self.state = State::Open {
+                self.enter(State::Open {
                     alive: now,
                     pinged: false,
                     message_since: None,
-                };
+                });
                 let subprotocol = accepted.subprotocol.unwrap_or("none");
                 info!(
                     "[{}] handshake done: {target}, subprotocol {subprotocol}",
@@ -454,10 +502,10 @@ impl Client {
     fn respond(&mut self, response: Vec<u8>, now: Instant) {
         self.inbox.discard(); // nothing more will be read from it
         self.queue_http(&response);
-        self.state = State::Flushing {
+        self.enter(State::Flushing {
             waiting: now,
             peer_gone: false,
-        };
+        });
     }
 
     // --- Frames: the PHP's `handshake == true` branch ----------------------
@@ -510,7 +558,7 @@ impl Client {
         // In echo mode (tests, benchmarks) a line per message would cost more
         // than the echo itself, so those lines need RUST_LOG=debug.
         let level = match self.config.mode {
-            Mode::Tutorial => log::Level::Info,
+            Mode::Tutorial | Mode::Chat => log::Level::Info,
             Mode::Echo => log::Level::Debug,
         };
         self.log_repeated(level, module_path!(), now, |id| {
@@ -600,10 +648,10 @@ impl Client {
     fn end_reading(&mut self, now: Instant) {
         self.reader.discard();
         self.recount();
-        self.state = State::Flushing {
+        self.enter(State::Flushing {
             waiting: now,
             peer_gone: false,
-        };
+        });
     }
 
     /// Is the WebSocket open in both directions (no close frame sent yet)?
@@ -633,6 +681,26 @@ impl Client {
         }
     }
 
+    /// Queue a frame already encoded: a message for the whole room, encoded
+    /// once and queued, the same bytes, for every member. The rules of
+    /// [`Client::send`] hold.
+    pub fn send_frame(&mut self, frame: &[u8], now: Instant) {
+        if !self.is_open() {
+            return;
+        }
+        if self.total.would_pass(frame.len()) {
+            return self.fail(&Violation::ServerBusy, now);
+        }
+        self.outbox.queue().extend_from_slice(frame);
+        if self.config.trace {
+            if let Ok(Some(header)) = frame::parse_header(frame, false) {
+                let seen = Seen::outgoing(header, frame);
+                let level = log::Level::Trace;
+                self.log_repeated(level, trace::TARGET, now, |id| trace::frame(id, &seen));
+            }
+        }
+    }
+
     /// Start the closing handshake (§7.1.2): send a close frame, then wait
     /// for the peer's, at most `--close-timeout`.
     pub fn close(&mut self, code: u16, reason: &str, now: Instant) {
@@ -641,7 +709,7 @@ impl Client {
         }
         info!("[{}] closing with {code} ({reason})", self.id);
         self.queue_frame(OpCode::Close, &close::payload(code, reason), now);
-        self.state = State::Closing { waiting: now };
+        self.enter(State::Closing { waiting: now });
     }
 
     // --- Bytes queued: the one place each kind is written, and traced ------
@@ -765,10 +833,10 @@ impl Client {
             State::Gone => Step::Drop,
             State::Flushing { peer_gone, .. } if self.outbox.is_empty() => {
                 if peer_gone {
-                    self.state = State::Gone;
+                    self.enter(State::Gone);
                     Step::Drop
                 } else {
-                    self.state = State::Lingering { since: now };
+                    self.enter(State::Lingering { since: now });
                     Step::ShutdownWrite
                 }
             }
@@ -781,7 +849,7 @@ impl Client {
     pub fn drop_now(&mut self, why: std::fmt::Arguments) {
         if self.state != State::Gone {
             info!("[{}] {why}; dropped", self.id);
-            self.state = State::Gone;
+            self.enter(State::Gone);
         }
     }
 
@@ -808,7 +876,7 @@ impl Client {
                 });
                 let message = message_since
                     .zip(limits.message_timeout)
-                    .map(|(since, timeout)| (Timer::Message, since + timeout));
+                    .map(|((_, since), timeout)| (Timer::Message, since + timeout));
                 [idle, message]
                     .into_iter()
                     .flatten()
@@ -859,7 +927,7 @@ impl Client {
                 self.drop_now(format_args!("no close reply within {after:?}"));
             }
             Timer::Flush => self.drop_now(format_args!("not reading its last bytes")),
-            Timer::Linger => self.state = State::Gone, // the usual end; nothing to say
+            Timer::Linger => self.enter(State::Gone), // the usual end; nothing to say
         }
     }
 
@@ -868,7 +936,7 @@ impl Client {
     pub fn on_stop(&mut self, now: Instant) {
         match self.state {
             State::Open { .. } => self.close(close::GOING_AWAY, "server shutting down", now),
-            State::Handshaking { .. } => self.state = State::Gone,
+            State::Handshaking { .. } => self.enter(State::Gone),
             _ => {}
         }
     }
@@ -1427,6 +1495,42 @@ mod tests {
             );
         }
         assert_eq!(client.deadline(), None);
+    }
+
+    /// Found in review: the clock ran on from the first frame while every
+    /// read ended inside the next one, so a client streaming steadily was
+    /// closed with 1008 at the timeout.
+    #[test]
+    fn a_steady_stream_never_times_out_however_the_reads_cut_it() {
+        let t0 = Instant::now();
+        let slow = Limits {
+            message_timeout: Some(secs(2.0)),
+            idle_timeout: None,
+            ..limits()
+        };
+        let mut client = open(slow, t0);
+        let stream: Vec<u8> = (0..300).flat_map(|_| client_frame(0x81, b"x")).collect();
+        // Every read ends three bytes into a frame (frames are 7 bytes).
+        let mut now = t0;
+        let mut at = 3;
+        client.receive_data(&stream[..at], now);
+        let mut messages = 0;
+        while at + 7 <= stream.len() {
+            now += secs(0.02);
+            client.on_timeout(now);
+            assert!(
+                matches!(client.state(), State::Open { .. }),
+                "closed after {:?}",
+                now - t0
+            );
+            client.receive_data(&stream[at..at + 7], now);
+            at += 7;
+            while client.next_message(now).is_some() {
+                messages += 1;
+            }
+        }
+        assert!(now - t0 > secs(5.0));
+        assert_eq!(messages, 299);
     }
 
     #[test]

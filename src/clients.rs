@@ -198,6 +198,11 @@ impl Clients {
         self.iter().filter(open).count()
     }
 
+    /// The `n`th client marked gone this turn, if there are that many.
+    pub fn gone(&self, n: usize) -> Option<Socket> {
+        self.gone.get(n).copied()
+    }
+
     /// This client's connection is over: drop it at the end of the turn.
     pub fn mark_gone(&mut self, socket: Socket) {
         self.gone.push(socket);

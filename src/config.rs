@@ -14,6 +14,8 @@ pub enum Mode {
     Tutorial,
     /// Every message is sent back unchanged (for tests and benchmarks).
     Echo,
+    /// A chat room: every message goes to every client (`room.rs`).
+    Chat,
 }
 
 /// Limits on what one client may cost the server.
@@ -122,7 +124,8 @@ Options:
   --port N                  port to listen on (0: any free)   [default: 1222]
   --log-file PATH           log file, appended to             [default: log.txt]
   --www DIR                 folder of pages served over HTTP  [default: www next to the crate]
-  --mode tutorial|echo      tutorial replies, or echo every message back
+  --mode tutorial|echo|chat tutorial replies, echo every message back, or
+                            a chat room: every message to every client
                                                               [default: tutorial]
   --allowed-origin ORIGIN   also accept browser pages from ORIGIN (repeatable;
                             `*` for any, `null` for pages opened as files);
@@ -215,7 +218,8 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
             config.mode = match value {
                 "tutorial" => Mode::Tutorial,
                 "echo" => Mode::Echo,
-                _ => return Err(format!("--mode: '{value}' is not tutorial or echo")),
+                "chat" => Mode::Chat,
+                _ => return Err(format!("--mode: '{value}' is not tutorial, echo or chat")),
             }
         }
         "--allowed-origin" => config
@@ -352,7 +356,7 @@ mod tests {
         for (args, words) in [
             (&["--port", "70000"][..], "--port"),
             (&["--port"][..], "needs a value"),
-            (&["--mode", "chat"][..], "tutorial or echo"),
+            (&["--mode", "chess"][..], "tutorial, echo or chat"),
             (&["--address", "localhost:1"][..], "not an IP"),
             (&["--frobnicate", "1"][..], "unknown option"),
             (&["stray"][..], "unexpected argument"),

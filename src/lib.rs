@@ -4,7 +4,8 @@
 //! The modules, in the order data flows through them:
 //! socket -> bytes ([`server`], [`poll`]) -> HTTP request ([`http`]) ->
 //! who may connect ([`access`]) -> [`handshake`], or a page from [`www`] -> frames ([`frame`]) -> messages
-//! ([`protocol`], [`utf8`], [`close`]) -> reply ([`replies`]) -> frames ->
+//! ([`protocol`], [`utf8`], [`close`]) -> reply ([`replies`], or the chat
+//! [`room`]) -> frames ->
 //! bytes -> socket. [`clients`] is the table pairing each socket with its
 //! [`client`] record (the connection's whole life, with no socket in it) and
 //! its [`buffers`]; [`config`] holds the flags, [`console`] the log,
@@ -29,6 +30,7 @@ pub mod http;
 pub mod poll;
 pub mod protocol;
 pub mod replies;
+pub mod room;
 pub mod server;
 pub mod trace;
 pub mod utf8;

@@ -79,6 +79,11 @@ pub struct MessageReader {
     trace: bool,
     /// With `--trace`: the frames read whole since [`MessageReader::seen_frames`].
     seen: Vec<Seen>,
+    /// How many messages and control frames have begun, so far: each gets
+    /// the next number, and keeps it until it ends.
+    begun: u64,
+    /// The number of the message now being put together, if one is.
+    message_number: u64,
 }
 
 impl MessageReader {
@@ -90,6 +95,8 @@ impl MessageReader {
             control: Vec::new(),
             trace,
             seen: Vec::new(),
+            begun: 0,
+            message_number: 0,
         }
     }
 
@@ -98,9 +105,20 @@ impl MessageReader {
         self.message.as_ref().map_or(0, |m| m.data.len()) + self.control.len()
     }
 
-    /// Has a frame or a fragmented message begun, and not ended?
-    pub fn in_progress(&self) -> bool {
-        self.frame.is_some() || self.message.is_some()
+    /// The number of what is arriving now, if anything is: a message (all
+    /// its fragments share one number, control frames between them too),
+    /// or a control frame. The next number once a frame's header has begun
+    /// to arrive (`header_begun`) and nothing else is under way. The same
+    /// number for as long as the same thing is arriving: so the client
+    /// record can time how long each one takes, however the reads cut it.
+    pub fn arriving(&self, header_begun: bool) -> Option<u64> {
+        if self.message.is_some() {
+            Some(self.message_number)
+        } else if self.frame.is_some() {
+            Some(self.begun)
+        } else {
+            header_begun.then_some(self.begun + 1)
+        }
     }
 
     /// Forget a half-read frame and message, and give their memory back:
@@ -182,6 +200,12 @@ impl MessageReader {
                 });
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
+        }
+        if header.opcode != OpCode::Continuation {
+            self.begun += 1;
+        }
+        if matches!(header.opcode, OpCode::Text | OpCode::Binary) {
+            self.message_number = self.begun;
         }
         let seen = self.trace.then(|| Seen {
             direction: Direction::In,

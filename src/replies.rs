@@ -36,11 +36,12 @@ pub fn reply(mode: Mode, message: Message, clock: Clock) -> Reply {
     match (mode, message) {
         // Echo: exactly what came in, text as text and binary as binary.
         (Mode::Echo, message) => Reply::Send(message),
-        (Mode::Tutorial, Message::Text(text)) => tutorial(&text, clock),
-        (Mode::Tutorial, Message::Binary(data)) => Reply::Send(Message::Text(format!(
-            "You have sent {} bytes of binary data.",
-            data.len()
-        ))),
+        // The room (`room.rs`) routes what is said in chat mode; a command
+        // it passes on is answered as in tutorial mode.
+        (Mode::Tutorial | Mode::Chat, Message::Text(text)) => tutorial(&text, clock),
+        (Mode::Tutorial | Mode::Chat, Message::Binary(data)) => Reply::Send(Message::Text(
+            format!("You have sent {} bytes of binary data.", data.len()),
+        )),
     }
 }
 

@@ -7,13 +7,15 @@
 //! touch a socket: the loop hands them the bytes it read, routes the
 //! messages they give back, and writes the bytes they want written.
 
-use crate::client::Step;
+use crate::client::{Happening, Step};
 use crate::clients::{Admission, Clients};
-use crate::config::Config;
+use crate::config::{Config, Mode};
 use crate::console;
+use crate::frame::{self, OpCode};
 use crate::poll::{self, socket_of, PollFd, Socket};
 use crate::protocol::Message;
 use crate::replies::{self, Clock, Reply};
+use crate::room::{Delivery, Room};
 use log::{info, warn};
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
@@ -45,6 +47,8 @@ pub struct Server {
     master: TcpListener,
     /// The PHP's `$clients` and `$client_list`.
     clients: Clients,
+    /// Who is in the chat room (`--mode chat`).
+    room: Room,
     started: Instant,
     /// The one buffer every read goes into: the PHP's `$data`.
     buffer: Vec<u8>,
@@ -64,6 +68,7 @@ impl Server {
         config.port = master.local_addr()?.port();
         Ok(Server {
             clients: Clients::new(config.limits.max_buffered),
+            room: Room::default(),
             config: Rc::new(config),
             master,
             started: Instant::now(),
@@ -121,7 +126,7 @@ impl Server {
                 }
             }
             self.check_timeouts(now);
-            self.clients.drop_gone();
+            self.drop_gone(now);
         }
         info!("Server stopped");
         log::logger().flush();
@@ -222,33 +227,37 @@ impl Server {
                     break;
                 }
             }
-            self.route_messages(socket, now);
+            self.route_events(socket, now);
         }
         self.write_to(socket, now);
     }
 
-    /// Take every whole message out of a client and deliver its reply.
-    fn route_messages(&mut self, socket: Socket, now: Instant) {
+    /// Take everything that happened out of a client (it joined, messages,
+    /// it left) and route it.
+    fn route_events(&mut self, socket: Socket, now: Instant) {
         loop {
             let Some(client) = self.clients.client_mut(socket) else {
                 return;
             };
-            let Some(message) = client.next_message(now) else {
+            let Some(happening) = client.next_event(now) else {
                 return;
             };
-            self.route(socket, message, now);
+            match self.config.mode {
+                Mode::Chat => self.route_to_room(socket, happening, now),
+                Mode::Tutorial | Mode::Echo => self.route_reply(socket, happening, now),
+            }
         }
     }
 
-    /// Where a message goes: the reply (`replies.rs`) goes back to its
-    /// sender, as in the PHP (`socket_write($client, encode("You have
-    /// entered: ".$decoded_data))`, line 63).
-    fn route(&mut self, from: Socket, message: Message, now: Instant) {
-        let clock = Clock {
-            uptime: now - self.started,
-            now: SystemTime::now(),
+    /// Tutorial and echo mode: a message's reply (`replies.rs`) goes back to
+    /// its sender, as in the PHP (`socket_write($client, encode("You have
+    /// entered: ".$decoded_data))`, line 63). Comings and goings need no
+    /// answer.
+    fn route_reply(&mut self, from: Socket, happening: Happening, now: Instant) {
+        let Happening::Message(message) = happening else {
+            return;
         };
-        let reply = replies::reply(self.config.mode, message, clock);
+        let reply = replies::reply(self.config.mode, message, self.clock(now));
         let Some(client) = self.clients.client_mut(from) else {
             return;
         };
@@ -258,6 +267,62 @@ impl Server {
                 client.send(&reply, now);
                 client.close(crate::close::NORMAL, "bye", now);
             }
+        }
+    }
+
+    /// Chat mode: the room (`room.rs`) says what goes to whom.
+    fn route_to_room(&mut self, from: Socket, happening: Happening, now: Instant) {
+        let deliveries = match happening {
+            Happening::Joined => {
+                let Some(client) = self.clients.client_mut(from) else {
+                    return;
+                };
+                let id = client.id.clone();
+                self.room.join(from, &id)
+            }
+            Happening::Message(message) => self.room.hear(from, message, self.clock(now)),
+            Happening::Left => self.room.leave(from),
+        };
+        for delivery in deliveries {
+            self.deliver(delivery, now);
+        }
+    }
+
+    /// Send what the room wants sent. A text for all is encoded once, and
+    /// the same frame is queued for every member and written to each as far
+    /// as its socket takes it: a member that does not read holds up nobody
+    /// (its output waits in its outbox, up to `--max-pending-output`).
+    fn deliver(&mut self, delivery: Delivery, now: Instant) {
+        match delivery {
+            Delivery::To(socket, text) => {
+                if let Some(client) = self.clients.client_mut(socket) {
+                    client.send(&Message::Text(text), now);
+                }
+            }
+            Delivery::All(text) => {
+                let mut frame = Vec::with_capacity(text.len() + 10);
+                frame::encode(&mut frame, OpCode::Text, text.as_bytes());
+                let members: Vec<Socket> = self.room.sockets().collect();
+                for socket in members {
+                    if let Some(client) = self.clients.client_mut(socket) {
+                        client.send_frame(&frame, now);
+                    }
+                    self.write_to(socket, now);
+                }
+            }
+            Delivery::Close(socket) => {
+                if let Some(client) = self.clients.client_mut(socket) {
+                    client.close(crate::close::NORMAL, "bye", now);
+                }
+            }
+        }
+    }
+
+    /// The time, for the replies that tell it.
+    fn clock(&self, now: Instant) -> Clock {
+        Clock {
+            uptime: now - self.started,
+            now: SystemTime::now(),
         }
     }
 
@@ -312,8 +377,21 @@ impl Server {
             if let Some(client) = self.clients.client_mut(socket) {
                 client.on_timeout(now);
             }
+            self.route_events(socket, now);
             self.write_to(socket, now);
         }
+    }
+
+    /// The end of a turn: the clients whose connection is over leave the
+    /// room (which may tell the others, and find more that are over), and
+    /// then they are dropped.
+    fn drop_gone(&mut self, now: Instant) {
+        let mut next = 0;
+        while let Some(socket) = self.clients.gone(next) {
+            self.route_events(socket, now);
+            next += 1;
+        }
+        self.clients.drop_gone();
     }
 
     /// Ctrl-C or SIGTERM: stop accepting, and close every WebSocket client
@@ -332,10 +410,11 @@ impl Server {
             if let Some(client) = self.clients.client_mut(socket) {
                 client.on_stop(now);
             }
+            self.route_events(socket, now);
             self.write_to(socket, now);
         }
         // Those still in their handshake go now, not after the next wait.
-        self.clients.drop_gone();
+        self.drop_gone(now);
     }
 
     /// Stopping, and every client is gone (or we have waited long enough).

@@ -31,7 +31,7 @@ use crate::common::*;
 use crate::support::*;
 use socket_server::access;
 use socket_server::buffers::{Inbox, Total};
-use socket_server::client::{Client, State};
+use socket_server::client::{Client, Happening, State};
 use socket_server::close::{self, CloseFrame, Violation};
 use socket_server::config::Config;
 use socket_server::frame;
@@ -886,7 +886,8 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
     let mut client = Client::new("fuzz".into(), peer, Rc::new(config), total, false, now);
     let request = &request_corpus("127.0.0.1:1222")[0];
     client.receive_data(request, now);
-    assert_eq!(client.next_message(now), None);
+    assert_eq!(client.next_event(now), Some(Happening::Joined));
+    assert_eq!(client.next_event(now), None);
     let head = take_output(&mut client);
     assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
     let mut talk = Conversation {
@@ -896,9 +897,11 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
     };
     for piece in pieces(stream, reads) {
         client.receive_data(piece, now);
-        while let Some(message) = client.next_message(now) {
-            client.send(&message, now);
-            talk.messages.push(message);
+        while let Some(happening) = client.next_event(now) {
+            if let Happening::Message(message) = happening {
+                client.send(&message, now);
+                talk.messages.push(message);
+            }
         }
         talk.out.extend(take_output(&mut client));
     }

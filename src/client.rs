@@ -36,6 +36,7 @@ use crate::protocol::{Event, Message, MessageReader};
 use crate::trace::{self, Seen};
 use crate::www;
 use log::{debug, info, warn};
+use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
 use std::time::Instant;
@@ -168,8 +169,9 @@ pub struct Client {
     pub peer: SocketAddr,
     /// Where the connection is in its life.
     state: State,
-    /// How many more lines this client may make the server log.
-    log_budget: LineBudget,
+    /// How many more lines this client's address may make the server log
+    /// (shared with its other connections).
+    log_budget: Rc<RefCell<LineBudget>>,
     /// The flags, limits included, fixed when the client was accepted.
     config: Rc<Config>,
     /// What all clients hold together (`--max-buffered`)...
@@ -200,6 +202,7 @@ impl Client {
         peer: SocketAddr,
         config: Rc<Config>,
         total: Rc<Total>,
+        log_budget: Rc<RefCell<LineBudget>>,
         server_full: bool,
         now: Instant,
     ) -> Client {
@@ -211,7 +214,7 @@ impl Client {
                 since: now,
                 search: HeadSearch::default(),
             },
-            log_budget: LineBudget::new(now),
+            log_budget,
             config,
             total,
             counted: 0,
@@ -391,7 +394,7 @@ impl Client {
             Err(refusal) => {
                 let head = self.inbox.unread();
                 let head = &head[..head.len().min(http::MAX_REQUEST_HEAD)];
-                self.show(|| trace::http(&self.id, "request head (refused)", head));
+                self.show(now, |id| trace::http(id, "request head (refused)", head));
                 warn!(
                     "[{}] bad request from {}: {} {}",
                     self.id, self.peer, refusal.status, refusal.reason
@@ -408,7 +411,7 @@ impl Client {
             escape_up_to(&self.inbox.unread()[..head_len], http::MAX_REQUEST_HEAD)
         );
         let head = &self.inbox.unread()[..head_len];
-        self.show(|| trace::http(&self.id, "request head", head));
+        self.show(now, |id| trace::http(id, "request head", head));
         // What follows the head (frames sent before our 101 arrived) stays.
         self.inbox.consume(head_len);
 
@@ -423,8 +426,8 @@ impl Client {
         }
         match handshake::handshake(&request, &self.config) {
             Ok(accepted) => {
-                self.show(|| trace::accept_key(&self.id, &accepted.accept_key));
-                self.queue_http(&accepted.response);
+                self.show(now, |id| trace::accept_key(id, &accepted.accept_key));
+                self.queue_http(&accepted.response, now);
                 self.enter(State::Open {
                     alive: now,
                     pinged: false,
@@ -501,7 +504,7 @@ impl Client {
     /// Send an HTTP response; then the connection ends.
     fn respond(&mut self, response: Vec<u8>, now: Instant) {
         self.inbox.discard(); // nothing more will be read from it
-        self.queue_http(&response);
+        self.queue_http(&response, now);
         self.enter(State::Flushing {
             waiting: now,
             peer_gone: false,
@@ -572,7 +575,7 @@ impl Client {
     /// if any were. A line that would not be logged anyway (its level is
     /// off) costs nothing, and none is formatted unless it is written.
     fn log_repeated(
-        &mut self,
+        &self,
         level: log::Level,
         target: &str,
         now: Instant,
@@ -581,19 +584,20 @@ impl Client {
         if !log::log_enabled!(target: target, level) {
             return;
         }
-        let Some(held_back) = self.log_budget.take(now) else {
+        let Some(held_back) = self.log_budget.borrow_mut().take(now) else {
             return;
         };
         if held_back > 0 {
-            info!("{}", console::held_back_line(&self.id, held_back));
+            let ip = self.peer.ip();
+            info!("{}", console::held_back_line(&self.id, ip, held_back));
         }
         log::log!(target: target, level, "{}", line(&self.id));
     }
 
-    /// Lines of this client held back by its log budget and not yet
-    /// reported (the table reports them when it drops the client).
-    pub fn log_lines_held_back(&self) -> u64 {
-        self.log_budget.held_back()
+    /// The log budget this client shares with its address's other
+    /// connections.
+    pub fn log_budget(&self) -> &Rc<RefCell<LineBudget>> {
+        &self.log_budget
     }
 
     /// The peer's close frame arrived (§5.5.1, §7.1.2).
@@ -628,12 +632,9 @@ impl Client {
             self.id
         );
         let next = &self.inbox.unread()[..self.inbox.unread().len().min(trace::SHOWN_HEX)];
-        self.show(|| {
+        self.show(now, |id| {
             let bytes = trace::hex(next, next.len());
-            format!(
-                "[{}] the connection fails: {violation} (unread: {bytes})",
-                self.id
-            )
+            format!("[{id}] the connection fails: {violation} (unread: {bytes})")
         });
         if self.is_open() {
             let payload = close::payload(code, &violation.to_string());
@@ -735,15 +736,15 @@ impl Client {
     }
 
     /// Queue an HTTP response (the 101, a page, or a refusal).
-    fn queue_http(&mut self, response: &[u8]) {
-        self.show(|| trace::http(&self.id, "response", response));
+    fn queue_http(&mut self, response: &[u8], now: Instant) {
+        self.show(now, |id| trace::http(id, "response", response));
         self.outbox.queue().extend_from_slice(response);
     }
 
     /// With `--trace`, log a block; without, not even format it.
-    fn show(&self, block: impl FnOnce() -> String) {
+    fn show(&self, now: Instant, block: impl FnOnce(&str) -> String) {
         if self.config.trace {
-            log::trace!(target: trace::TARGET, "{}", block());
+            self.log_repeated(log::Level::Trace, trace::TARGET, now, block);
         }
     }
 
@@ -991,7 +992,16 @@ mod tests {
         };
         let peer = "127.0.0.1:50000".parse().unwrap();
         let total = Rc::new(Total::new(config.limits.max_buffered));
-        Client::new("test".into(), peer, Rc::new(config), total, server_full, t0)
+        let budget = Rc::new(RefCell::new(LineBudget::new(t0)));
+        Client::new(
+            "test".into(),
+            peer,
+            Rc::new(config),
+            total,
+            budget,
+            server_full,
+            t0,
+        )
     }
 
     /// A client that sent the tutorial's request at `t0` and got its 101.

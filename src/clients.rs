@@ -12,9 +12,10 @@
 use crate::buffers::Total;
 use crate::client::{Client, State};
 use crate::config::{Config, Limits};
-use crate::console;
+use crate::console::{self, LineBudget};
 use crate::poll::{socket_of, Socket};
 use log::info;
+use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::rc::Rc;
@@ -60,6 +61,8 @@ pub struct Clients {
     next_serial: u64,
     /// Connections per address, for `--max-clients-per-ip`.
     per_ip: HashMap<IpAddr, usize>,
+    /// Each address's log budget (`console::LineBudget`).
+    budgets: HashMap<IpAddr, Rc<RefCell<LineBudget>>>,
     /// Clients whose connection is over, dropped at the end of the turn.
     gone: Vec<Socket>,
     /// The last id handed out, in microseconds since 1970 (see `uniqid`).
@@ -89,6 +92,7 @@ impl Clients {
             arrivals: VecDeque::new(),
             next_serial: 0,
             per_ip: HashMap::new(),
+            budgets: HashMap::new(),
             gone: Vec::new(),
             last_id: 0,
         }
@@ -112,17 +116,18 @@ impl Clients {
             return Admission::Refused;
         }
         if self.table.len() >= limits.max_clients {
-            self.make_room();
+            self.make_room("the table is full");
         }
         Admission::for_count(self.table.len(), limits)
     }
 
-    /// The table is full: close the oldest connection still in its
+    /// No room for one more (`why`: the table is full, or no file
+    /// descriptor is left): close the oldest connection still in its
     /// handshake, so that a flood of connections that never finish theirs
-    /// cannot keep real clients out for longer than it lasts. (Those that
+    /// cannot keep real clients out for longer than it lasts. Those that
     /// finished their handshake are never closed for room: they get the 503
-    /// instead.)
-    fn make_room(&mut self) {
+    /// instead. Returns whether it closed one.
+    pub fn make_room(&mut self, why: &str) -> bool {
         while let Some((socket, serial)) = self.arrivals.pop_front() {
             let oldest = self.table.get(&socket).filter(|entry| {
                 entry.serial == serial && matches!(entry.client.state(), State::Handshaking { .. })
@@ -130,13 +135,14 @@ impl Clients {
             if oldest.is_some() {
                 let entry = self.table.remove(&socket).expect("just found");
                 info!(
-                    "[{}] the table is full; the oldest connection still in its handshake makes room for a newer connection",
+                    "[{}] {why}; the oldest connection still in its handshake makes room for a newer connection",
                     entry.client.id
                 );
                 self.forget(entry);
-                return;
+                return true;
             }
         }
+        false
     }
 
     /// The PHP's `fnConnectacceptedSocket()`: add a freshly accepted socket
@@ -153,7 +159,8 @@ impl Clients {
         info!("[{id}] Accepted client {peer}");
         let full = admission != Admission::Welcome;
         let total = Rc::clone(&self.total);
-        let client = Client::new(id, peer, Rc::clone(config), total, full, now);
+        let budget = self.log_budget_for(peer.ip(), now);
+        let client = Client::new(id, peer, Rc::clone(config), total, budget, full, now);
         let (socket, serial) = (socket_of(&stream), self.next_serial);
         self.next_serial += 1;
         self.arrivals.push_back((socket, serial));
@@ -228,9 +235,17 @@ impl Clients {
                 self.per_ip.remove(&ip);
             }
         }
-        let held_back = entry.client.log_lines_held_back();
-        if held_back > 0 {
-            info!("{}", console::held_back_line(&entry.client.id, held_back));
+        // The last connection from its address says what its log budget
+        // held back, if no later line has.
+        let budget = entry.client.log_budget();
+        if Rc::strong_count(budget) <= 2 {
+            let held_back = budget.borrow_mut().take_held_back();
+            if held_back > 0 {
+                info!(
+                    "{}",
+                    console::held_back_line(&entry.client.id, ip, held_back)
+                );
+            }
         }
         info!("[{}] disconnected", entry.client.id);
         // Even the oldest entries that moved on are skipped in time; this
@@ -240,6 +255,22 @@ impl Clients {
             self.arrivals
                 .retain(|(socket, serial)| table.get(socket).is_some_and(|e| e.serial == *serial));
         }
+    }
+
+    /// The log budget of an address: the one its connections share, which
+    /// outlives them until it is as good as new, so that reconnecting does
+    /// not renew it.
+    fn log_budget_for(&mut self, ip: IpAddr, now: Instant) -> Rc<RefCell<LineBudget>> {
+        if self.budgets.len() > 2 * self.table.len() + 64 {
+            self.budgets.retain(|_, budget| {
+                Rc::strong_count(budget) > 1 || !budget.borrow_mut().is_fresh(now)
+            });
+        }
+        let budget = self
+            .budgets
+            .entry(ip)
+            .or_insert_with(|| Rc::new(RefCell::new(LineBudget::new(now))));
+        Rc::clone(budget)
     }
 
     /// PHP's `uniqid()`: 13 hex digits, the seconds and then the

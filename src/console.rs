@@ -15,6 +15,7 @@
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
+use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -49,7 +50,20 @@ pub fn to_stdout(line: &str) {
 
 /// The same, on stderr.
 pub fn to_stderr(line: &str) {
-    let _ = writeln!(io::stderr(), "{line}");
+    to_stderr_if_room(format!("{line}\n").as_bytes());
+}
+
+/// Write `bytes` to stderr, as far as it has room. A stderr that nobody
+/// reads (a full pipe) must not stop the server: what does not fit is lost.
+/// It goes in pieces of one pipe buffer (4096 bytes, POSIX's `PIPE_BUF`)
+/// at most, each only when stderr says it has room for one.
+fn to_stderr_if_room(bytes: &[u8]) {
+    for piece in bytes.chunks(4096) {
+        if !crate::poll::stderr_has_room() {
+            return;
+        }
+        let _ = io::stderr().write_all(piece);
+    }
 }
 
 /// Set by [`reopen`]: the log file is to be opened again at the next line.
@@ -109,7 +123,7 @@ impl Write for LogFile {
                 }
             }
         }
-        let _ = io::stderr().write_all(line);
+        to_stderr_if_room(line);
         Ok(line.len())
     }
 
@@ -128,11 +142,13 @@ impl Write for LogFile {
 pub const LINES_AT_ONCE: u32 = 30;
 pub const LINES_PER_SECOND: u32 = 5;
 
-/// One client's allowance of log lines that it can cause again and again
-/// (one per message, or per frame with `--trace`): [`LINES_AT_ONCE`], then
-/// [`LINES_PER_SECOND`] (a token bucket). Lines over it are counted, not
-/// written, and the next line allowed says how many there were, so what
-/// one client can make the server write is bounded.
+/// One peer's allowance of log lines that it can cause again and again
+/// (one per message, or per block of `--trace`): [`LINES_AT_ONCE`], then
+/// [`LINES_PER_SECOND`] (a token bucket). It belongs to the peer's address,
+/// shared by all its connections and kept across them, so reconnecting
+/// does not renew it. Lines over it are counted, not written, and the next
+/// line allowed says how many there were: what one peer can make the
+/// server write is bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineBudget {
     /// Lines that may be logged now.
@@ -155,6 +171,29 @@ impl LineBudget {
     /// May one more line be logged now? `Some(n)`: yes, and `n` lines were
     /// held back before it (say so first, if there were). `None`: no.
     pub fn take(&mut self, now: Instant) -> Option<u64> {
+        self.refill(now);
+        if self.left == 0 {
+            self.held_back += 1;
+            return None;
+        }
+        self.left -= 1;
+        Some(std::mem::take(&mut self.held_back))
+    }
+
+    /// Lines held back and not yet reported; from now on, none.
+    pub fn take_held_back(&mut self) -> u64 {
+        std::mem::take(&mut self.held_back)
+    }
+
+    /// Is it as good as new: full, with nothing held back? (Then it may be
+    /// forgotten, and a new one made if the address comes back.)
+    pub fn is_fresh(&mut self, now: Instant) -> bool {
+        self.refill(now);
+        self.left == LINES_AT_ONCE && self.held_back == 0
+    }
+
+    /// Add what the time since the last refill has earned.
+    fn refill(&mut self, now: Instant) {
         let tick = Duration::from_secs(1) / LINES_PER_SECOND;
         let earned = now.saturating_duration_since(self.refilled).as_nanos() / tick.as_nanos();
         let earned = u32::try_from(earned).unwrap_or(u32::MAX);
@@ -164,25 +203,14 @@ impl LineBudget {
             self.left += earned;
             self.refilled += tick * earned;
         }
-        if self.left == 0 {
-            self.held_back += 1;
-            return None;
-        }
-        self.left -= 1;
-        Some(std::mem::take(&mut self.held_back))
-    }
-
-    /// Lines held back and not yet reported.
-    pub fn held_back(&self) -> u64 {
-        self.held_back
     }
 }
 
-/// The line that reports lines held back by a client's [`LineBudget`].
-pub fn held_back_line(id: &str, count: u64) -> String {
+/// The line that reports lines held back by an address's [`LineBudget`].
+pub fn held_back_line(id: &str, address: IpAddr, count: u64) -> String {
     format!(
-        "[{id}] {count} lines from this client not logged \
-         (a client may have {LINES_AT_ONCE} at once, then {LINES_PER_SECOND} a second)"
+        "[{id}] {count} lines from {address} not logged \
+         (an address may have {LINES_AT_ONCE} at once, then {LINES_PER_SECOND} a second)"
     )
 }
 
@@ -266,7 +294,9 @@ mod tests {
         let later = t0 + Duration::from_millis(200);
         assert_eq!(budget.take(later), Some(10));
         assert_eq!(budget.take(later), None);
-        assert_eq!(budget.held_back(), 1);
+        assert_eq!(budget.take_held_back(), 1);
+        assert!(!budget.is_fresh(later));
+        assert!(budget.is_fresh(later + Duration::from_secs(6)));
         // A person typing a line a second for an hour is never held back.
         let mut person = LineBudget::new(t0);
         for second in 0..3600 {

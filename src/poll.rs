@@ -1,4 +1,6 @@
-//! How the loop waits: the PHP's `socket_select()`, as `poll(2)`.
+//! How the loop waits: the PHP's `socket_select()`, as `poll(2)`; and the
+//! few other things only a C call can do: signals, and the process's
+//! limit on file descriptors.
 //!
 //! std has non-blocking sockets but no way to wait for "any of these sockets
 //! is ready", so we declare the C library's `poll` by hand. Next to it are
@@ -97,12 +99,75 @@ mod sys {
     pub const SIGINT: c_int = 2;
     pub const SIGTERM: c_int = 15;
 
+    /// C's `rlim_t`.
+    #[cfg(target_os = "linux")]
+    pub type RLim = std::os::raw::c_ulong;
+    #[cfg(not(target_os = "linux"))]
+    pub type RLim = u64;
+
+    /// `RLIMIT_NOFILE`: how many file descriptors the process may have.
+    #[cfg(target_os = "linux")]
+    pub const RLIMIT_NOFILE: c_int = 7;
+    #[cfg(not(target_os = "linux"))]
+    pub const RLIMIT_NOFILE: c_int = 8;
+
+    /// C's `struct rlimit`, field for field.
+    #[repr(C)]
+    pub struct RLimit {
+        /// The soft limit: what applies now.
+        pub current: RLim,
+        /// The hard limit: as far as the soft one may be raised.
+        pub maximum: RLim,
+    }
+
     extern "C" {
         /// poll(2): `int poll(struct pollfd *fds, nfds_t nfds, int timeout);`
         pub fn poll(fds: *mut PollFd, nfds: NFds, timeout: c_int) -> c_int;
         /// signal(2): `sighandler_t signal(int signum, sighandler_t handler);`
         pub fn signal(signum: c_int, handler: extern "C" fn(c_int)) -> usize;
+        /// getrlimit(2): `int getrlimit(int resource, struct rlimit *rlim);`
+        pub fn getrlimit(resource: c_int, rlim: *mut RLimit) -> c_int;
+        /// setrlimit(2): `int setrlimit(int resource, const struct rlimit *rlim);`
+        pub fn setrlimit(resource: c_int, rlim: *const RLimit) -> c_int;
     }
+}
+
+/// Let the process have as many file descriptors as it is allowed: raise
+/// the soft limit (often 1024) to the hard one. Every client costs one,
+/// and so does a file being sent; a server that runs out cannot even
+/// accept a connection to refuse it. Returns the limit now in force.
+#[cfg(unix)]
+pub fn raise_descriptor_limit() -> Option<u64> {
+    let mut limit = sys::RLimit {
+        current: 0,
+        maximum: 0,
+    };
+    // SAFETY: `limit` is a valid, writable `struct rlimit` (`#[repr(C)]`,
+    // field for field), which getrlimit(2) fills in.
+    if unsafe { sys::getrlimit(sys::RLIMIT_NOFILE, &mut limit) } != 0 {
+        return None;
+    }
+    if limit.current < limit.maximum {
+        let raised = sys::RLimit {
+            current: limit.maximum,
+            maximum: limit.maximum,
+        };
+        // SAFETY: `raised` is a valid `struct rlimit`, only read by
+        // setrlimit(2). Raising the soft limit up to the hard one needs no
+        // privilege; if the system refuses (macOS caps it lower), the old
+        // limit stays.
+        if unsafe { sys::setrlimit(sys::RLIMIT_NOFILE, &raised) } == 0 {
+            limit.current = limit.maximum;
+        }
+    }
+    // `rlim_t` is 64 bits wide on 64-bit systems, 32 on 32-bit Linux.
+    #[allow(clippy::useless_conversion)]
+    Some(limit.current.into())
+}
+
+#[cfg(not(unix))]
+pub fn raise_descriptor_limit() -> Option<u64> {
+    None
 }
 
 /// Wait until a socket in `fds` is ready or `timeout` passes (`None`: no
@@ -130,6 +195,21 @@ pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
     Err(error)
 }
 
+/// Can stderr take a line now without blocking? Asked before a log line
+/// goes there (the log file having failed): if stderr is a pipe that
+/// nobody reads, a blocking write would stop the whole server, so such a
+/// line is dropped instead.
+#[cfg(unix)]
+pub fn stderr_has_room() -> bool {
+    let mut stderr = [PollFd::new(2, false, true)];
+    matches!(wait(&mut stderr, Some(Duration::ZERO)), Ok(1)) && stderr[0].writable()
+}
+
+#[cfg(not(unix))]
+pub fn stderr_has_room() -> bool {
+    true
+}
+
 /// The portable fallback: nap briefly, then call everything "ready".
 #[cfg(not(unix))]
 pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
@@ -139,6 +219,13 @@ pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
         fd.revents = fd.events;
     }
     Ok(fds.len())
+}
+
+/// Did a call fail because no file descriptor is left, for this process
+/// (EMFILE) or for the whole system (ENFILE)? The same numbers on Linux,
+/// macOS and the BSDs.
+pub fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(24 | 23))
 }
 
 /// Set by the stop signals' handler; read by the loop.
@@ -200,6 +287,14 @@ mod tests {
     use std::io::Write;
     use std::net::{TcpListener, TcpStream};
     use std::time::Instant;
+
+    #[test]
+    fn the_descriptor_limit_is_raised_as_far_as_allowed() {
+        let limit = raise_descriptor_limit().expect("getrlimit works");
+        // Now the soft limit is the hard one: asking again changes nothing.
+        assert_eq!(raise_descriptor_limit(), Some(limit));
+        assert!(limit >= 64, "{limit}");
+    }
 
     #[test]
     fn times_out_when_nothing_is_ready() {

@@ -8,7 +8,7 @@
 //! messages they give back, and writes the bytes they want written.
 
 use crate::client::{Happening, Step};
-use crate::clients::{Admission, Clients};
+use crate::clients::{self, Admission, Clients};
 use crate::config::{Config, Mode};
 use crate::console;
 use crate::frame::{self, OpCode};
@@ -62,6 +62,19 @@ impl Server {
     /// `socket_listen`: std's `TcpListener::bind` does all four (on Unix it
     /// sets `SO_REUSEADDR` and listens with a backlog of 128).
     pub fn bind(mut config: Config) -> io::Result<Server> {
+        // Every client takes a file descriptor: let the process have all it
+        // may, and say so if that is fewer than --max-clients needs.
+        if let Some(descriptors) = poll::raise_descriptor_limit() {
+            let wanted = config.limits.max_clients as u64 + clients::OVERFLOW as u64 + 16;
+            if descriptors < wanted {
+                warn!(
+                    "this process may have {descriptors} file descriptors, fewer than the {wanted} \
+                     that --max-clients {} may need; when they run out, connections still in \
+                     their handshake make room",
+                    config.limits.max_clients
+                );
+            }
+        }
         let master = TcpListener::bind((config.address.as_str(), config.port))?;
         master.set_nonblocking(true)?;
         // With `--port 0` the system chose: the Host rule needs the real one.
@@ -174,11 +187,24 @@ impl Server {
     /// The PHP's `$master` branch: `socket_accept()` every waiting
     /// connection, and add it to the table if there is room.
     fn accept_clients(&mut self, now: Instant) {
-        for _ in 0..ACCEPTS_PER_TURN {
+        for attempt in 0..ACCEPTS_PER_TURN {
             let (stream, peer) = match self.master.accept() {
                 Ok(accepted) => accepted,
                 Err(e) if would_block(&e) => return,
                 Err(e) if is_transient(&e) => continue,
+                // No descriptor left. (Linux claims one before it looks at
+                // the queue, so this says nothing of who waits, except on
+                // the turn's first try: `poll` just said someone does.)
+                Err(e) if poll::out_of_descriptors(&e) && attempt > 0 => return,
+                // Descriptors can run out before the table is full: a
+                // connection still in its handshake gives up its one.
+                Err(e)
+                    if poll::out_of_descriptors(&e)
+                        && self.clients.make_room("no file descriptor is left") =>
+                {
+                    warn!("socket_accept() failed: {e}; made room, trying again");
+                    continue;
+                }
                 Err(e) => {
                     warn!("socket_accept() failed: {e}; not accepting for {ACCEPT_PAUSE:?}");
                     self.accept_paused_until = Some(now + ACCEPT_PAUSE);

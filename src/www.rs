@@ -30,11 +30,6 @@ const NOT_FOUND: Refusal = Refusal::new(404, "no such file");
 /// it: our trouble, for now (RFC 9110 §15.6.4), not a missing page.
 const NO_DESCRIPTORS: Refusal = Refusal::new(503, "out of file descriptors, try again later");
 
-/// EMFILE and ENFILE (the same numbers on Linux, macOS and the BSDs): this
-/// process, or the whole system, has no file descriptor left.
-const EMFILE: i32 = 24;
-const ENFILE: i32 = 23;
-
 /// A page to send: the response's head, then the file, if it has one to
 /// send (a `HEAD` has none).
 #[derive(Debug)]
@@ -96,9 +91,9 @@ pub fn serve(root: &Path, request: &Request) -> Result<Page, Refusal> {
         return Err(NOT_GET);
     }
     let path = resolve(root, request.path()).ok_or(NOT_FOUND)?;
-    let file = File::open(&path).map_err(|e| match e.raw_os_error() {
-        Some(EMFILE | ENFILE) => NO_DESCRIPTORS,
-        _ => NOT_FOUND,
+    let file = File::open(&path).map_err(|e| match crate::poll::out_of_descriptors(&e) {
+        true => NO_DESCRIPTORS,
+        false => NOT_FOUND,
     })?;
     let length = file.metadata().map_err(|_| NOT_FOUND)?.len();
     let headers = [

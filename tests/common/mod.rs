@@ -145,6 +145,23 @@ impl Server {
         stream
     }
 
+    /// A raw TCP connection from another loopback address (127.0.0.2,
+    /// say): a peer the server counts apart from the others.
+    pub fn connect_from(&self, source: std::net::IpAddr) -> TcpStream {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        let from = SocketAddr::new(source, 0);
+        socket
+            .bind(&from.into())
+            .expect("bind to the source address");
+        socket.connect(&self.addr.into()).expect("connect");
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        stream.set_nodelay(true).unwrap();
+        stream
+    }
+
     /// A WebSocket client that has completed its handshake.
     pub fn client(&self) -> Client {
         let mut client = Client {

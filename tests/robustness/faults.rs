@@ -362,3 +362,44 @@ fn sighup_opens_the_log_file_again() {
         "logged into the moved file:\n{old}"
     );
 }
+
+/// The log file fails, so lines go to stderr; and stderr is a pipe that
+/// nobody reads, which fills after 64 KiB. A blocking write would stop the
+/// whole server there, for good. Lines that would block are dropped
+/// instead. Found in review: the server stopped answering after about a
+/// hundred connections.
+#[cfg(target_os = "linux")]
+#[test]
+fn an_unread_stderr_cannot_stop_the_server() {
+    use std::process::{Command, Stdio};
+    let port = {
+        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_socket_server"))
+        .args(["--port", &port.to_string(), "--mode", "echo"])
+        .args(["--log-file", "/dev/full"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped()) // never read
+        .spawn()
+        .expect("start the server");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    assert!(wait_until(|| std::net::TcpStream::connect(addr).is_ok()));
+    for n in 0..400 {
+        let mut client = Client::raw(std::net::TcpStream::connect(addr).unwrap());
+        client
+            .stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let response = client.handshake(&handshake_request(addr, ""));
+        assert!(
+            response.starts_with("HTTP/1.1 101 "),
+            "connection {n}: {response}"
+        );
+        client.send_close(1000);
+        assert_eq!(client.expect_close(), Some(1000), "connection {n}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

@@ -103,9 +103,12 @@ fn a_file_larger_than_the_pending_output_cap_arrives_whole() {
 
 /// Out of file descriptors, a page that exists cannot be opened: that is
 /// the server's trouble, for now (503), not a missing page (404). The
-/// process may have 32 descriptors; a client connects first, then 48 more
-/// connections use up the rest; then the first asks for the page. Would
-/// fail while every failure to open a file answered 404.
+/// process may have 32 descriptors. WebSocket clients take them all (they
+/// are past their handshake, so none is closed to make room), until a
+/// connection waits unaccepted; it sends its request. Then one WebSocket
+/// client leaves: the waiting connection is accepted with the descriptor
+/// that frees, and the page's file finds none left. Would fail while every
+/// failure to open a file answered 404.
 #[cfg(target_os = "linux")]
 #[test]
 fn out_of_descriptors_a_page_gets_503() {
@@ -116,15 +119,32 @@ fn out_of_descriptors_a_page_gets_503() {
             ..Launch::default()
         },
     );
-    let mut first = server.connect();
-    let held: Vec<std::net::TcpStream> = (0..48).map(|_| server.connect()).collect();
+    let mut open: Vec<Client> = Vec::new();
+    let accepted = || count_lines(&server.log(), "Accepted client");
+    let mut waiting = loop {
+        assert!(open.len() < 40, "never ran out of descriptors");
+        let before = accepted();
+        let stream = server.connect();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
+        while accepted() == before && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        if accepted() == before {
+            break stream; // not accepted: no descriptor is left for it
+        }
+        let mut client = Client::raw(stream);
+        let head = client.handshake(&handshake_request(server.addr, ""));
+        assert!(head.starts_with("HTTP/1.1 101 "), "{head}");
+        open.push(client);
+    };
     assert!(server.wait_for_log("socket_accept() failed"));
     let get = format!("GET / HTTP/1.1\r\nHost: {}\r\n\r\n", server.addr);
-    first.write_all(get.as_bytes()).unwrap();
+    waiting.write_all(get.as_bytes()).unwrap();
+    drop(open.pop());
     let mut raw = Vec::new();
-    first.read_to_end(&mut raw).unwrap();
+    waiting.read_to_end(&mut raw).unwrap();
     let response = Response::parse(&raw);
     assert_eq!(response.status, 503, "{}", response.head);
-    drop(held);
+    drop(open);
     assert!(wait_until(|| server.http(&get).status == 200));
 }

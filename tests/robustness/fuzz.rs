@@ -34,6 +34,7 @@ use socket_server::buffers::{Inbox, Total};
 use socket_server::client::{Client, Happening, State};
 use socket_server::close::{self, CloseFrame, Violation};
 use socket_server::config::Config;
+use socket_server::console::LineBudget;
 use socket_server::frame;
 use socket_server::http::{self, MAX_REQUEST_HEAD};
 use socket_server::protocol::{Event, Message, MessageReader};
@@ -883,7 +884,16 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
     let peer = "127.0.0.1:9".parse().unwrap();
     let now = Instant::now();
     let total = Rc::new(Total::new(config.limits.max_buffered));
-    let mut client = Client::new("fuzz".into(), peer, Rc::new(config), total, false, now);
+    let budget = Rc::new(std::cell::RefCell::new(LineBudget::new(now)));
+    let mut client = Client::new(
+        "fuzz".into(),
+        peer,
+        Rc::new(config),
+        total,
+        budget,
+        false,
+        now,
+    );
     let request = &request_corpus("127.0.0.1:1222")[0];
     client.receive_data(request, now);
     assert_eq!(client.next_event(now), Some(Happening::Joined));

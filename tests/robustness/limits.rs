@@ -281,3 +281,39 @@ fn after_a_churn_of_silent_connections_a_good_client_is_served_at_once() {
     assert!(server.log().contains("makes room for a newer connection"));
     drop(junk);
 }
+
+/// Descriptors can run out before the table is full (a process may have
+/// fewer than `--max-clients` of them): silent connections then hold every
+/// descriptor, `accept()` fails, and nothing is in the table to make room
+/// for. So a failed `accept()` too closes the oldest connection still in
+/// its handshake, and takes the newcomer. Found in review: without it, a
+/// flood of silent connections under `ulimit -n 32` kept every good client
+/// waiting until the flood's handshake timeouts.
+#[cfg(target_os = "linux")]
+#[test]
+fn out_of_descriptors_silent_connections_make_room_for_a_good_client() {
+    let server = Server::launch(
+        &["--mode", "echo"],
+        Launch {
+            fd_limit: Some(32),
+            ..Launch::default()
+        },
+    );
+    let junk: Vec<TcpStream> = (0..60).map(|_| server.connect()).collect();
+    assert!(server.wait_for_log("socket_accept() failed"));
+    let start = Instant::now();
+    let mut good = Client::raw(server.connect());
+    good.stream
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let response = good.handshake(&handshake_request(server.addr, ""));
+    assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+    good.send_text("served");
+    assert_eq!(good.read_text(), "served");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    drop(junk);
+}

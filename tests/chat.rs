@@ -1,0 +1,195 @@
+//! `--mode chat`: the room, over raw sockets.
+//!
+//! Every member gets every message, the sender too, as JSON naming who said
+//! it; joins, leaves and new names are announced; commands answer the one
+//! who asked; a member that never reads is dropped at its pending-output
+//! cap while the others go on talking.
+
+mod common;
+
+use common::*;
+
+/// A member of the room: a client whose welcome has been read.
+struct Member {
+    client: Client,
+    id: String,
+    name: String,
+}
+
+/// The value of `"key":"..."` in a JSON object the room sent (its strings
+/// are escaped JSON; the tests use plain ones).
+fn field(json: &str, key: &str) -> String {
+    let start = json
+        .find(&format!("\"{key}\":\""))
+        .unwrap_or_else(|| panic!("no {key} in {json}"))
+        + key.len()
+        + 4;
+    let end = start + json[start..].find('"').expect("a closing quote");
+    json[start..end].to_owned()
+}
+
+fn kind(json: &str) -> String {
+    field(json, "type")
+}
+
+fn join(server: &Server) -> Member {
+    let mut client = server.client();
+    let welcome = client.read_text();
+    assert_eq!(kind(&welcome), "welcome", "{welcome}");
+    let (id, name) = (field(&welcome, "id"), field(&welcome, "name"));
+    assert!(id.ends_with(&name), "the short id ends the id: {welcome}");
+    // Its own join comes to it too.
+    let joined = client.read_text();
+    assert_eq!(
+        (kind(&joined), field(&joined, "id")),
+        ("join".into(), id.clone())
+    );
+    Member { client, id, name }
+}
+
+/// Would fail if a message went to the sender only (the tutorial's way), or
+/// not to the sender, or without who said it.
+#[test]
+fn a_message_goes_to_every_member_the_sender_too() {
+    let server = Server::start(&["--mode", "chat"]);
+    let mut alice = join(&server);
+    let mut bob = join(&server);
+    let mut carol = join(&server);
+    // Earlier members hear of later ones.
+    assert_eq!(field(&alice.client.read_text(), "id"), bob.id);
+    assert_eq!(field(&alice.client.read_text(), "id"), carol.id);
+    assert_eq!(field(&bob.client.read_text(), "id"), carol.id);
+
+    bob.client.send_text("hello, room");
+    let (bob_id, bob_name) = (bob.id.clone(), bob.name.clone());
+    for member in [&mut alice, &mut bob, &mut carol] {
+        let heard = member.client.read_text();
+        assert_eq!(kind(&heard), "message", "{heard}");
+        assert_eq!(field(&heard, "text"), "hello, room");
+        assert_eq!(field(&heard, "id"), bob_id, "who said it");
+        assert_eq!(field(&heard, "name"), bob_name);
+    }
+    assert!(server.wait_for_log("Data from client (text): hello, room"));
+}
+
+/// Would fail without leave announcements, or if a member that left still
+/// got messages (its close was not answered cleanly).
+#[test]
+fn joins_and_leaves_are_announced() {
+    let server = Server::start(&["--mode", "chat"]);
+    let mut alice = join(&server);
+    let mut bob = join(&server);
+    assert_eq!(kind(&alice.client.read_text()), "join");
+    bob.client.send_close(1000);
+    assert_eq!(bob.client.expect_close(), Some(1000));
+    bob.client.expect_eof();
+    let left = alice.client.read_text();
+    assert_eq!(
+        (kind(&left), field(&left, "id")),
+        ("leave".into(), bob.id.clone())
+    );
+    // And /who no longer lists bob.
+    alice.client.send_text("/who");
+    let who = alice.client.read_text();
+    assert_eq!(kind(&who), "who");
+    assert!(who.contains(&alice.id) && !who.contains(&bob.id), "{who}");
+}
+
+/// Would fail if names were not checked (length, characters, unique) or a
+/// rename not announced to all.
+#[test]
+fn nicknames_are_checked_and_announced_to_all() {
+    let server = Server::start(&["--mode", "chat"]);
+    let mut alice = join(&server);
+    let mut bob = join(&server);
+    assert_eq!(kind(&alice.client.read_text()), "join");
+    alice.client.send_text("/nick alice");
+    let old = alice.name.clone();
+    for member in [&mut alice, &mut bob] {
+        let renamed = member.client.read_text();
+        assert_eq!(kind(&renamed), "nick", "{renamed}");
+        assert_eq!(field(&renamed, "new"), "alice");
+        assert_eq!(field(&renamed, "old"), old);
+    }
+    for bad in [
+        "/nick Alice",
+        "/nick",
+        "/nick two words",
+        "/nick <b>",
+        "/nick aaaaaaaaaaaaaaaaaaaaaaaaa",
+    ] {
+        bob.client.send_text(bad);
+        let refused = bob.client.read_text();
+        assert_eq!(kind(&refused), "error", "{bad}: {refused}");
+    }
+    alice.client.send_text("now with a name");
+    let heard = bob.client.read_text();
+    assert_eq!(field(&heard, "name"), "alice");
+}
+
+/// The tutorial's commands still answer, with a slash, and only the one
+/// who asked hears: /bye answers, then closes with 1000.
+#[test]
+fn commands_answer_the_one_who_asked() {
+    let server = Server::start(&["--mode", "chat"]);
+    let mut alice = join(&server);
+    let mut bob = join(&server);
+    assert_eq!(kind(&alice.client.read_text()), "join");
+    bob.client.send_text("/age");
+    let reply = bob.client.read_text();
+    assert_eq!(kind(&reply), "reply");
+    assert!(
+        field(&reply, "text").starts_with("I have been running for"),
+        "{reply}"
+    );
+    bob.client.send_text("/bye");
+    assert_eq!(field(&bob.client.read_text(), "text"), "Goodbye!");
+    bob.client.expect_close_handshake(1000);
+    // Alice heard neither command, only that bob left.
+    let next = alice.client.read_text();
+    assert_eq!(kind(&next), "leave", "{next}");
+}
+
+/// A member that never reads while the others chat: the room's messages
+/// pile up in its outbox until its pending-output cap, and then it is
+/// dropped; the others never wait for it. Would fail if a write could
+/// block the room on it (the talkers would stop hearing each other), or if
+/// it were never dropped.
+#[test]
+fn a_member_that_never_reads_is_dropped_and_slows_nobody() {
+    let server = Server::start(&["--mode", "chat", "--max-pending-output", "200000"]);
+    let deaf = join(&server);
+    let mut alice = join(&server);
+    let mut bob = join(&server);
+    // 12 MB in all: more than loopback's kernel buffers hold for the deaf
+    // member, so the rest waits in its outbox.
+    let words = "x".repeat(20_000);
+    for i in 0..600 {
+        let talker = if i % 2 == 0 { &mut alice } else { &mut bob };
+        talker.client.send_text(&format!("{i} {words}"));
+        for member in [&mut alice, &mut bob] {
+            let heard = next_message(member);
+            assert!(
+                field(&heard, "text").starts_with(&format!("{i} ")),
+                "{i}: {heard}"
+            );
+        }
+    }
+    assert!(server.wait_for_log("bytes waiting unread (limit 200000); dropped"));
+    let log = server.log();
+    assert!(
+        log.contains(&format!("[{}] left the room", deaf.id)),
+        "{log}"
+    );
+    drop(deaf);
+}
+
+/// The next message a member hears, past joins and leaves.
+fn next_message(member: &mut Member) -> String {
+    loop {
+        let text = member.client.read_text();
+        if kind(&text) == "message" {
+            return text;
+        }
+    }
+}

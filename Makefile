@@ -46,10 +46,12 @@ lint:
 doc:
 	$(CARGO) doc --no-deps --document-private-items
 
-## bench: throughput and memory measurements (release build)
+## bench: our server beside a tungstenite server, same load, same run: every
+## figure as a ratio (release build; about 3 minutes; ARGS=--quick for a
+## short check of the bench itself). docs/performance.md explains the table.
 bench:
 	$(CARGO) build --release --bin socket_server
-	$(CARGO) run --release --example bench
+	$(CARGO) run --release --example bench -- $(ARGS)
 
 build:
 	$(CARGO) build

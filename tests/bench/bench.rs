@@ -1,0 +1,474 @@
+//! `make bench`: our server beside a `tungstenite` server, in one run.
+//!
+//! Both run as processes of their own on loopback: ours is the release
+//! build; the peer (`peer.rs`) is a thread-per-connection server built on
+//! `tungstenite` the way its examples build one. The same load generator
+//! (`load.rs`) drives both, alternating between them, and every figure is
+//! printed beside the peer's and as a ratio to it, the median of several
+//! runs: this machine is noisy (the generator shares its two cores with
+//! the server), so an absolute figure alone would say little.
+//!
+//! The cases:
+//! - echo, closed loop: 1, 10, 100 and 1,000 clients, each with one
+//!   message of 16 B, 1 KiB or 64 KiB in flight;
+//! - 16 MiB messages, 8 in a row on one connection;
+//! - 10 active clients while 5,000 and then 10,000 idle connections are
+//!   held, against the same 10 clients alone; and what an idle connection
+//!   costs in memory and CPU;
+//! - system calls per echoed message (with `strace -c`, if installed);
+//! - chat: one message to a room of 1,000 members.
+//!
+//! `bench --quick` runs each case once, briefly: to check the bench itself.
+//! The bench always exits 0: it is a measurement, not a test. Each line
+//! says whether its target (from the issue that set them) is met.
+
+mod load;
+mod peer;
+
+use load::{connect, connect_many, measure, median, Sample, Target};
+use std::io::{BufReader, Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
+/// How long and how often: the full run, or `--quick`.
+#[derive(Clone, Copy)]
+struct Plan {
+    repeats: usize,
+    window: Duration,
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, kind] = &args[..] {
+        if flag == "--peer" {
+            return peer::serve(kind);
+        }
+    }
+    let plan = if args.iter().any(|a| a == "--quick") {
+        Plan {
+            repeats: 1,
+            window: Duration::from_millis(300),
+        }
+    } else {
+        Plan {
+            repeats: 3,
+            window: Duration::from_secs(1),
+        }
+    };
+    socket_server::poll::raise_descriptor_limit();
+    describe_machine();
+    echo_matrix(plan);
+    large_messages(plan);
+    idle_connections(plan);
+    system_calls();
+    chat_room(plan);
+}
+
+fn describe_machine() {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| l.strip_prefix("model name"))
+        .map(|m| m.trim_start_matches([' ', '\t', ':']))
+        .unwrap_or("unknown CPU");
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    println!("{cores} cores, {model}; medians of several runs, ours / tungstenite\n");
+}
+
+// ---- echo ------------------------------------------------------------------
+
+fn echo_matrix(plan: Plan) {
+    let ours = Target::ours(&["--mode", "echo", "--max-clients", "20000"]);
+    let peer = Target::peer("echo");
+    heading("echo, closed loop", "msg/s", "µs CPU/msg");
+    for clients in [1, 10, 100, 1000] {
+        let mut ours_streams = connect_many(ours.addr, clients);
+        let mut peer_streams = connect_many(peer.addr, clients);
+        for size in [16, 1 << 10, 64 << 10] {
+            let (a, b) = alternate(plan, &ours, &peer, |target| {
+                let streams = if target.name == "ours" {
+                    &mut ours_streams
+                } else {
+                    &mut peer_streams
+                };
+                load::round_trips(streams, size, plan.window)
+            });
+            let cpu_target = matches!((clients, size), (10, 1024) | (100, 16));
+            let mut goals = vec![Goal::AtLeast("msg/s", 0.9, ratio(a.rate, b.rate))];
+            if cpu_target {
+                goals.push(Goal::AtMost("CPU", 0.5, ratio(a.cpu, b.cpu)));
+            }
+            row(&format!("{clients} × {}", bytes(size)), a, b, &goals);
+        }
+    }
+}
+
+fn large_messages(plan: Plan) {
+    let ours = Target::ours(&["--mode", "echo"]);
+    let peer = Target::peer("echo");
+    let mut ours_stream = connect(ours.addr);
+    let mut peer_stream = connect(peer.addr);
+    heading("large messages", "MiB/s", "ms CPU/MiB");
+    let rounds = if plan.repeats == 1 { 2 } else { 8 };
+    let (a, b) = alternate(plan, &ours, &peer, |target| {
+        let stream = if target.name == "ours" {
+            &mut ours_stream
+        } else {
+            &mut peer_stream
+        };
+        load::large(stream, 16 << 20, rounds)
+    });
+    // Per MiB, the CPU reads better in milliseconds.
+    let (a, b) = (a.cpu_in_ms(), b.cpu_in_ms());
+    row(
+        &format!("16 MiB × {rounds}, one frame each"),
+        a,
+        b,
+        &[Goal::AtLeast("MiB/s", 1.2, ratio(a.rate, b.rate))],
+    );
+}
+
+// ---- idle connections --------------------------------------------------------
+
+fn idle_connections(plan: Plan) {
+    heading(
+        "10 active clients × 16 B, idle connections held",
+        "msg/s",
+        "µs CPU/msg",
+    );
+    let mut results = Vec::new();
+    for target in [
+        Target::ours(&["--mode", "echo", "--max-clients", "20000"]),
+        Target::peer("echo"),
+    ] {
+        results.push(with_idle(plan, &target));
+    }
+    let (ours, peer) = (&results[0], &results[1]);
+    for (i, held) in [0, 5000, 10000].into_iter().enumerate() {
+        let (a, b) = (ours.active[i], peer.active[i]);
+        let mut goals = vec![Goal::AtLeast("msg/s", 0.9, ratio(a.rate, b.rate))];
+        if held > 0 {
+            let kept = a.rate / ours.active[0].rate;
+            goals.push(Goal::AtLeast("ours kept", 0.8, kept));
+        }
+        row(&format!("10 active, {held} idle"), a, b, &goals);
+    }
+    heading(
+        "what an idle connection costs (10,000 held)",
+        "KiB each",
+        "CPU % idle",
+    );
+    let a = Figures::new(ours.kib_each, ours.idle_cpu_percent);
+    let b = Figures::new(peer.kib_each, peer.idle_cpu_percent);
+    row(
+        "memory, and CPU over 2 s",
+        a,
+        b,
+        &[Goal::Below("KiB each", 16.0, ours.kib_each)],
+    );
+}
+
+/// What `with_idle` measured for one server.
+struct Idle {
+    /// The 10 active clients alone, with 5,000 idle, with 10,000 idle.
+    active: [Figures; 3],
+    kib_each: f64,
+    idle_cpu_percent: f64,
+}
+
+fn with_idle(plan: Plan, target: &Target) -> Idle {
+    let mut active = connect_many(target.addr, 10);
+    let run = |active: &mut Vec<TcpStream>| {
+        let samples: Vec<Sample> = (0..plan.repeats)
+            .map(|_| measure(target, || load::round_trips(active, 16, plan.window)))
+            .collect();
+        Figures::from_samples(&samples)
+    };
+    let alone = run(&mut active);
+    let before = target.rss_kib();
+    let mut idle = connect_many(target.addr, 5000);
+    let with_5000 = run(&mut active);
+    idle.extend(connect_many(target.addr, 5000));
+    std::thread::sleep(Duration::from_millis(500));
+    let kib_each = target.rss_kib().saturating_sub(before) as f64 / idle.len() as f64;
+    let cpu = target.cpu();
+    std::thread::sleep(Duration::from_secs(2));
+    let idle_cpu_percent = target.cpu().saturating_sub(cpu).as_secs_f64() / 2.0 * 100.0;
+    let with_10000 = run(&mut active);
+    drop(idle);
+    Idle {
+        active: [alone, with_5000, with_10000],
+        kib_each,
+        idle_cpu_percent,
+    }
+}
+
+// ---- system calls ------------------------------------------------------------
+
+fn system_calls() {
+    heading("system calls per echoed message (strace -c)", "calls", "");
+    let per_message = |target: &Target| {
+        let mut streams = connect_many(target.addr, 10);
+        let rounds = 2000;
+        let calls = load::count_syscalls(target, || {
+            load::round_trips_counted(&mut streams, 16, rounds);
+        })?;
+        Some(calls as f64 / (rounds * streams.len()) as f64)
+    };
+    let ours = Target::ours(&["--mode", "echo"]);
+    let peer = Target::peer("echo");
+    match (per_message(&ours), per_message(&peer)) {
+        (Some(a), Some(b)) => row(
+            "10 clients × 16 B",
+            Figures::new(a, f64::NAN),
+            Figures::new(b, f64::NAN),
+            &[Goal::Below("calls", 2.3, a)],
+        ),
+        _ => println!("  (strace is not installed: skipped)"),
+    }
+}
+
+// ---- chat --------------------------------------------------------------------
+
+/// One member's connection, read a frame at a time.
+struct Member {
+    reader: BufReader<TcpStream>,
+}
+
+impl Member {
+    fn join(target: &Target) -> Member {
+        Member {
+            reader: BufReader::with_capacity(1 << 16, connect(target.addr)),
+        }
+    }
+
+    /// Read frames until one contains `marker`.
+    fn hear(&mut self, marker: &[u8]) {
+        loop {
+            let payload = read_frame(&mut self.reader);
+            if payload.windows(marker.len()).any(|w| w == marker) {
+                return;
+            }
+        }
+    }
+}
+
+fn read_frame(reader: &mut impl Read) -> Vec<u8> {
+    let mut head = [0; 2];
+    reader.read_exact(&mut head).expect("a frame");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0; 2];
+            reader.read_exact(&mut ext).expect("length");
+            u16::from_be_bytes(ext) as usize
+        }
+        127 => {
+            let mut ext = [0; 8];
+            reader.read_exact(&mut ext).expect("length");
+            u64::from_be_bytes(ext) as usize
+        }
+        n => n as usize,
+    };
+    let mut payload = vec![0; len];
+    reader.read_exact(&mut payload).expect("payload");
+    payload
+}
+
+fn chat_room(plan: Plan) {
+    let members = 1000;
+    let messages = if plan.repeats == 1 { 20 } else { 100 };
+    heading(
+        &format!("chat: {messages} messages to {members} members"),
+        "deliveries/s",
+        "µs CPU/delivery",
+    );
+    let ours = Target::ours(&["--mode", "chat", "--max-clients", "20000"]);
+    let peer = Target::peer("chat");
+    let mut rooms = [&ours, &peer].map(|target| {
+        let mut room: Vec<Member> = (0..members).map(|_| Member::join(target)).collect();
+        // Past the joins and welcomes: everyone has heard this.
+        say(&mut room[0], "bench-ready");
+        for member in room.iter_mut() {
+            member.hear(b"bench-ready");
+        }
+        room
+    });
+    let mut round = 0;
+    let (a, b) = alternate(plan, &ours, &peer, |target| {
+        round += 1;
+        let room = if target.name == "ours" {
+            &mut rooms[0]
+        } else {
+            &mut rooms[1]
+        };
+        for i in 0..messages {
+            say(&mut room[0], &format!("bench-message {i} of round {round}"));
+        }
+        let last = format!("bench-message {} of round {round}", messages - 1);
+        let per_thread = room.len().div_ceil(2);
+        std::thread::scope(|scope| {
+            for group in room.chunks_mut(per_thread) {
+                let last = last.as_bytes();
+                scope.spawn(move || group.iter_mut().for_each(|m| m.hear(last)));
+            }
+        });
+        (messages * members) as f64
+    });
+    row(
+        "one message to everyone",
+        a,
+        b,
+        &[Goal::AtLeast("deliveries/s", 1.0, ratio(a.rate, b.rate))],
+    );
+}
+
+fn say(member: &mut Member, text: &str) {
+    let mut frame = Vec::new();
+    load::client_frame(&mut frame, 0x81, text.as_bytes());
+    member.reader.get_mut().write_all(&frame).expect("send");
+}
+
+// ---- the table -----------------------------------------------------------------
+
+/// A case's figures for one server: a rate and a CPU cost.
+#[derive(Debug, Clone, Copy)]
+struct Figures {
+    rate: f64,
+    cpu: f64,
+}
+
+impl Figures {
+    fn new(rate: f64, cpu: f64) -> Figures {
+        Figures { rate, cpu }
+    }
+
+    fn from_samples(samples: &[Sample]) -> Figures {
+        Figures {
+            rate: median(samples.iter().map(Sample::rate).collect()),
+            cpu: median(samples.iter().map(Sample::cpu_per).collect()),
+        }
+    }
+
+    fn cpu_in_ms(self) -> Figures {
+        Figures {
+            cpu: self.cpu / 1000.0,
+            ..self
+        }
+    }
+}
+
+/// Run `work` `plan.repeats` times on each server, alternating which goes
+/// first; the medians.
+fn alternate(
+    plan: Plan,
+    ours: &Target,
+    peer: &Target,
+    mut work: impl FnMut(&Target) -> f64,
+) -> (Figures, Figures) {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for repeat in 0..plan.repeats {
+        let order = if repeat % 2 == 0 {
+            [ours, peer]
+        } else {
+            [peer, ours]
+        };
+        for target in order {
+            let sample = measure(target, || work(target));
+            if target.name == "ours" {
+                a.push(sample);
+            } else {
+                b.push(sample);
+            }
+        }
+    }
+    (Figures::from_samples(&a), Figures::from_samples(&b))
+}
+
+/// What a case must show, and its verdict.
+enum Goal {
+    /// This ratio (ours / tungstenite) at least this much.
+    AtLeast(&'static str, f64, f64),
+    /// This ratio at most this much.
+    AtMost(&'static str, f64, f64),
+    /// This figure of ours at most this much.
+    Below(&'static str, f64, f64),
+}
+
+impl Goal {
+    fn verdict(&self) -> String {
+        let (text, met) = match *self {
+            Goal::AtLeast(what, goal, got) => (format!("{what} ≥ {goal}×"), got >= goal),
+            Goal::AtMost(what, goal, got) => (format!("{what} ≤ {goal}×"), got <= goal),
+            Goal::Below(what, goal, got) => (format!("{what} ≤ {goal}"), got <= goal),
+        };
+        format!("{text} {}", if met { "ok" } else { "MISSED" })
+    }
+}
+
+fn ratio(ours: f64, peer: f64) -> f64 {
+    ours / peer
+}
+
+fn heading(case: &str, rate: &str, cpu: &str) {
+    println!("\n{case}");
+    println!(
+        "  {:<30} {:>12} {:>12} {:>7}   {:>10} {:>10} {:>7}   targets",
+        "", rate, "tungstenite", "ratio", cpu, "tungst.", "ratio"
+    );
+}
+
+fn row(case: &str, ours: Figures, peer: Figures, goals: &[Goal]) {
+    let verdicts: Vec<String> = goals.iter().map(Goal::verdict).collect();
+    println!(
+        "  {:<30} {:>12} {:>12} {:>7}   {:>10} {:>10} {:>7}   {}",
+        case,
+        figure(ours.rate),
+        figure(peer.rate),
+        times(ours.rate, peer.rate),
+        figure(ours.cpu),
+        figure(peer.cpu),
+        times(ours.cpu, peer.cpu),
+        verdicts.join("; ")
+    );
+}
+
+/// A ratio as "1.23×", or "—" where there is none (nothing to divide by).
+fn times(ours: f64, peer: f64) -> String {
+    let r = ratio(ours, peer);
+    if r.is_finite() {
+        format!("{r:.2}×")
+    } else {
+        "—".into()
+    }
+}
+
+/// A figure with sensible digits: 123,456 or 12.3 or 0.123.
+fn figure(value: f64) -> String {
+    if value.is_nan() {
+        return "—".into();
+    }
+    if value >= 1000.0 {
+        let whole = value.round() as u64;
+        let digits = whole.to_string();
+        let mut out = String::new();
+        for (i, c) in digits.chars().enumerate() {
+            if i > 0 && (digits.len() - i) % 3 == 0 {
+                out.push(',');
+            }
+            out.push(c);
+        }
+        out
+    } else if value >= 10.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.3}")
+    }
+}
+
+fn bytes(size: usize) -> String {
+    match size {
+        s if s >= 1 << 20 => format!("{} MiB", s >> 20),
+        s if s >= 1 << 10 => format!("{} KiB", s >> 10),
+        s => format!("{s} B"),
+    }
+}

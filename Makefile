@@ -14,12 +14,16 @@ ARGS ?=
 run:
 	$(CARGO) run --bin socket_server -- $(ARGS)
 
-## test: every unit and integration test, then one line with the totals
-## (a test that had to skip, for want of a browser or a debugger, prints a
-## "SKIPPED:" line and is counted as skipped, not passed)
+## test: every unit and integration test, then the protocol suites again
+## with the server waiting through poll(2) instead of epoll, then one line
+## with the totals (a test that had to skip, for want of a browser or a
+## debugger, prints a "SKIPPED:" line and is counted as skipped, not passed)
 test:
 	@set -o pipefail; log=$$(mktemp); \
 	$(CARGO) test --no-fail-fast --lib --bins --tests 2>&1 | tee "$$log"; status=$$?; \
+	echo "== again with --poller poll: conformance, robustness, chat" | tee -a "$$log"; \
+	TEST_POLLER=poll $(CARGO) test --no-fail-fast --test conformance --test robustness --test chat 2>&1 \
+	  | tee -a "$$log" || status=1; \
 	awk '/^test result:/ { passed += $$4; failed += $$6 } /^SKIPPED: / { skipped++ } \
 	     END { printf "total: %d passed, %d failed, %d skipped\n", passed - skipped, failed, skipped }' "$$log"; \
 	rm -f "$$log"; exit $$status

@@ -13,7 +13,8 @@ use crate::buffers::Total;
 use crate::client::{Client, State};
 use crate::config::{Config, Limits};
 use crate::console::{self, LineBudget};
-use crate::poll::{socket_of, Socket};
+use crate::poll::{socket_of, Interest, Poller, Socket};
+use crate::timers::Timers;
 use log::info;
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -47,6 +48,11 @@ pub struct Entry {
     /// This connection's number, in the order they came: a socket's number
     /// is reused once it is closed, this is not.
     serial: u64,
+    /// What the poller was last told we want from this socket.
+    pub interest: Interest,
+    /// The time this client was last filed at in the timers, if it is
+    /// filed (see `timers.rs`).
+    filed: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -65,6 +71,8 @@ pub struct Clients {
     budgets: HashMap<IpAddr, Rc<RefCell<LineBudget>>>,
     /// Clients whose connection is over, dropped at the end of the turn.
     gone: Vec<Socket>,
+    /// Every client's next deadline, earliest first.
+    timers: Timers,
     /// The last id handed out, in microseconds since 1970 (see `uniqid`).
     last_id: u64,
 }
@@ -94,6 +102,7 @@ impl Clients {
             per_ip: HashMap::new(),
             budgets: HashMap::new(),
             gone: Vec::new(),
+            timers: Timers::default(),
             last_id: 0,
         }
     }
@@ -107,7 +116,7 @@ impl Clients {
     /// then, if the table is full, the oldest connection still in its
     /// handshake is closed to make room (`make_room`); then the capacity
     /// rule, [`Admission::for_count`].
-    pub fn admission(&mut self, limits: &Limits, ip: IpAddr) -> Admission {
+    pub fn admission(&mut self, limits: &Limits, ip: IpAddr, poller: &mut Poller) -> Admission {
         let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
         if limits
             .max_clients_per_ip
@@ -116,7 +125,7 @@ impl Clients {
             return Admission::Refused;
         }
         if self.table.len() >= limits.max_clients {
-            self.make_room("the table is full");
+            self.make_room("the table is full", poller);
         }
         Admission::for_count(self.table.len(), limits)
     }
@@ -127,7 +136,7 @@ impl Clients {
     /// cannot keep real clients out for longer than it lasts. Those that
     /// finished their handshake are never closed for room: they get the 503
     /// instead. Returns whether it closed one.
-    pub fn make_room(&mut self, why: &str) -> bool {
+    pub fn make_room(&mut self, why: &str, poller: &mut Poller) -> bool {
         while let Some((socket, serial)) = self.arrivals.pop_front() {
             let oldest = self.table.get(&socket).filter(|entry| {
                 entry.serial == serial && matches!(entry.client.state(), State::Handshaking { .. })
@@ -138,7 +147,7 @@ impl Clients {
                     "[{}] {why}; the oldest connection still in its handshake makes room for a newer connection",
                     entry.client.id
                 );
-                self.forget(entry);
+                self.forget(socket, entry, poller);
                 return true;
             }
         }
@@ -154,6 +163,7 @@ impl Clients {
         admission: Admission,
         config: &Rc<Config>,
         now: Instant,
+        poller: &mut Poller,
     ) {
         let id = self.uniqid();
         info!("[{id}] Accepted client {peer}");
@@ -162,6 +172,15 @@ impl Clients {
         let budget = self.log_budget_for(peer.ip(), now);
         let client = Client::new(id, peer, Rc::clone(config), total, budget, full, now);
         let (socket, serial) = (socket_of(&stream), self.next_serial);
+        // A new client has a request to read, and nothing to write yet.
+        let interest = Interest {
+            read: true,
+            write: false,
+        };
+        if let Err(e) = poller.add(socket, interest) {
+            log::warn!("[{}] cannot watch its socket: {e}; closed", client.id);
+            return;
+        }
         self.next_serial += 1;
         self.arrivals.push_back((socket, serial));
         *self.per_ip.entry(peer.ip()).or_default() += 1;
@@ -169,8 +188,56 @@ impl Clients {
             stream,
             client,
             serial,
+            interest,
+            filed: None,
         };
         self.table.insert(socket, entry);
+        self.file(socket);
+    }
+
+    /// File a client in the timers at its deadline, if that is earlier than
+    /// where it is filed now (a later one waits for the old entry to come
+    /// up: see `timers.rs`). Called after every change to a client.
+    pub fn file(&mut self, socket: Socket) {
+        let Some(entry) = self.table.get_mut(&socket) else {
+            return;
+        };
+        let Some(at) = entry.client.deadline() else {
+            return;
+        };
+        if entry.filed.is_some_and(|filed| filed <= at) {
+            return;
+        }
+        entry.filed = Some(at);
+        self.timers.file(at, socket);
+        // Left-over entries are dropped as they come up; if they pile up
+        // (many short-lived connections), start again from the live ones.
+        if self.timers.len() > 2 * self.table.len() + 64 {
+            let filed = self.table.iter().filter_map(|(s, e)| Some((e.filed?, *s)));
+            self.timers.rebuild(filed);
+        }
+    }
+
+    /// The earliest deadline of any client (perhaps a left-over one: then
+    /// the loop wakes, finds nothing due, and sleeps again).
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.timers.first()
+    }
+
+    /// The clients whose deadline has come, each taken out of the timers
+    /// (the loop files them again after it has acted).
+    pub fn take_due(&mut self, now: Instant) -> Vec<Socket> {
+        let mut due = Vec::new();
+        while let Some((at, socket)) = self.timers.pop_due(now) {
+            let Some(entry) = self.table.get_mut(&socket) else {
+                continue; // gone since it was filed
+            };
+            if entry.filed == Some(at) {
+                entry.filed = None;
+                due.push(socket);
+            }
+        }
+        due
     }
 
     /// The PHP's `getClientBySocket()`: the socket and its record.
@@ -217,17 +284,18 @@ impl Clients {
 
     /// Remove the clients marked gone. Dropping a `TcpStream` closes its
     /// socket: the PHP's `socket_close()`.
-    pub fn drop_gone(&mut self) {
+    pub fn drop_gone(&mut self, poller: &mut Poller) {
         for socket in std::mem::take(&mut self.gone) {
             if let Some(entry) = self.table.remove(&socket) {
-                self.forget(entry);
+                self.forget(socket, entry, poller);
             }
         }
     }
 
-    /// A client taken out of the table: its address counts one less, and
-    /// dropping its stream closes the socket.
-    fn forget(&mut self, entry: Entry) {
+    /// A client taken out of the table: the poller stops watching it, its
+    /// address counts one less, and dropping its stream closes the socket.
+    fn forget(&mut self, socket: Socket, entry: Entry, poller: &mut Poller) {
+        poller.remove(socket);
         let ip = entry.client.peer.ip();
         if let Some(count) = self.per_ip.get_mut(&ip) {
             *count -= 1;
@@ -305,6 +373,82 @@ mod tests {
         unique.dedup();
         assert_eq!(unique.len(), ids.len());
         assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    /// A table with one client, accepted at `t0` over a loopback pair
+    /// (the peer's end is returned, to keep the connection open).
+    fn one_client(t0: Instant) -> (Clients, Poller, Socket, TcpStream) {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let peer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (stream, addr) = listener.accept().unwrap();
+        let socket = socket_of(&stream);
+        let mut clients = Clients::new(1 << 20);
+        let mut poller = Poller::new(crate::poll::Kind::Poll).unwrap();
+        let config = Rc::new(Config::default());
+        let admission = Admission::Welcome;
+        clients.connect(stream, addr, admission, &config, t0, &mut poller);
+        (clients, poller, socket, peer)
+    }
+
+    /// The tutorial's handshake, for a client of the default config.
+    const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: 127.0.0.1:1222\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
+        Sec-WebSocket-Version: 13\r\n\r\n";
+
+    #[test]
+    fn deadlines_come_due_in_time_and_late_ones_are_filed_again() {
+        let t0 = Instant::now();
+        let at = |s| t0 + std::time::Duration::from_secs(s);
+        let (mut clients, _poller, socket, _peer) = one_client(t0);
+        // Filed at its handshake deadline, 10 s.
+        assert_eq!(clients.next_deadline(), Some(at(10)));
+        assert_eq!(clients.take_due(at(9)), []);
+        // The handshake is done at 5 s: the deadline moves later (the idle
+        // ping, at 65 s), and the entry at 10 s is left where it was.
+        let client = clients.client_mut(socket).unwrap();
+        client.receive_data(REQUEST, at(5));
+        assert_eq!(client.deadline(), Some(at(65)));
+        clients.file(socket);
+        assert_eq!(clients.next_deadline(), Some(at(10)));
+        // At 10 s it comes up (nothing is due: the loop's on_timeout does
+        // nothing), and filing it again puts it at 65 s.
+        assert_eq!(clients.take_due(at(10)), [socket]);
+        clients.file(socket);
+        assert_eq!(clients.next_deadline(), Some(at(65)));
+        assert_eq!(clients.take_due(at(64)), []);
+        assert_eq!(clients.take_due(at(65)), [socket]);
+        // Taken out, it is not due twice.
+        assert_eq!(clients.take_due(at(99)), []);
+    }
+
+    #[test]
+    fn a_deadline_that_moves_earlier_is_filed_at_once_and_the_old_entry_is_skipped() {
+        let t0 = Instant::now();
+        let at = |s| t0 + std::time::Duration::from_secs(s);
+        let (mut clients, _poller, socket, _peer) = one_client(t0);
+        let client = clients.client_mut(socket).unwrap();
+        client.receive_data(REQUEST, t0);
+        clients.take_due(at(10));
+        clients.file(socket);
+        assert_eq!(clients.next_deadline(), Some(at(60)));
+        // We start to close at 6 s: the peer has 5 s to answer.
+        let client = clients.client_mut(socket).unwrap();
+        client.close(1000, "bye", at(6));
+        clients.file(socket);
+        assert_eq!(clients.take_due(at(11)), [socket]);
+        // The entry at 60 s is left over: it comes up, and is skipped.
+        assert_eq!(clients.take_due(at(99)), []);
+    }
+
+    #[test]
+    fn a_gone_clients_entry_is_skipped() {
+        let t0 = Instant::now();
+        let (mut clients, mut poller, socket, _peer) = one_client(t0);
+        clients.mark_gone(socket);
+        clients.drop_gone(&mut poller);
+        assert!(clients.is_empty());
+        let later = t0 + std::time::Duration::from_secs(99);
+        assert_eq!(clients.take_due(later), []);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `$port`. Everything else it left unbounded; here the limits that keep one
 //! client from hurting the others are gathered in [`Limits`].
 
+use crate::poll::Kind;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -85,6 +86,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// `--trace`: log every request, response and frame, dissected.
     pub trace: bool,
+    /// `--poller`: how the loop waits (`poll.rs`).
+    pub poller: Kind,
     pub limits: Limits,
 }
 
@@ -100,6 +103,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             trace: false,
+            poller: Kind::best(),
             limits: Limits::default(),
         }
     }
@@ -162,6 +166,10 @@ Options:
   --trace                   log every byte: each request and response, the
                             accept key worked out, and every frame in and
                             out, dissected as RFC 6455 §5.2 draws it
+  --poller epoll|poll       how the loop waits: epoll (Linux) is told about
+                            each socket once; poll is handed every socket
+                            on every wait, as socket_select() was
+                                                              [default: epoll on Linux]
   -h, --help                print this help
 
 Ctrl-C or SIGTERM closes every client with 1001 (going away), waits up to
@@ -239,6 +247,14 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "--handshake-timeout" => limits.handshake_timeout = seconds(flag, value)?,
         "--close-timeout" => limits.close_timeout = seconds(flag, value)?,
         "--idle-timeout" => limits.idle_timeout = optional_seconds(flag, value)?,
+        "--poller" => {
+            config.poller = match value {
+                "epoll" if cfg!(target_os = "linux") => Kind::Epoll,
+                "epoll" => return Err("--poller: epoll is Linux only; use poll".into()),
+                "poll" => Kind::Poll,
+                _ => return Err(format!("--poller: '{value}' is not epoll or poll")),
+            }
+        }
         _ => return Err(format!("unknown option '{flag}'")),
     }
     Ok(())
@@ -343,6 +359,8 @@ mod tests {
         assert_eq!((limits.max_buffered, limits.message_timeout), (1000, None));
         assert!(run(&["--idle-timeout", "-5"]).is_err());
         assert!(run(&["--idle-timeout", "NaN"]).is_err());
+        assert_eq!(run(&["--poller", "poll"]).unwrap().poller, Kind::Poll);
+        assert_eq!(run(&[]).unwrap().poller, Kind::best());
     }
 
     #[test]
@@ -357,6 +375,7 @@ mod tests {
             (&["--port", "70000"][..], "--port"),
             (&["--port"][..], "needs a value"),
             (&["--mode", "chess"][..], "tutorial, echo or chat"),
+            (&["--poller", "select"][..], "not epoll or poll"),
             (&["--address", "localhost:1"][..], "not an IP"),
             (&["--frobnicate", "1"][..], "unknown option"),
             (&["stray"][..], "unexpected argument"),

@@ -6,13 +6,14 @@
 //! who may connect ([`access`]) -> [`handshake`], or a page from [`www`] -> frames ([`frame`]) -> messages
 //! ([`protocol`], [`utf8`], [`close`]) -> reply ([`replies`], or the chat
 //! [`room`]) -> frames ->
-//! bytes -> socket. [`clients`] is the table pairing each socket with its
+//! bytes -> socket. [`timers`] keeps every client's next deadline in order.
+//! [`clients`] is the table pairing each socket with its
 //! [`client`] record (the connection's whole life, with no socket in it) and
 //! its [`buffers`]; [`config`] holds the flags, [`console`] the log,
 //! [`trace`] what `--trace` shows, [`calendar`] the date.
 
-// `unsafe` is refused everywhere but in `poll`, which declares the two C
-// functions std does not wrap (poll(2) and signal(2)).
+// `unsafe` is refused everywhere but in `poll`, which declares the C
+// functions std does not wrap (epoll(7), poll(2), signal(2), getrlimit(2)).
 #![deny(unsafe_code)]
 
 pub mod access;
@@ -32,6 +33,7 @@ pub mod protocol;
 pub mod replies;
 pub mod room;
 pub mod server;
+pub mod timers;
 pub mod trace;
 pub mod utf8;
 pub mod www;

@@ -2,8 +2,8 @@
 //!
 //! One thread, one loop, and every socket call of the program. Every socket
 //! is non-blocking, so no call can stall the loop on one client;
-//! `poll::wait` (the PHP's `socket_select`) sleeps until some socket is
-//! ready or some deadline is due. The client records (`client.rs`) never
+//! `Poller::wait` (the PHP's `socket_select`: `epoll` or `poll`) sleeps
+//! until some socket is ready or some deadline is due. The client records (`client.rs`) never
 //! touch a socket: the loop hands them the bytes it read, routes the
 //! messages they give back, and writes the bytes they want written.
 
@@ -12,7 +12,7 @@ use crate::clients::{self, Admission, Clients};
 use crate::config::{Config, Mode};
 use crate::console;
 use crate::frame::{self, OpCode};
-use crate::poll::{self, socket_of, PollFd, Socket};
+use crate::poll::{self, socket_of, Interest, Poller, Ready, Socket};
 use crate::protocol::Message;
 use crate::replies::{self, Clock, Reply};
 use crate::room::{Delivery, Room};
@@ -52,6 +52,14 @@ pub struct Server {
     started: Instant,
     /// The one buffer every read goes into: the PHP's `$data`.
     buffer: Vec<u8>,
+    /// What the loop waits on: the PHP's `$sockets` array, kept up to date
+    /// rather than rebuilt every turn.
+    poller: Poller,
+    /// What the last wait found ready (kept, to reuse its memory).
+    ready: Vec<Ready>,
+    /// Whether the poller watches the listener now (not while accepting is
+    /// paused, or once we are stopping).
+    listening: bool,
     accept_paused_until: Option<Instant>,
     /// When a stop signal arrived, if one did.
     stopping_since: Option<Instant>,
@@ -77,6 +85,12 @@ impl Server {
         }
         let master = TcpListener::bind((config.address.as_str(), config.port))?;
         master.set_nonblocking(true)?;
+        let mut poller = Poller::new(config.poller)?;
+        let watch = Interest {
+            read: true,
+            write: false,
+        };
+        poller.add(socket_of(&master), watch)?;
         // With `--port 0` the system chose: the Host rule needs the real one.
         config.port = master.local_addr()?.port();
         Ok(Server {
@@ -86,6 +100,9 @@ impl Server {
             master,
             started: Instant::now(),
             buffer: vec![0; READ_SIZE],
+            poller,
+            ready: Vec::new(),
+            listening: true,
             accept_paused_until: None,
             stopping_since: None,
         })
@@ -108,7 +125,11 @@ impl Server {
     /// 5. act on the deadlines that have passed;
     /// 6. drop the clients whose connection is over.
     pub fn run(&mut self) -> io::Result<()> {
-        info!("Server started on {}", self.local_addr()?);
+        let waiting = self.poller.kind().name();
+        info!(
+            "Server started on {} (waiting with {waiting})",
+            self.local_addr()?
+        );
         loop {
             if poll::stop_requested() {
                 self.begin_stop();
@@ -120,24 +141,26 @@ impl Server {
             if self.stopped() {
                 break;
             }
-            let ready = self.wait()?;
+            self.wait()?;
             let now = Instant::now();
             // A pause after a failed accept() ends when its time is up (the
             // listener is watched again from the next turn); a deadline left
             // in the past would make every wait return at once.
             self.accept_paused_until = self.accept_paused_until.filter(|until| now < *until);
-            for fd in ready {
-                if fd.socket() == socket_of(&self.master) {
+            let ready = std::mem::take(&mut self.ready);
+            for fd in &ready {
+                if fd.socket == socket_of(&self.master) {
                     self.accept_clients(now);
                     continue;
                 }
-                if fd.readable() {
-                    self.read_from(fd.socket(), now);
+                if fd.readable {
+                    self.read_from(fd.socket, now);
                 }
-                if fd.writable() {
-                    self.write_to(fd.socket(), now);
+                if fd.writable {
+                    self.write_to(fd.socket, now);
                 }
             }
+            self.ready = ready;
             self.check_timeouts(now);
             self.drop_gone(now);
         }
@@ -146,19 +169,10 @@ impl Server {
         Ok(())
     }
 
-    /// Sleep until a socket is ready or the next deadline; return the ready ones.
-    fn wait(&self) -> io::Result<Vec<PollFd>> {
-        let mut fds = Vec::with_capacity(1 + self.clients.len());
-        if self.accepting() {
-            fds.push(PollFd::new(socket_of(&self.master), true, false));
-        }
-        for (socket, client) in self.clients.iter() {
-            fds.push(PollFd::new(
-                socket,
-                client.wants_read(),
-                client.wants_write(),
-            ));
-        }
+    /// Sleep until a socket is ready or the next deadline; the ready ones
+    /// land in `self.ready`.
+    fn wait(&mut self) -> io::Result<()> {
+        self.watch_listener();
         let now = Instant::now();
         let timeout = self
             .next_deadline()
@@ -166,9 +180,27 @@ impl Server {
                 deadline.saturating_duration_since(now)
             })
             .min(LONGEST_SLEEP);
-        poll::wait(&mut fds, Some(timeout))?;
-        fds.retain(|fd| fd.readable() || fd.writable());
-        Ok(fds)
+        self.poller.wait(&mut self.ready, Some(timeout))
+    }
+
+    /// Watch the listener while we accept, and not while accepting is
+    /// paused or we are stopping (else a waiting connection would wake
+    /// every wait at once).
+    fn watch_listener(&mut self) {
+        let accepting = self.accepting();
+        if accepting != self.listening {
+            let interest = Interest {
+                read: accepting,
+                write: false,
+            };
+            if self
+                .poller
+                .change(socket_of(&self.master), interest)
+                .is_ok()
+            {
+                self.listening = accepting;
+            }
+        }
     }
 
     fn accepting(&self) -> bool {
@@ -180,8 +212,8 @@ impl Server {
 
     /// The earliest moment something must happen even if no socket stirs.
     fn next_deadline(&self) -> Option<Instant> {
-        let clients = self.clients.iter().filter_map(|(_, c)| c.deadline());
-        clients.chain(self.accept_paused_until).min()
+        let clients = self.clients.next_deadline();
+        clients.into_iter().chain(self.accept_paused_until).min()
     }
 
     /// The PHP's `$master` branch: `socket_accept()` every waiting
@@ -200,7 +232,9 @@ impl Server {
                 // connection still in its handshake gives up its one.
                 Err(e)
                     if poll::out_of_descriptors(&e)
-                        && self.clients.make_room("no file descriptor is left") =>
+                        && self
+                            .clients
+                            .make_room("no file descriptor is left", &mut self.poller) =>
                 {
                     warn!("socket_accept() failed: {e}; made room, trying again");
                     continue;
@@ -211,7 +245,8 @@ impl Server {
                     return;
                 }
             };
-            let admission = self.clients.admission(&self.config.limits, peer.ip());
+            let limits = &self.config.limits;
+            let admission = self.clients.admission(limits, peer.ip(), &mut self.poller);
             if admission == Admission::Refused {
                 warn!("refused {peer}: {} connections already", self.clients.len());
                 continue; // dropping the stream closes it
@@ -223,8 +258,9 @@ impl Server {
             // Each frame we write is a whole answer: send it at once instead
             // of letting Nagle's algorithm hold it back waiting for more.
             let _ = stream.set_nodelay(true);
+            let poller = &mut self.poller;
             self.clients
-                .connect(stream, peer, admission, &self.config, now);
+                .connect(stream, peer, admission, &self.config, now, poller);
         }
     }
 
@@ -240,20 +276,27 @@ impl Server {
             if !entry.client.wants_read() {
                 break;
             }
-            match entry.stream.read(&mut self.buffer) {
+            let n = match entry.stream.read(&mut self.buffer) {
                 Ok(0) => {
                     entry.client.receive_eof(now);
                     break;
                 }
-                Ok(n) => entry.client.receive_data(&self.buffer[..n], now),
+                Ok(n) => n,
                 Err(e) if would_block(&e) => break,
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => {
                     entry.client.drop_now(format_args!("read failed: {e}"));
                     break;
                 }
-            }
+            };
+            entry.client.receive_data(&self.buffer[..n], now);
             self.route_events(socket, now);
+            // Less than a buffer: the socket is empty for now, and the
+            // poller will say when more comes. Not reading again only to
+            // hear "would block" saves a system call per message.
+            if n < self.buffer.len() {
+                break;
+            }
         }
         self.write_to(socket, now);
     }
@@ -387,19 +430,36 @@ impl Server {
             Step::ShutdownWrite => {
                 let _ = stream.shutdown(Shutdown::Write);
             }
-            Step::Drop => self.clients.mark_gone(socket),
+            Step::Drop => return self.clients.mark_gone(socket),
         }
+        self.settle(socket);
+    }
+
+    /// After a change to a client: tell the poller if what we want from its
+    /// socket changed (to write: output is waiting), and file its deadline.
+    /// Every path that touches a client ends here, through `write_to`.
+    fn settle(&mut self, socket: Socket) {
+        let Some(entry) = self.clients.get_mut(socket) else {
+            return;
+        };
+        let wants = Interest {
+            read: entry.client.wants_read(),
+            write: entry.client.wants_write(),
+        };
+        if wants != entry.interest {
+            match self.poller.change(socket, wants) {
+                Ok(()) => entry.interest = wants,
+                Err(e) => entry
+                    .client
+                    .drop_now(format_args!("cannot watch its socket: {e}")),
+            }
+        }
+        self.clients.file(socket);
     }
 
     /// Act on every deadline that has passed.
     fn check_timeouts(&mut self, now: Instant) {
-        let due: Vec<Socket> = self
-            .clients
-            .iter()
-            .filter(|(_, client)| client.deadline().is_some_and(|at| at <= now))
-            .map(|(socket, _)| socket)
-            .collect();
-        for socket in due {
+        for socket in self.clients.take_due(now) {
             if let Some(client) = self.clients.client_mut(socket) {
                 client.on_timeout(now);
             }
@@ -417,7 +477,7 @@ impl Server {
             self.route_events(socket, now);
             next += 1;
         }
-        self.clients.drop_gone();
+        self.clients.drop_gone(&mut self.poller);
     }
 
     /// Ctrl-C or SIGTERM: stop accepting, and close every WebSocket client

@@ -75,6 +75,11 @@ impl Server {
         } else {
             Stdio::null()
         };
+        // `TEST_POLLER=poll make test` runs the same tests with the other
+        // way of waiting (`make test` does, for the protocol suites).
+        if let Ok(poller) = std::env::var("TEST_POLLER") {
+            command.args(["--poller", &poller]);
+        }
         let mut child = command
             .args(["--port", "0"])
             .args(args)

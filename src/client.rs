@@ -25,7 +25,7 @@
 //! turns a state into a deadline.
 
 use crate::access;
-use crate::buffers::{Inbox, Outbox, Total};
+use crate::buffers::{Inbox, Outbox, Total, MOVE_AT};
 use crate::close::{self, CloseFrame, Violation};
 use crate::config::{Config, Mode};
 use crate::console::{self, escape, escape_up_to, LineBudget};
@@ -39,12 +39,18 @@ use log::{debug, info, warn};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// Stop reading from a client while this much output is waiting for it: a
 /// client that sends without reading is slowed down by TCP itself instead of
 /// filling our memory. (Past `--max-pending-output` it is dropped.)
 pub const READ_PAUSE: usize = 256 * 1024;
+
+/// How long a client must be quiet before its buffers give back the memory
+/// a big message made them grow (`buffers::KEEP_CAPACITY`). Long enough
+/// that a busy client keeps its buffers from one message to the next; short
+/// enough that memory is back soon after a burst.
+pub const TIDY_AFTER: Duration = Duration::from_secs(1);
 
 /// What an idle ping carries (§5.5.2 lets us choose; the pong echoes it).
 const PING_PAYLOAD: &[u8] = b"are you there?";
@@ -159,6 +165,9 @@ enum Timer {
     Flush,
     /// Our side is closed; the peer has not closed its side.
     Linger,
+    /// A buffer grown for a big message has been unused for
+    /// [`TIDY_AFTER`]: give its memory back.
+    Tidy,
 }
 
 /// One connected client: `$clients[$socket]` in the PHP.
@@ -490,7 +499,7 @@ impl Client {
         if !self.outbox.is_empty() {
             return;
         }
-        if let Err(e) = body.read_into(self.outbox.queue()) {
+        if let Err(e) = self.outbox.queue(|out| body.read_into(out)) {
             self.body = None;
             return self.drop_now(format_args!(
                 "cannot go on reading the file it asked for: {e}"
@@ -665,21 +674,29 @@ impl Client {
     /// Queue a message for the peer: the PHP's `socket_write($client,
     /// encode(...))` (line 63), without the write. Nothing is sent once our
     /// close frame is out (§5.5.1).
-    pub fn send(&mut self, message: &Message, now: Instant) {
+    pub fn send(&mut self, message: Message, now: Instant) {
         if !self.is_open() {
             return;
         }
-        let size = match message {
-            Message::Text(text) => text.len(),
-            Message::Binary(data) => data.len(),
+        let (opcode, payload) = match message {
+            Message::Text(text) => (OpCode::Text, text.into_bytes()),
+            Message::Binary(data) => (OpCode::Binary, data),
         };
-        if self.total.would_pass(size) {
+        if self.total.would_pass(payload.len()) {
             return self.fail(&Violation::ServerBusy, now);
         }
-        match message {
-            Message::Text(text) => self.queue_frame(OpCode::Text, text.as_bytes(), now),
-            Message::Binary(data) => self.queue_frame(OpCode::Binary, data, now),
+        // A big payload is handed to the outbox as it is, behind its
+        // header; a small one is copied in (`buffers::MOVE_AT`).
+        if payload.len() < MOVE_AT {
+            return self.queue_frame(opcode, &payload, now);
         }
+        let header = self.outbox.queue(|out| {
+            let start = out.len();
+            frame::encode_header(out, opcode, payload.len());
+            out[start..].to_vec()
+        });
+        self.show_frame_out(opcode, &header, &payload, now);
+        self.outbox.push(payload);
     }
 
     /// Queue a frame already encoded: a message for the whole room, encoded
@@ -692,13 +709,10 @@ impl Client {
         if self.total.would_pass(frame.len()) {
             return self.fail(&Violation::ServerBusy, now);
         }
-        self.outbox.queue().extend_from_slice(frame);
-        if self.config.trace {
-            if let Ok(Some(header)) = frame::parse_header(frame, false) {
-                let seen = Seen::outgoing(header, frame);
-                let level = log::Level::Trace;
-                self.log_repeated(level, trace::TARGET, now, |id| trace::frame(id, &seen));
-            }
+        self.outbox.queue(|out| out.extend_from_slice(frame));
+        if let Ok(Some(header)) = frame::parse_header(frame, false) {
+            let (header_bytes, payload) = frame.split_at(header.header_len);
+            self.show_frame_out(header.opcode, header_bytes, payload, now);
         }
     }
 
@@ -716,29 +730,42 @@ impl Client {
     // --- Bytes queued: the one place each kind is written, and traced ------
 
     /// Queue one whole frame (`frame::encode`, the PHP's `encode()`): every
-    /// frame we send goes through here.
+    /// frame we send goes through here, but for a big message's payload,
+    /// which [`Client::send`] moves in behind its header, and a room's
+    /// frame, encoded once for all ([`Client::send_frame`]).
     fn queue_frame(&mut self, opcode: OpCode, payload: &[u8], now: Instant) {
-        let start = self.outbox.queue().len();
-        frame::encode(self.outbox.queue(), opcode, payload);
-        if self.config.trace {
-            let bytes = &self.outbox.queue()[start..];
-            let header = frame::Header {
-                fin: true,
-                opcode,
-                mask: None,
-                payload_len: payload.len() as u64,
-                header_len: bytes.len() - payload.len(),
-            };
-            let seen = Seen::outgoing(header, bytes);
-            let level = log::Level::Trace;
-            self.log_repeated(level, trace::TARGET, now, |id| trace::frame(id, &seen));
+        let header = self.outbox.queue(|out| {
+            let start = out.len();
+            frame::encode(out, opcode, payload);
+            out[start..out.len() - payload.len()].to_vec()
+        });
+        self.show_frame_out(opcode, &header, payload, now);
+    }
+
+    /// With `--trace`, show a frame we queued: every frame we send is shown
+    /// through here.
+    fn show_frame_out(&self, opcode: OpCode, header_bytes: &[u8], payload: &[u8], now: Instant) {
+        if !self.config.trace {
+            return;
         }
+        let header = frame::Header {
+            fin: true,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+            header_len: header_bytes.len(),
+        };
+        // The trace shows the first `trace::KEPT` payload bytes at most.
+        let shown = &payload[..payload.len().min(trace::KEPT)];
+        let seen = Seen::outgoing(header, &[header_bytes, shown].concat());
+        let level = log::Level::Trace;
+        self.log_repeated(level, trace::TARGET, now, |id| trace::frame(id, &seen));
     }
 
     /// Queue an HTTP response (the 101, a page, or a refusal).
     fn queue_http(&mut self, response: &[u8], now: Instant) {
         self.show(now, |id| trace::http(id, "response", response));
-        self.outbox.queue().extend_from_slice(response);
+        self.outbox.queue(|out| out.extend_from_slice(response));
     }
 
     /// With `--trace`, log a block; without, not even format it.
@@ -760,9 +787,10 @@ impl Client {
 
     // --- Bytes out ---------------------------------------------------------
 
-    /// What is waiting to be written.
-    pub fn data_to_send(&self) -> &[u8] {
-        self.outbox.pending()
+    /// What is waiting to be written, as up to `pieces.len()` slices to
+    /// write in order (one `writev` takes them all); returns how many.
+    pub fn data_to_send<'a>(&'a self, pieces: &mut [&'a [u8]]) -> usize {
+        self.outbox.pending(pieces)
     }
 
     /// The socket took `n` bytes of [`Client::data_to_send`].
@@ -809,6 +837,11 @@ impl Client {
             } => false,
             _ => self.outbox.len() < READ_PAUSE,
         }
+    }
+
+    /// Do its buffers hold memory grown for big messages, now unused?
+    fn holds_spare_memory(&self) -> bool {
+        self.inbox.holds_spare() || self.outbox.holds_spare()
     }
 
     /// Should the loop write to this client?
@@ -878,7 +911,10 @@ impl Client {
                 let message = message_since
                     .zip(limits.message_timeout)
                     .map(|((_, since), timeout)| (Timer::Message, since + timeout));
-                [idle, message]
+                let tidy = self
+                    .holds_spare_memory()
+                    .then_some((Timer::Tidy, alive + TIDY_AFTER));
+                [idle, message, tidy]
                     .into_iter()
                     .flatten()
                     .min_by_key(|(_, at)| *at)
@@ -929,6 +965,10 @@ impl Client {
             }
             Timer::Flush => self.drop_now(format_args!("not reading its last bytes")),
             Timer::Linger => self.enter(State::Gone), // the usual end; nothing to say
+            Timer::Tidy => {
+                self.inbox.shrink();
+                self.outbox.shrink();
+            }
         }
     }
 
@@ -1015,12 +1055,44 @@ mod tests {
         client
     }
 
+    #[test]
+    fn memory_grown_for_a_big_message_is_given_back_once_the_client_is_quiet() {
+        let t0 = Instant::now();
+        let mut client = open(Limits::default(), t0);
+        let idle_ping = t0 + Limits::default().idle_timeout.unwrap();
+        assert_eq!(client.deadline(), Some(idle_ping));
+        // A 100 KB message arrives in two reads, and is echoed.
+        let frame = client_frame(0x82, &[7; 100_000]);
+        client.receive_data(&frame[..60_000], t0);
+        client.receive_data(&frame[60_000..], t0);
+        let message = client.next_message(t0).expect("the whole message");
+        client.send(message, t0);
+        written(&mut client, t0);
+        assert_eq!(client.after_write(t0), Step::KeepGoing);
+        // Busy: the inbox keeps what it grew to, for the next message,
+        // until the client has been quiet for TIDY_AFTER. (The reply's
+        // payload was moved into the outbox and freed once written: the
+        // outbox grew nothing.)
+        assert!(client.inbox.holds_spare() && !client.outbox.holds_spare());
+        assert_eq!(client.deadline(), Some(t0 + TIDY_AFTER));
+        client.on_timeout(t0 + TIDY_AFTER);
+        assert!(!client.holds_spare_memory());
+        assert_eq!(client.deadline(), Some(idle_ping));
+    }
+
+    /// All that is waiting to be written, joined.
+    fn pending(client: &Client) -> Vec<u8> {
+        let mut pieces = [&[][..]; 64];
+        let count = client.data_to_send(&mut pieces);
+        pieces[..count].concat()
+    }
+
     /// Everything the client wants written, as if the socket took it all
     /// (each write may queue more: the next chunk of a file).
     fn written(client: &mut Client, now: Instant) -> Vec<u8> {
         let mut all = Vec::new();
         while client.wants_write() {
-            let bytes = client.data_to_send().to_vec();
+            let bytes = pending(client);
             client.data_sent(bytes.len(), now);
             all.extend(bytes);
         }
@@ -1051,7 +1123,7 @@ mod tests {
         // The request arrives in two pieces; nothing happens until it is whole.
         client.receive_data(&TUTORIAL_REQUEST[..40], t0);
         assert_eq!(client.next_message(t0), None);
-        assert!(client.data_to_send().is_empty());
+        assert!(pending(&client).is_empty());
         client.receive_data(&TUTORIAL_REQUEST[40..], t0);
         assert_eq!(client.next_message(t0), None);
         let response = String::from_utf8(written(&mut client, t0)).unwrap();
@@ -1081,7 +1153,7 @@ mod tests {
     fn a_reply_is_encoded_as_one_unmasked_frame() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Text("Hello".into()), t0);
+        client.send(Message::Text("Hello".into()), t0);
         // RFC 6455 §5.7: "A single-frame unmasked text message".
         assert_eq!(
             written(&mut client, t0),
@@ -1129,7 +1201,7 @@ mod tests {
         // Late bytes are read and thrown away.
         client.receive_data(b"more", t0);
         assert_eq!(client.next_message(t0), None);
-        assert!(client.data_to_send().is_empty());
+        assert!(pending(&client).is_empty());
         // The peer's FIN ends it; so does the close timeout.
         client.receive_eof(t0 + secs(0.1));
         assert_eq!(client.after_write(t0), Step::Drop);
@@ -1177,7 +1249,7 @@ mod tests {
         let mut client = open(limits(), t0);
         assert_eq!(client.deadline(), Some(t0 + secs(1.0)));
         client.on_timeout(t0 + secs(0.999));
-        assert!(client.data_to_send().is_empty());
+        assert!(pending(&client).is_empty());
         let t1 = t0 + secs(1.0);
         client.on_timeout(t1);
         assert_eq!(
@@ -1191,7 +1263,7 @@ mod tests {
         client.on_timeout(t2);
         // It is told why, and dropped without waiting for an answer.
         assert_eq!(
-            frames(client.data_to_send()),
+            frames(&pending(&client)),
             [close_frame(1011, "no answer to a ping")]
         );
         assert_eq!(client.after_write(t2), Step::Drop);
@@ -1230,14 +1302,14 @@ mod tests {
     fn a_peer_reading_a_long_reply_is_alive_without_a_word() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Binary(vec![0; 100_000]), t0);
+        client.send(Message::Binary(vec![0; 100_000]), t0);
         // The socket takes 10 KB every half second: the peer reads steadily.
         let mut now = t0;
         client.data_sent(10_000, now);
         while client.wants_write() {
             now += secs(0.5);
             client.on_timeout(now);
-            let n = client.data_to_send().len().min(10_000);
+            let n = pending(&client).len().min(10_000);
             client.data_sent(n, now);
         }
         assert!(now > t0 + secs(4.0));
@@ -1271,7 +1343,7 @@ mod tests {
         client.receive_data(&input, t0);
         // The message before the close is handed out, and answered first.
         assert_eq!(client.next_message(t0), Some(Message::Text("last".into())));
-        client.send(&Message::Text("echo".into()), t0);
+        client.send(Message::Text("echo".into()), t0);
         assert_eq!(client.next_message(t0), None);
         assert_eq!(
             frames(&written(&mut client, t0)),
@@ -1311,7 +1383,7 @@ mod tests {
         let input = [client_frame(0x81, b"late"), client_frame(0x89, b"ping")].concat();
         client.receive_data(&input, t0);
         assert_eq!(client.next_message(t0), None);
-        client.send(&Message::Text("late reply".into()), t0);
+        client.send(Message::Text("late reply".into()), t0);
         client.close(close::GOING_AWAY, "again", t0);
         assert_eq!(
             frames(&written(&mut client, t0)),
@@ -1320,7 +1392,7 @@ mod tests {
         // The peer's close completes the handshake, with no second close.
         client.receive_data(&client_frame(0x88, &close::payload(1000, "")), t0);
         client.next_message(t0);
-        assert!(client.data_to_send().is_empty());
+        assert!(pending(&client).is_empty());
         assert_eq!(client.after_write(t0), Step::ShutdownWrite);
     }
 
@@ -1328,14 +1400,14 @@ mod tests {
     fn a_write_after_the_socket_refused_one_shows_the_peer_reads() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Binary(vec![0; 1000]), t0);
+        client.send(Message::Binary(vec![0; 1000]), t0);
         client.close(close::NORMAL, "bye", t0);
         // Everything fits in the socket at once; then new bytes meet a full
         // socket, which takes nothing.
         client.send_blocked();
         // A second later it takes them: the peer read.
         let t1 = t0 + secs(1.5);
-        let n = client.data_to_send().len();
+        let n = pending(&client).len();
         client.data_sent(n, t1);
         assert_eq!(client.state(), State::Closing { waiting: t1 });
         assert_eq!(client.deadline(), Some(t1 + secs(2.0)));
@@ -1376,7 +1448,7 @@ mod tests {
         let mut client = open(limits(), t0);
         client.receive_data(&MASKED_HELLO, t0);
         let hello = client.next_message(t0).unwrap();
-        client.send(&hello, t0);
+        client.send(hello, t0);
         // The next read finds the end of the stream: the peer half-closed.
         // It can still read what we owe it, and there is nothing more to read.
         client.receive_eof(t0);
@@ -1393,7 +1465,7 @@ mod tests {
     fn a_slow_steady_reader_gets_all_of_our_last_bytes() {
         let t0 = Instant::now();
         let mut client = open(limits(), t0);
-        client.send(&Message::Binary(vec![0; 1_000_000]), t0);
+        client.send(Message::Binary(vec![0; 1_000_000]), t0);
         client.receive_data(&client_frame(0x88, &close::payload(1000, "")), t0);
         client.next_message(t0);
         // The first write fills the socket; then 1 KB a second, each write
@@ -1425,12 +1497,12 @@ mod tests {
             ..limits()
         };
         let mut client = open(small, t0);
-        client.send(&Message::Binary(vec![0; READ_PAUSE - 100]), t0);
+        client.send(Message::Binary(vec![0; READ_PAUSE - 100]), t0);
         assert!(client.wants_read());
-        client.send(&Message::Binary(vec![0; 100]), t0);
+        client.send(Message::Binary(vec![0; 100]), t0);
         assert!(!client.wants_read());
         assert_eq!(client.after_write(t0), Step::KeepGoing);
-        client.send(&Message::Binary(vec![0; 1 << 20]), t0);
+        client.send(Message::Binary(vec![0; 1 << 20]), t0);
         assert_eq!(client.after_write(t0), Step::Drop);
     }
 
@@ -1573,7 +1645,7 @@ mod tests {
         assert_eq!(a.total.held(), 600);
         a.receive_data(&big[8 + 600..], t0);
         let message = a.next_message(t0).unwrap();
-        a.send(&message, t0);
+        a.send(message, t0);
         assert_eq!(
             frames(&written(&mut a, t0)),
             [(OpCode::Binary, vec![1; 700])]

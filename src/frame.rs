@@ -163,13 +163,22 @@ pub fn parse_header(bytes: &[u8], require_mask: bool) -> Result<Option<Header>, 
 pub fn unmask(data: &mut [u8], mask: [u8; 4], offset: u64) {
     // Turn the key so that its first byte lines up with data[0].
     let start = (offset % 4) as usize;
-    let turned = [0, 1, 2, 3].map(|i| mask[(start + i) % 4]);
-    // Four bytes at a time, the whole key each time: simple, and a loop the
-    // compiler turns into wide XORs.
-    for chunk in data.chunks_mut(4) {
-        for (byte, key) in chunk.iter_mut().zip(turned) {
-            *byte ^= key;
-        }
+    let key = [0, 1, 2, 3].map(|i| mask[(start + i) % 4]);
+    // Eight bytes at a time: the key twice over, as one 64-bit word, XORed
+    // into each 8-byte piece of the payload. (Byte order does not matter:
+    // the bytes go into the word and come out the same way.) A byte at a
+    // time, this loop was 30% of the server's time on 64 KiB messages.
+    let [a, b, c, d] = key;
+    let word = u64::from_ne_bytes([a, b, c, d, a, b, c, d]);
+    let mut pieces = data.chunks_exact_mut(8);
+    for piece in &mut pieces {
+        let bytes: [u8; 8] = piece.try_into().expect("chunks_exact gives 8");
+        piece.copy_from_slice(&(u64::from_ne_bytes(bytes) ^ word).to_ne_bytes());
+    }
+    // The last 0 to 7 bytes, one at a time. Eight is a multiple of four,
+    // so they start again at the key's first byte.
+    for (byte, k) in pieces.into_remainder().iter_mut().zip(key.iter().cycle()) {
+        *byte ^= k;
     }
 }
 
@@ -178,9 +187,16 @@ pub fn unmask(data: &mut [u8], mask: [u8; 4], offset: u64) {
 /// Server frames MUST NOT be masked (§5.1). Writing into the caller's buffer
 /// lets a reply go straight into a client's outgoing bytes with one copy.
 pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
+    encode_header(out, opcode, payload.len());
+    out.extend_from_slice(payload);
+}
+
+/// Append the header of a whole, final, unmasked frame of `len` payload
+/// bytes: [`encode`] without the payload, for a payload that follows in a
+/// buffer of its own.
+pub fn encode_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
     // FIN set, no RSV bits, then the opcode: the PHP's `0x80 | 0x1` for text.
     out.push(0x80 | opcode as u8);
-    let len = payload.len();
     if len <= 125 {
         out.push(len as u8);
     } else if len <= 0xFFFF {
@@ -190,7 +206,6 @@ pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
         out.push(127);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
-    out.extend_from_slice(payload);
 }
 
 #[cfg(test)]
@@ -220,6 +235,27 @@ pub(crate) mod tests {
         let mut out = Vec::new();
         encode(&mut out, OpCode::Text, b"Hello");
         assert_eq!(out, [0x81, 0x05, 0x48, 0x65, 0x6c, 0x6c, 0x6f]);
+    }
+
+    #[test]
+    fn unmask_a_word_at_a_time_matches_a_byte_at_a_time() {
+        // The reference: §5.3 word for word, one byte at a time.
+        fn reference(data: &mut [u8], mask: [u8; 4], offset: u64) {
+            for (i, byte) in data.iter_mut().enumerate() {
+                *byte ^= mask[((offset + i as u64) % 4) as usize];
+            }
+        }
+        let mask = [0x37, 0xfa, 0x21, 0x3d];
+        let payload: Vec<u8> = (0..=255u8).cycle().take(1000).collect();
+        for len in [0, 1, 3, 4, 7, 8, 9, 15, 16, 17, 100, 1000] {
+            for offset in 0..8 {
+                let mut ours = payload[..len].to_vec();
+                let mut theirs = ours.clone();
+                unmask(&mut ours, mask, offset);
+                reference(&mut theirs, mask, offset);
+                assert_eq!(ours, theirs, "{len} bytes from offset {offset}");
+            }
+        }
     }
 
     #[test]

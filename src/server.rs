@@ -7,6 +7,7 @@
 //! touch a socket: the loop hands them the bytes it read, routes the
 //! messages they give back, and writes the bytes they want written.
 
+use crate::buffers::PIECES_PER_WRITE;
 use crate::client::{Happening, Step};
 use crate::clients::{self, Admission, Clients};
 use crate::config::{Config, Mode};
@@ -17,7 +18,7 @@ use crate::protocol::Message;
 use crate::replies::{self, Clock, Reply};
 use crate::room::{Delivery, Room};
 use log::{info, warn};
-use std::io::{self, ErrorKind, Read, Write};
+use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
@@ -331,9 +332,9 @@ impl Server {
             return;
         };
         match reply {
-            Reply::Send(reply) => client.send(&reply, now),
+            Reply::Send(reply) => client.send(reply, now),
             Reply::SendAndClose(reply) => {
-                client.send(&reply, now);
+                client.send(reply, now);
                 client.close(crate::close::NORMAL, "bye", now);
             }
         }
@@ -365,7 +366,7 @@ impl Server {
         match delivery {
             Delivery::To(socket, text) => {
                 if let Some(client) = self.clients.client_mut(socket) {
-                    client.send(&Message::Text(text), now);
+                    client.send(Message::Text(text), now);
                 }
             }
             Delivery::All(text) => {
@@ -405,7 +406,12 @@ impl Server {
         };
         let (stream, client) = (&mut entry.stream, &mut entry.client);
         while client.wants_write() {
-            match stream.write(client.data_to_send()) {
+            // Up to four pieces in one system call (`writev`): a frame
+            // header and the big payload moved in behind it go together.
+            let mut pieces = [&[][..]; PIECES_PER_WRITE];
+            let count = client.data_to_send(&mut pieces);
+            let slices = pieces.map(IoSlice::new);
+            match stream.write_vectored(&slices[..count]) {
                 Ok(0) => {
                     client.drop_now(format_args!("write failed: wrote nothing"));
                     break;

@@ -19,6 +19,7 @@
 //! - chat: one message to a room of 1,000 members.
 //!
 //! `bench --quick` runs each case once, briefly: to check the bench itself.
+//! `bench --only echo|large|idle|calls|chat` runs one group of cases.
 //! The bench always exits 0: it is a measurement, not a test. Each line
 //! says whether its target (from the issue that set them) is met.
 
@@ -55,13 +56,29 @@ fn main() {
             window: Duration::from_secs(1),
         }
     };
+    // `--only CASE` runs one group of cases: echo, large, idle, calls, chat.
+    let only = args
+        .iter()
+        .position(|a| a == "--only")
+        .and_then(|i| args.get(i + 1));
+    let wanted = |case: &str| only.is_none_or(|o| o == case);
     socket_server::poll::raise_descriptor_limit();
     describe_machine();
-    echo_matrix(plan);
-    large_messages(plan);
-    idle_connections(plan);
-    system_calls();
-    chat_room(plan);
+    if wanted("echo") {
+        echo_matrix(plan);
+    }
+    if wanted("large") {
+        large_messages(plan);
+    }
+    if wanted("idle") {
+        idle_connections(plan);
+    }
+    if wanted("calls") {
+        system_calls();
+    }
+    if wanted("chat") {
+        chat_room(plan);
+    }
 }
 
 fn describe_machine() {

@@ -301,14 +301,17 @@ fn a_server_whose_every_output_fails_goes_on_serving() {
         probe.local_addr().unwrap().port()
     };
     let full = || Stdio::from(std::fs::File::create("/dev/full").expect("/dev/full"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socket_server"))
-        .args(["--port", &port.to_string(), "--mode", "echo"])
-        .args(["--log-file", "/dev/full", "--trace"])
-        .stdin(Stdio::null())
-        .stdout(full())
-        .stderr(full())
-        .spawn()
-        .expect("start the server");
+    let mut server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_socket_server"))
+            .args(["--port", &port.to_string(), "--mode", "echo"])
+            .args(["--log-file", "/dev/full", "--trace"])
+            .stdin(Stdio::null())
+            .stdout(full())
+            .stderr(full())
+            .spawn()
+            .expect("start the server"),
+    );
+    let child = &mut server.0;
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert!(
         wait_until(|| std::net::TcpStream::connect(addr).is_ok()),
@@ -376,14 +379,16 @@ fn an_unread_stderr_cannot_stop_the_server() {
         let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         probe.local_addr().unwrap().port()
     };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socket_server"))
-        .args(["--port", &port.to_string(), "--mode", "echo"])
-        .args(["--log-file", "/dev/full"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped()) // never read
-        .spawn()
-        .expect("start the server");
+    let _server = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_socket_server"))
+            .args(["--port", &port.to_string(), "--mode", "echo"])
+            .args(["--log-file", "/dev/full"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped()) // never read
+            .spawn()
+            .expect("start the server"),
+    );
     let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     assert!(wait_until(|| std::net::TcpStream::connect(addr).is_ok()));
     for n in 0..400 {
@@ -400,6 +405,4 @@ fn an_unread_stderr_cannot_stop_the_server() {
         client.send_close(1000);
         assert_eq!(client.expect_close(), Some(1000), "connection {n}");
     }
-    let _ = child.kill();
-    let _ = child.wait();
 }

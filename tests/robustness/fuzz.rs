@@ -909,7 +909,7 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
         client.receive_data(piece, now);
         while let Some(happening) = client.next_event(now) {
             if let Happening::Message(message) = happening {
-                client.send(&message, now);
+                client.send(message.clone(), now);
                 talk.messages.push(message);
             }
         }
@@ -923,7 +923,9 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
 fn take_output(client: &mut Client) -> Vec<u8> {
     let mut out = Vec::new();
     while client.wants_write() {
-        let bytes = client.data_to_send().to_vec();
+        let mut pieces = [&[][..]; 8];
+        let count = client.data_to_send(&mut pieces);
+        let bytes = pieces[..count].concat();
         client.data_sent(bytes.len(), Instant::now());
         out.extend(bytes);
     }

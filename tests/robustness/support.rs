@@ -189,3 +189,15 @@ fn clock_ticks_per_second() -> u64 {
         .filter(|&ticks| ticks > 0)
         .unwrap_or(100)
 }
+
+/// A server started by hand (not through `Server`), killed when the test
+/// ends, even by a failed assertion: a leftover server would hold its port
+/// and a core.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

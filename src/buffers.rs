@@ -157,6 +157,9 @@ pub struct Outbox {
     /// The socket's buffer is full: the last write did not take everything
     /// it was offered, or took nothing.
     socket_full: bool,
+    /// A moved-in payload, all written: its memory can serve the next
+    /// message (`Outbox::take_written`).
+    written: Option<Vec<u8>>,
 }
 
 /// At most this many pieces are offered to one write.
@@ -254,8 +257,16 @@ impl Outbox {
                 self.pieces[0].clear();
                 break;
             }
-            self.pieces.pop_front();
+            let piece = self.pieces.pop_front().expect("a first piece");
+            if piece.capacity() >= MOVE_AT {
+                self.written = Some(piece);
+            }
         }
+    }
+
+    /// The memory of a moved-in payload now written, if there is one.
+    pub fn take_written(&mut self) -> Option<Vec<u8>> {
+        self.written.take()
     }
 
     /// Empty, but holding more memory than it may keep for good.

@@ -25,7 +25,7 @@
 //! turns a state into a deadline.
 
 use crate::access;
-use crate::buffers::{Inbox, Outbox, Total, MOVE_AT};
+use crate::buffers::{Inbox, Outbox, Total, KEEP_CAPACITY, MOVE_AT};
 use crate::close::{self, CloseFrame, Violation};
 use crate::config::{Config, Mode};
 use crate::console::{self, escape, escape_up_to, LineBudget};
@@ -366,7 +366,8 @@ impl Client {
     /// waiting to go out) in the server's total. Is the total over
     /// `--max-buffered`?
     fn recount(&mut self) -> bool {
-        let holds = self.reader.buffered() + self.outbox.len();
+        // Memory kept for the next message counts too: it is held.
+        let holds = self.reader.buffered() + self.reader.spare_capacity() + self.outbox.len();
         self.total.change(self.counted, holds);
         self.counted = holds;
         self.total.would_pass(0)
@@ -803,6 +804,10 @@ impl Client {
             self.peer_is_reading(now);
         }
         self.outbox.advance(n);
+        // A big reply's payload is out: its memory serves the next message.
+        if let Some(buffer) = self.outbox.take_written() {
+            self.reader.recycle(buffer);
+        }
         self.refill_body();
     }
 
@@ -841,7 +846,9 @@ impl Client {
 
     /// Do its buffers hold memory grown for big messages, now unused?
     fn holds_spare_memory(&self) -> bool {
-        self.inbox.holds_spare() || self.outbox.holds_spare()
+        self.inbox.holds_spare()
+            || self.outbox.holds_spare()
+            || self.reader.spare_capacity() > KEEP_CAPACITY
     }
 
     /// Should the loop write to this client?
@@ -968,6 +975,8 @@ impl Client {
             Timer::Tidy => {
                 self.inbox.shrink();
                 self.outbox.shrink();
+                self.reader.shrink();
+                self.recount();
             }
         }
     }
@@ -1066,17 +1075,34 @@ mod tests {
         client.receive_data(&frame[..60_000], t0);
         client.receive_data(&frame[60_000..], t0);
         let message = client.next_message(t0).expect("the whole message");
+        let Message::Binary(payload) = &message else {
+            panic!("{message:?}")
+        };
+        let memory = payload.as_ptr();
         client.send(message, t0);
         written(&mut client, t0);
         assert_eq!(client.after_write(t0), Step::KeepGoing);
-        // Busy: the inbox keeps what it grew to, for the next message,
-        // until the client has been quiet for TIDY_AFTER. (The reply's
-        // payload was moved into the outbox and freed once written: the
-        // outbox grew nothing.)
+        // Busy: the inbox keeps what it grew to; the reply's payload, moved
+        // into the outbox and written, comes back to serve the next
+        // message. Both count as held. They stay until the client has been
+        // quiet for TIDY_AFTER.
         assert!(client.inbox.holds_spare() && !client.outbox.holds_spare());
+        assert!(client.reader.spare_capacity() >= 100_000);
+        assert!(client.total.held() >= 100_000);
         assert_eq!(client.deadline(), Some(t0 + TIDY_AFTER));
+        // The next message grows into that same memory.
+        client.receive_data(&frame, t0);
+        let Some(Message::Binary(next)) = client.next_message(t0) else {
+            panic!("the second message")
+        };
+        assert_eq!(next.as_ptr(), memory);
+        client.send(Message::Binary(next), t0);
+        written(&mut client, t0);
+        client.after_write(t0);
+        // Quiet: all of it given back.
         client.on_timeout(t0 + TIDY_AFTER);
         assert!(!client.holds_spare_memory());
+        assert_eq!(client.total.held(), 0);
         assert_eq!(client.deadline(), Some(idle_ping));
     }
 

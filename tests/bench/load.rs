@@ -321,3 +321,45 @@ pub fn count_syscalls(target: &Target, run: impl FnOnce()) -> Option<u64> {
         .collect();
     numbers.get(1).copied()
 }
+
+/// A helper process holding idle connections to a server: this same
+/// binary, `--hold ADDRESS COUNT`. It says `held` once they are all open,
+/// and keeps them until it is killed (on drop).
+pub struct Holder(Child);
+
+impl Holder {
+    pub fn start(addr: SocketAddr, count: usize) -> Holder {
+        let mut child = Command::new(std::env::current_exe().expect("own path"))
+            .args(["--hold", &addr.to_string(), &count.to_string()])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("start a holder");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("its first line");
+        assert_eq!(line.trim(), "held", "the holder failed");
+        Holder(child)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The holder's side: open the connections, say so, and wait to be killed.
+pub fn hold(addr: &str, count: &str) {
+    socket_server::poll::raise_descriptor_limit();
+    let addr: SocketAddr = addr.parse().expect("an address");
+    let count: usize = count.parse().expect("a count");
+    let held = connect_many(addr, count);
+    println!("held");
+    std::io::stdout().flush().expect("stdout");
+    loop {
+        std::thread::sleep(Duration::from_secs(3600));
+        let _ = &held;
+    }
+}

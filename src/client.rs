@@ -366,8 +366,10 @@ impl Client {
     /// waiting to go out) in the server's total. Is the total over
     /// `--max-buffered`?
     fn recount(&mut self) -> bool {
-        // Memory kept for the next message counts too: it is held.
-        let holds = self.reader.buffered() + self.reader.spare_capacity() + self.outbox.len();
+        // Memory kept for the next message counts too, past what a buffer
+        // may keep for good: it is held until the tidy timer frees it.
+        let spare = Some(self.reader.spare_capacity()).filter(|&n| n > KEEP_CAPACITY);
+        let holds = self.reader.buffered() + spare.unwrap_or(0) + self.outbox.len();
         self.total.change(self.counted, holds);
         self.counted = holds;
         self.total.would_pass(0)
@@ -689,7 +691,10 @@ impl Client {
         // A big payload is handed to the outbox as it is, behind its
         // header; a small one is copied in (`buffers::MOVE_AT`).
         if payload.len() < MOVE_AT {
-            return self.queue_frame(opcode, &payload, now);
+            self.queue_frame(opcode, &payload, now);
+            // Copied: its memory can serve the next message (one
+            // allocation fewer per message).
+            return self.reader.recycle(payload);
         }
         let header = self.outbox.queue(|out| {
             let start = out.len();

@@ -171,7 +171,8 @@ impl Outbox {
     /// dropped first if they are more than half of the only piece: often
     /// enough that the buffer does not grow forever under a stream of
     /// small writes, and only when something is added, so that a big reply
-    /// being written bit by bit is never moved.
+    /// being written bit by bit is never moved (moving it on each partial
+    /// write was 4% of a 16 MiB echo).
     pub fn queue<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         if self.pieces.is_empty() {
             self.pieces.push_back(Vec::new());

@@ -52,7 +52,7 @@ fn main() {
         }
     } else {
         Plan {
-            repeats: 3,
+            repeats: 5,
             window: Duration::from_secs(1),
         }
     };

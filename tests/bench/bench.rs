@@ -99,16 +99,10 @@ fn echo_matrix(plan: Plan) {
     let peer = Target::peer("echo");
     heading("echo, closed loop", "msg/s", "µs CPU/msg");
     for clients in [1, 10, 100, 1000] {
-        let mut ours_streams = connect_many(ours.addr, clients);
-        let mut peer_streams = connect_many(peer.addr, clients);
+        let mut streams = [&ours, &peer].map(|t| connect_many(t.addr, clients));
         for size in [16, 1 << 10, 64 << 10] {
-            let (a, b) = alternate(plan, &ours, &peer, |target| {
-                let streams = if target.name == "ours" {
-                    &mut ours_streams
-                } else {
-                    &mut peer_streams
-                };
-                load::round_trips(streams, size, plan.window)
+            let (a, b) = alternate(plan, &ours, &peer, |side| {
+                load::round_trips(&mut streams[side], size, plan.window)
             });
             let cpu_target = matches!((clients, size), (10, 1024) | (100, 16));
             let mut goals = vec![Goal::AtLeast("msg/s", 0.9, ratio(a.rate, b.rate))];
@@ -123,17 +117,11 @@ fn echo_matrix(plan: Plan) {
 fn large_messages(plan: Plan) {
     let ours = Target::ours(&["--mode", "echo"]);
     let peer = Target::peer("echo");
-    let mut ours_stream = connect(ours.addr);
-    let mut peer_stream = connect(peer.addr);
+    let mut streams = [&ours, &peer].map(|t| connect(t.addr));
     heading("large messages", "MiB/s", "ms CPU/MiB");
     let rounds = if plan.repeats == 1 { 2 } else { 8 };
-    let (a, b) = alternate(plan, &ours, &peer, |target| {
-        let stream = if target.name == "ours" {
-            &mut ours_stream
-        } else {
-            &mut peer_stream
-        };
-        load::large(stream, 16 << 20, rounds)
+    let (a, b) = alternate(plan, &ours, &peer, |side| {
+        load::large(&mut streams[side], 16 << 20, rounds)
     });
     // Per MiB, the CPU reads better in milliseconds.
     let (a, b) = (a.cpu_in_ms(), b.cpu_in_ms());
@@ -175,7 +163,9 @@ fn idle_connections(plan: Plan) {
                 cost = Some(idle_cost(&ours, &peer, rss));
             }
         }
-        let figures = alternate_all(plan, &targets, &mut active);
+        let figures = take_turns(plan, &targets, |i| {
+            load::round_trips(&mut active[i], 16, plan.window)
+        });
         let [a, b, c, alone] = [figures[0], figures[1], figures[2], figures[3]];
         let mut goals = vec![Goal::AtLeast("msg/s", 0.9, ratio(a.rate, b.rate))];
         if held > 0 {
@@ -214,21 +204,6 @@ fn idle_cost(ours: &Target, peer: &Target, rss: [u64; 2]) -> (Figures, Figures) 
         Figures::new(kib, busy)
     };
     (figures(0, ours), figures(1, peer))
-}
-
-/// Round trips of 16 B on each server's own 10 active clients, the
-/// servers taking turns (a different one first each repeat); the medians.
-fn alternate_all(plan: Plan, targets: &[&Target], active: &mut [Vec<TcpStream>]) -> Vec<Figures> {
-    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
-    for repeat in 0..plan.repeats {
-        for k in 0..targets.len() {
-            let i = (k + repeat) % targets.len();
-            let streams = &mut active[i];
-            let sample = measure(targets[i], || load::round_trips(streams, 16, plan.window));
-            samples[i].push(sample);
-        }
-    }
-    samples.iter().map(|s| Figures::from_samples(s)).collect()
 }
 
 // ---- system calls ------------------------------------------------------------
@@ -323,13 +298,9 @@ fn chat_room(plan: Plan) {
     });
     let mut round = 0;
     // A burst: the talker sends them all, then everyone reads.
-    let (a, b) = alternate(plan, &ours, &peer, |target| {
+    let (a, b) = alternate(plan, &ours, &peer, |side| {
         round += 1;
-        let room = if target.name == "ours" {
-            &mut rooms[0]
-        } else {
-            &mut rooms[1]
-        };
+        let room = &mut rooms[side];
         for i in 0..messages {
             say(&mut room[0], &format!("bench-message {i} of round {round}"));
         }
@@ -349,13 +320,9 @@ fn chat_room(plan: Plan) {
         )],
     );
     // One at a time: everyone hears each message before the next is sent.
-    let (a, b) = alternate(plan, &ours, &peer, |target| {
+    let (a, b) = alternate(plan, &ours, &peer, |side| {
         round += 1;
-        let room = if target.name == "ours" {
-            &mut rooms[0]
-        } else {
-            &mut rooms[1]
-        };
+        let room = &mut rooms[side];
         for i in 0..messages {
             let text = format!("bench-message {i} of round {round}");
             say(&mut room[0], &text);
@@ -420,31 +387,30 @@ impl Figures {
     }
 }
 
-/// Run `work` `plan.repeats` times on each server, alternating which goes
-/// first; the medians.
+/// Ours and the peer take turns (`take_turns`); their medians. `work` is
+/// told which side it runs for: 0 for ours, 1 for the peer.
 fn alternate(
     plan: Plan,
     ours: &Target,
     peer: &Target,
-    mut work: impl FnMut(&Target) -> f64,
+    work: impl FnMut(usize) -> f64,
 ) -> (Figures, Figures) {
-    let (mut a, mut b) = (Vec::new(), Vec::new());
+    let figures = take_turns(plan, &[ours, peer], work);
+    (figures[0], figures[1])
+}
+
+/// Run `work` for each server `plan.repeats` times, the servers taking
+/// turns (a different one first each repeat); the medians, in the order of
+/// `targets`. `work(i)` runs the load for `targets[i]`.
+fn take_turns(plan: Plan, targets: &[&Target], mut work: impl FnMut(usize) -> f64) -> Vec<Figures> {
+    let mut samples: Vec<Vec<Sample>> = vec![Vec::new(); targets.len()];
     for repeat in 0..plan.repeats {
-        let order = if repeat % 2 == 0 {
-            [ours, peer]
-        } else {
-            [peer, ours]
-        };
-        for target in order {
-            let sample = measure(target, || work(target));
-            if target.name == "ours" {
-                a.push(sample);
-            } else {
-                b.push(sample);
-            }
+        for k in 0..targets.len() {
+            let i = (k + repeat) % targets.len();
+            samples[i].push(measure(targets[i], || work(i)));
         }
     }
-    (Figures::from_samples(&a), Figures::from_samples(&b))
+    samples.iter().map(|s| Figures::from_samples(s)).collect()
 }
 
 /// What a case must show, and its verdict.

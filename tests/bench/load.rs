@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 /// A server under measurement, in a process of its own; killed on drop.
 pub struct Target {
-    pub name: &'static str,
     child: Child,
     pub addr: SocketAddr,
 }
@@ -51,7 +50,7 @@ impl Target {
             .find_map(|w| w.strip_prefix("ws://"))
             .unwrap_or_else(|| panic!("{name}: no address in {line:?}"));
         let addr = addr.trim_end_matches('/').parse().expect("an address");
-        Target { name, child, addr }
+        Target { child, addr }
     }
 
     pub fn pid(&self) -> u32 {

@@ -39,7 +39,7 @@ impl Total {
 
     /// A client that held `before` bytes now holds `after`.
     pub fn change(&self, before: usize, after: usize) {
-        let held = self.held.get() - before.min(self.held.get());
+        let held = self.held.get().saturating_sub(before);
         self.held.set(held.saturating_add(after));
     }
 
@@ -238,6 +238,8 @@ impl Outbox {
     /// The socket took `n` bytes of what [`Outbox::pending`] offered. If
     /// that was not all it was offered, the socket is full.
     pub fn advance(&mut self, n: usize) {
+        // What the loop was offered: the same pieces `pending` gives now
+        // (nothing has changed since), as many as one write takes.
         let mut offered = [&[][..]; PIECES_PER_WRITE];
         let count = self.pending(&mut offered);
         let offered: usize = offered[..count].iter().map(|piece| piece.len()).sum();

@@ -326,7 +326,8 @@ impl Client {
             self.note_message_progress(now);
             // A message that takes what all clients hold past the limit
             // fails its own connection; every other client goes on.
-            if self.recount() && self.reader.buffered() > 0 {
+            self.recount();
+            if self.total.would_pass(0) && self.reader.buffered() > 0 {
                 self.fail(&Violation::ServerBusy, now);
                 break;
             }
@@ -363,16 +364,15 @@ impl Client {
     }
 
     /// Count what this client holds now (the message arriving, the bytes
-    /// waiting to go out) in the server's total. Is the total over
-    /// `--max-buffered`?
-    fn recount(&mut self) -> bool {
+    /// waiting to go out) in the server's total, against `--max-buffered`.
+    fn recount(&mut self) {
         // Memory kept for the next message counts too, past what a buffer
         // may keep for good: it is held until the tidy timer frees it.
-        let spare = Some(self.reader.spare_capacity()).filter(|&n| n > KEEP_CAPACITY);
-        let holds = self.reader.buffered() + spare.unwrap_or(0) + self.outbox.len();
+        let spare = self.reader.spare_capacity();
+        let spare = if spare > KEEP_CAPACITY { spare } else { 0 };
+        let holds = self.reader.buffered() + spare + self.outbox.len();
         self.total.change(self.counted, holds);
         self.counted = holds;
-        self.total.would_pass(0)
     }
 
     /// Move to the next state of the connection's life: every change of
@@ -943,7 +943,9 @@ impl Client {
         self.timer().map(|(_, at)| at)
     }
 
-    /// If a timer has run out, act on it.
+    /// If a timer has run out, act on it. (The loop may call this when
+    /// nothing is due: a deadline that moved later is refiled only when its
+    /// old time comes, see `timers.rs`. Then it does nothing.)
     pub fn on_timeout(&mut self, now: Instant) {
         let Some((timer, at)) = self.timer() else {
             return;

@@ -346,72 +346,68 @@ pub struct Ready {
 /// The loop tells it when a socket comes, when what it wants changes, and
 /// when it goes; nothing is rebuilt between waits.
 pub struct Poller {
-    kind: Kind,
-    /// For `poll(2)`: the list itself, and where each socket is in it.
-    list: Vec<PollFd>,
-    place: HashMap<Socket, usize>,
-    /// For `epoll(7)`: the kernel's list, and room for what a wait returns.
+    backend: Backend,
+}
+
+/// Which system call waits, and what it keeps between waits.
+enum Backend {
+    /// `poll(2)`: our own list, handed over whole on every wait.
+    Poll(PollList),
+    /// `epoll(7)`: the kernel keeps the list.
     #[cfg(target_os = "linux")]
-    epoll: Option<Epoll>,
+    Epoll(Epoll),
 }
 
 impl Poller {
-    /// A poller of `kind`; epoll on a system without it is an error.
+    /// A poller of `kind`. (`--poller epoll` is refused on a system without
+    /// epoll before it gets here.)
     pub fn new(kind: Kind) -> io::Result<Poller> {
-        Ok(Poller {
-            kind,
-            list: Vec::new(),
-            place: HashMap::new(),
+        let backend = match kind {
             #[cfg(target_os = "linux")]
-            epoll: match kind {
-                Kind::Epoll => Some(Epoll::new()?),
-                Kind::Poll => None,
-            },
-        })
+            Kind::Epoll => Backend::Epoll(Epoll::new()?),
+            #[cfg(not(target_os = "linux"))]
+            Kind::Epoll => return Err(io::Error::from(io::ErrorKind::Unsupported)),
+            Kind::Poll => Backend::Poll(PollList::default()),
+        };
+        Ok(Poller { backend })
     }
 
     pub fn kind(&self) -> Kind {
-        self.kind
+        match self.backend {
+            Backend::Poll(_) => Kind::Poll,
+            #[cfg(target_os = "linux")]
+            Backend::Epoll(_) => Kind::Epoll,
+        }
     }
 
     /// Start watching `socket`.
     pub fn add(&mut self, socket: Socket, interest: Interest) -> io::Result<()> {
-        #[cfg(target_os = "linux")]
-        if let Some(epoll) = &self.epoll {
-            return epoll.control(sys::EPOLL_CTL_ADD, socket, interest);
+        match &mut self.backend {
+            Backend::Poll(list) => list.add(socket, interest),
+            #[cfg(target_os = "linux")]
+            Backend::Epoll(epoll) => epoll.control(sys::EPOLL_CTL_ADD, socket, interest),
         }
-        self.place.insert(socket, self.list.len());
-        self.list
-            .push(PollFd::new(socket, interest.read, interest.write));
-        Ok(())
     }
 
     /// What we want to hear about `socket` has changed.
     pub fn change(&mut self, socket: Socket, interest: Interest) -> io::Result<()> {
-        #[cfg(target_os = "linux")]
-        if let Some(epoll) = &self.epoll {
-            return epoll.control(sys::EPOLL_CTL_MOD, socket, interest);
+        match &mut self.backend {
+            Backend::Poll(list) => list.change(socket, interest),
+            #[cfg(target_os = "linux")]
+            Backend::Epoll(epoll) => epoll.control(sys::EPOLL_CTL_MOD, socket, interest),
         }
-        if let Some(&i) = self.place.get(&socket) {
-            self.list[i] = PollFd::new(socket, interest.read, interest.write);
-        }
-        Ok(())
     }
 
     /// Stop watching `socket`; call it before the socket is closed (its
     /// number may be reused at once).
     pub fn remove(&mut self, socket: Socket) {
-        #[cfg(target_os = "linux")]
-        if let Some(epoll) = &self.epoll {
+        match &mut self.backend {
+            Backend::Poll(list) => list.remove(socket),
             // Closing the socket would take it off the kernel's list as
             // well; saying so keeps the list right even if it stays open.
-            let _ = epoll.control(sys::EPOLL_CTL_DEL, socket, Interest::default());
-            return;
-        }
-        if let Some(i) = self.place.remove(&socket) {
-            self.list.swap_remove(i);
-            if let Some(moved) = self.list.get(i) {
-                self.place.insert(moved.fd, i);
+            #[cfg(target_os = "linux")]
+            Backend::Epoll(epoll) => {
+                let _ = epoll.control(sys::EPOLL_CTL_DEL, socket, Interest::default());
             }
         }
     }
@@ -420,10 +416,48 @@ impl Poller {
     /// in `ready` (emptied first). A signal ends the wait early, with none.
     pub fn wait(&mut self, ready: &mut Vec<Ready>, timeout: Option<Duration>) -> io::Result<()> {
         ready.clear();
-        #[cfg(target_os = "linux")]
-        if let Some(epoll) = &mut self.epoll {
-            return epoll.wait(ready, timeout);
+        match &mut self.backend {
+            Backend::Poll(list) => list.wait(ready, timeout),
+            #[cfg(target_os = "linux")]
+            Backend::Epoll(epoll) => epoll.wait(ready, timeout),
         }
+    }
+}
+
+/// For `poll(2)`: the list of `struct pollfd`, and where each socket is in
+/// it (so that one can change or leave without a search).
+#[derive(Default)]
+struct PollList {
+    list: Vec<PollFd>,
+    place: HashMap<Socket, usize>,
+}
+
+impl PollList {
+    fn add(&mut self, socket: Socket, interest: Interest) -> io::Result<()> {
+        self.place.insert(socket, self.list.len());
+        self.list
+            .push(PollFd::new(socket, interest.read, interest.write));
+        Ok(())
+    }
+
+    fn change(&mut self, socket: Socket, interest: Interest) -> io::Result<()> {
+        if let Some(&i) = self.place.get(&socket) {
+            self.list[i] = PollFd::new(socket, interest.read, interest.write);
+        }
+        Ok(())
+    }
+
+    /// The last socket in the list moves into the place of the one leaving.
+    fn remove(&mut self, socket: Socket) {
+        if let Some(i) = self.place.remove(&socket) {
+            self.list.swap_remove(i);
+            if let Some(moved) = self.list.get(i) {
+                self.place.insert(moved.fd, i);
+            }
+        }
+    }
+
+    fn wait(&mut self, ready: &mut Vec<Ready>, timeout: Option<Duration>) -> io::Result<()> {
         if wait(&mut self.list, timeout)? == 0 {
             return Ok(());
         }
@@ -478,9 +512,13 @@ impl Epoll {
         interest: Interest,
     ) -> io::Result<()> {
         use std::os::fd::AsRawFd;
-        let mut events = sys::EPOLLRDHUP;
+        // The peer's FIN (EPOLLRDHUP) only while we read: a socket we have
+        // stopped reading would otherwise be reported ready by every wait
+        // once the peer half-closed, and the loop would spin. (Errors and
+        // hang-ups are always reported: a write then finds them.)
+        let mut events = 0;
         if interest.read {
-            events |= sys::EPOLLIN;
+            events |= sys::EPOLLIN | sys::EPOLLRDHUP;
         }
         if interest.write {
             events |= sys::EPOLLOUT;

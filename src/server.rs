@@ -434,14 +434,15 @@ impl Server {
         };
         let (stream, client) = (&mut entry.stream, &mut entry.client);
         while client.wants_write() {
-            // Up to four pieces in one system call (`writev`): a frame
-            // header and the big payload moved in behind it go together.
+            // One piece: a plain write(2). Several (a frame header and the
+            // big payload moved in behind it): up to four in one writev(2).
             let mut pieces = [&[][..]; PIECES_PER_WRITE];
             let count = client.data_to_send(&mut pieces);
-            let slices = pieces.map(IoSlice::new);
-            let written = match count {
-                1 => stream.write(pieces[0]),
-                _ => stream.write_vectored(&slices[..count]),
+            let written = if count == 1 {
+                stream.write(pieces[0])
+            } else {
+                let slices = pieces.map(IoSlice::new);
+                stream.write_vectored(&slices[..count])
             };
             match written {
                 Ok(0) => {
@@ -475,7 +476,8 @@ impl Server {
 
     /// After a change to a client: tell the poller if what we want from its
     /// socket changed (to write: output is waiting), and file its deadline.
-    /// Every path that touches a client ends here, through `write_to`.
+    /// Every path that touches a client once it is in the table ends here,
+    /// through `write_to` (`Clients::connect` files a new one itself).
     fn settle(&mut self, socket: Socket) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;

@@ -41,10 +41,10 @@ impl Timers {
 
     /// The earliest entry, if its time has come, taken out.
     pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, Socket)> {
-        if self.first()? > now {
-            return None;
+        match self.first() {
+            Some(at) if at <= now => self.heap.pop().map(|Reverse(entry)| entry),
+            _ => None,
         }
-        self.heap.pop().map(|Reverse(entry)| entry)
     }
 
     /// How many entries, left-over ones included.

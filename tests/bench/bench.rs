@@ -21,7 +21,7 @@
 //! `bench --quick` runs each case once, briefly: to check the bench itself.
 //! `bench --only echo|large|idle|calls|chat` runs one group of cases.
 //! The bench always exits 0: it is a measurement, not a test. Each line
-//! says whether its target (from the issue that set them) is met.
+//! says whether its target (`docs/performance.md` lists them) is met.
 
 mod load;
 mod peer;

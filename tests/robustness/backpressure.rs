@@ -109,6 +109,36 @@ fn unread_output_past_the_limit_gets_the_client_dropped() {
     assert_echo_works(&server);
 }
 
+/// A client that stops reading and then half-closes: the server has
+/// stopped reading it too (too much output waits for it), and must not
+/// spin while it waits for room. Found in review: epoll was told to report
+/// the peer's FIN even for a socket we had stopped reading, so every wait
+/// returned at once and the server used a whole core until the idle
+/// timeout dropped the client (with `--poller poll` it slept).
+#[cfg(target_os = "linux")]
+#[test]
+fn a_paused_client_that_half_closes_does_not_make_the_server_spin() {
+    let server = Server::echo(&["--max-message-size", "20000000"]);
+    let mut silent = server.client();
+    // 16 MB echoed and never read: more than the kernel's buffers hold,
+    // and far more than the read pause (256 KiB).
+    silent.send(&frame(BINARY, &vec![b'x'; 16_000_000]));
+    silent.shutdown_write();
+    std::thread::sleep(Duration::from_millis(300));
+    let pid = server.pid();
+    let cpu_before = cpu_time(pid);
+    let start = Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    let cpu = cpu_time(pid) - cpu_before;
+    assert!(
+        cpu < start.elapsed() / 4,
+        "the server used {cpu:?} of CPU in {:?} waiting on a paused, half-closed client",
+        start.elapsed()
+    );
+    assert_echo_works(&server);
+    drop(silent);
+}
+
 /// Memory stays bounded while clients flood the server with messages whose
 /// echoes they never read. `--max-pending-output` is set out of reach, so
 /// only the read pause stands between the flood and the server's memory:

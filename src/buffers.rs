@@ -14,10 +14,11 @@ use std::collections::VecDeque;
 /// A buffer may keep this much memory for good. A bigger one keeps its
 /// memory while its client is busy (freeing and allocating 64 KiB per
 /// message cost three `brk` calls and the page faults after them, and
-/// halved the rate of 64 KiB echoes), and gives it back once the client has
-/// been quiet for a moment (`Client`'s tidy timer): one big message must
-/// not cost an idle client memory for the rest of its life, and an idle
-/// connection costs about 1 KiB.
+/// halved the rate of 64 KiB echoes), and gives it back a moment after it
+/// last held much (`Client`'s tidy timer, `client::TIDY_AFTER`), however
+/// many small messages come meanwhile: one big message must not cost a
+/// client memory for the rest of its life, and an idle connection costs
+/// about 1 KiB.
 pub const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// What all clients hold together: messages still arriving and output not
@@ -51,6 +52,17 @@ impl Total {
     /// Would `more` bytes take the total past the limit?
     pub fn would_pass(&self, more: usize) -> bool {
         self.held.get().saturating_add(more) > self.limit
+    }
+}
+
+/// What `buffer` counts for in [`Total`]: a small buffer, the bytes it
+/// holds (`in_use`); a buffer grown past [`KEEP_CAPACITY`], all its memory,
+/// used or kept for later.
+pub fn held(buffer: &Vec<u8>, in_use: usize) -> usize {
+    if buffer.capacity() > KEEP_CAPACITY {
+        buffer.capacity()
+    } else {
+        in_use
     }
 }
 
@@ -124,7 +136,15 @@ impl Inbox {
         self.unread().is_empty() && self.bytes.capacity() > KEEP_CAPACITY
     }
 
-    /// The client has been quiet: give back what [`Inbox::holds_spare`].
+    /// What it counts for in [`Total`]: the bytes not used yet. (Its
+    /// memory is not counted: it grows with the reads, at most about two
+    /// of them, not with what a peer declares, and the tidy timer gives it
+    /// back.)
+    pub fn held(&self) -> usize {
+        self.unread().len()
+    }
+
+    /// The tidy timer: give back what [`Inbox::holds_spare`].
     pub fn shrink(&mut self) {
         self.tidy();
         give_back(&mut self.bytes);
@@ -267,6 +287,21 @@ impl Outbox {
         }
     }
 
+    /// What it counts for in [`Total`]: each piece as [`held`] says.
+    pub fn held(&self) -> usize {
+        let first = self
+            .pieces
+            .iter()
+            .take(1)
+            .map(|piece| held(piece, piece.len() - self.sent));
+        let rest = self
+            .pieces
+            .iter()
+            .skip(1)
+            .map(|piece| held(piece, piece.len()));
+        first.chain(rest).sum()
+    }
+
     /// The memory of a moved-in payload now written, if there is one.
     pub fn take_written(&mut self) -> Option<Vec<u8>> {
         self.written.take()
@@ -281,7 +316,7 @@ impl Outbox {
                 .any(|piece| piece.capacity() > KEEP_CAPACITY)
     }
 
-    /// The client has been quiet: give back what [`Outbox::holds_spare`].
+    /// The tidy timer: give back what [`Outbox::holds_spare`].
     pub fn shrink(&mut self) {
         if self.is_empty() {
             self.pieces.iter_mut().for_each(give_back);

@@ -46,10 +46,11 @@ use std::time::{Duration, Instant};
 /// filling our memory. (Past `--max-pending-output` it is dropped.)
 pub const READ_PAUSE: usize = 256 * 1024;
 
-/// How long a client must be quiet before its buffers give back the memory
-/// a big message made them grow (`buffers::KEEP_CAPACITY`). Long enough
-/// that a busy client keeps its buffers from one message to the next; short
-/// enough that memory is back soon after a burst.
+/// How long after its buffers last held much (more than
+/// `buffers::KEEP_CAPACITY`) a client gives back the memory a big message
+/// made them grow. Long enough that a busy client keeps its buffers from
+/// one message to the next; short enough that memory is back soon after a
+/// burst. Small messages meanwhile do not keep it.
 pub const TIDY_AFTER: Duration = Duration::from_secs(1);
 
 /// What an idle ping carries (§5.5.2 lets us choose; the pong echoes it).
@@ -187,6 +188,10 @@ pub struct Client {
     total: Rc<Total>,
     /// ...of which this client's share, as last counted (`recount`).
     counted: usize,
+    /// Until when the buffers keep memory grown for big messages: a while
+    /// after they last held much (`recount`), then the tidy timer gives it
+    /// back. A trickle of small messages does not keep it.
+    big_until: Instant,
     /// The table was full when this client came: a handshake gets a 503.
     server_full: bool,
     /// Bytes read but not used yet (a request head or a frame not yet whole).
@@ -227,6 +232,7 @@ impl Client {
             config,
             total,
             counted: 0,
+            big_until: now,
             server_full,
             inbox: Inbox::default(),
             outbox: Outbox::default(),
@@ -326,7 +332,7 @@ impl Client {
             self.note_message_progress(now);
             // A message that takes what all clients hold past the limit
             // fails its own connection; every other client goes on.
-            self.recount();
+            self.recount(now);
             if self.total.would_pass(0) && self.reader.buffered() > 0 {
                 self.fail(&Violation::ServerBusy, now);
                 break;
@@ -363,16 +369,19 @@ impl Client {
         }
     }
 
-    /// Count what this client holds now (the message arriving, the bytes
-    /// waiting to go out) in the server's total, against `--max-buffered`.
-    fn recount(&mut self) {
-        // Memory kept for the next message counts too, past what a buffer
-        // may keep for good: it is held until the tidy timer frees it.
-        let spare = self.reader.spare_capacity();
-        let spare = if spare > KEEP_CAPACITY { spare } else { 0 };
-        let holds = self.reader.buffered() + spare + self.outbox.len();
+    /// Count what this client holds now in the server's total, against
+    /// `--max-buffered`: the bytes read and not used yet, the message
+    /// arriving, the bytes waiting to go out, and the memory its buffers
+    /// keep for what comes next (`buffers::held`). Also note when it last
+    /// needed big buffers: they are given back [`TIDY_AFTER`] later.
+    fn recount(&mut self, now: Instant) {
+        let holds = self.inbox.held() + self.reader.held() + self.outbox.held();
         self.total.change(self.counted, holds);
         self.counted = holds;
+        let in_use = self.inbox.unread().len() + self.reader.buffered() + self.outbox.len();
+        if in_use > KEEP_CAPACITY {
+            self.big_until = now + TIDY_AFTER;
+        }
     }
 
     /// Move to the next state of the connection's life: every change of
@@ -660,7 +669,7 @@ impl Client {
     /// and write our last bytes.
     fn end_reading(&mut self, now: Instant) {
         self.reader.discard();
-        self.recount();
+        self.recount(now);
         self.enter(State::Flushing {
             waiting: now,
             peer_gone: false,
@@ -694,15 +703,19 @@ impl Client {
             self.queue_frame(opcode, &payload, now);
             // Copied: its memory can serve the next message (one
             // allocation fewer per message).
-            return self.reader.recycle(payload);
+            self.reader.recycle(payload);
+        } else {
+            let header = self.outbox.queue(|out| {
+                let start = out.len();
+                frame::encode_header(out, opcode, payload.len());
+                out[start..].to_vec()
+            });
+            self.show_frame_out(opcode, &header, &payload, now);
+            self.outbox.push(payload);
         }
-        let header = self.outbox.queue(|out| {
-            let start = out.len();
-            frame::encode_header(out, opcode, payload.len());
-            out[start..].to_vec()
-        });
-        self.show_frame_out(opcode, &header, &payload, now);
-        self.outbox.push(payload);
+        // Counted at once, not at the next write: the next reply's check
+        // must see this one.
+        self.recount(now);
     }
 
     /// Queue a frame already encoded: a message for the whole room, encoded
@@ -720,6 +733,9 @@ impl Client {
             let (header_bytes, payload) = frame.split_at(header.header_len);
             self.show_frame_out(header.opcode, header_bytes, payload, now);
         }
+        // Counted at once: the room writes only after the whole burst, and
+        // each member's copy must count before the next is checked.
+        self.recount(now);
     }
 
     /// Start the closing handshake (§7.1.2): send a close frame, then wait
@@ -808,11 +824,16 @@ impl Client {
         if self.outbox.socket_full() {
             self.peer_is_reading(now);
         }
+        // A big reply was in use until now: its memory is kept a while.
+        if self.outbox.len() > KEEP_CAPACITY {
+            self.big_until = now + TIDY_AFTER;
+        }
         self.outbox.advance(n);
         // A big reply's payload is out: its memory serves the next message.
         if let Some(buffer) = self.outbox.take_written() {
             self.reader.recycle(buffer);
         }
+        self.recount(now);
         self.refill_body();
     }
 
@@ -865,7 +886,7 @@ impl Client {
     /// the client may move on (its last bytes are out: `Lingering`), or be
     /// let go (too much left unread: the other half of backpressure).
     pub fn after_write(&mut self, now: Instant) -> Step {
-        self.recount();
+        self.recount(now);
         let limit = self.config.limits.max_pending_output;
         let pending = self.outbox.len();
         // A file being sent holds a chunk at a time: not the kind of unread
@@ -925,7 +946,7 @@ impl Client {
                     .map(|((_, since), timeout)| (Timer::Message, since + timeout));
                 let tidy = self
                     .holds_spare_memory()
-                    .then_some((Timer::Tidy, alive + TIDY_AFTER));
+                    .then_some((Timer::Tidy, self.big_until));
                 [idle, message, tidy]
                     .into_iter()
                     .flatten()
@@ -983,7 +1004,7 @@ impl Client {
                 self.inbox.shrink();
                 self.outbox.shrink();
                 self.reader.shrink();
-                self.recount();
+                self.recount(now);
             }
         }
     }
@@ -1091,8 +1112,9 @@ mod tests {
         assert_eq!(client.after_write(t0), Step::KeepGoing);
         // Busy: the inbox keeps what it grew to; the reply's payload, moved
         // into the outbox and written, comes back to serve the next
-        // message. Both count as held. They stay until the client has been
-        // quiet for TIDY_AFTER.
+        // message, and counts as held (the inbox's memory, bounded by the
+        // reads, does not). Both stay until the client has been done with
+        // big messages for TIDY_AFTER.
         assert!(client.inbox.holds_spare() && !client.outbox.holds_spare());
         assert!(client.reader.spare_capacity() >= 100_000);
         assert!(client.total.held() >= 100_000);
@@ -1347,6 +1369,13 @@ mod tests {
         }
         assert!(now > t0 + secs(4.0));
         assert!(matches!(client.state(), State::Open { pinged: false, .. }));
+        // First the reply's memory is given back, TIDY_AFTER after it last
+        // held much (at most a second ago); then the idle ping waits a
+        // whole idle period from the last read.
+        let tidy = client.deadline().expect("a deadline");
+        assert!(tidy <= now + TIDY_AFTER && client.holds_spare_memory());
+        client.on_timeout(tidy);
+        assert!(!client.holds_spare_memory());
         assert_eq!(client.deadline(), Some(now + secs(1.0)));
     }
 

@@ -27,8 +27,9 @@ pub struct Limits {
     /// The most outgoing bytes a client may leave unread before it is dropped.
     pub max_pending_output: usize,
     /// The most bytes all clients together may hold: messages still
-    /// arriving and output not yet written. A message that would pass it
-    /// fails its own connection (close 1013, try again later).
+    /// arriving, output not yet written, and memory kept for a client's
+    /// next big message. A message that would pass it fails its own
+    /// connection (close 1013, try again later).
     pub max_buffered: usize,
     /// How long a frame or a fragmented message may take to arrive whole
     /// once it has begun; longer fails with close 1008. `None`: no limit.
@@ -146,7 +147,8 @@ Options:
                             unread output after which a client is dropped
                                                               [default: 33554432]
   --max-buffered BYTES      the most all clients together may hold in
-                            messages still arriving and output unread; a
+                            messages still arriving, output unread and
+                            memory kept for their next big message; a
                             message past it gets close 1013 (try again later)
                                                               [default: 268435456]
   --message-timeout SECS    a frame or message begun must arrive whole

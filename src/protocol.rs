@@ -18,7 +18,7 @@
 //! Data flows one way: bytes -> frames -> messages (here) -> replies
 //! (`replies.rs`) -> frames (`frame::encode`) -> bytes.
 
-use crate::buffers::{Inbox, KEEP_CAPACITY};
+use crate::buffers::{held, Inbox, KEEP_CAPACITY};
 use crate::close::{self, CloseFrame, Violation};
 use crate::frame::{self, Header, OpCode};
 use crate::trace::{self, Direction, Seen};
@@ -111,6 +111,17 @@ impl MessageReader {
         self.message.as_ref().map_or(0, |m| m.data.len()) + self.control.len()
     }
 
+    /// What it counts for in the server's total (`buffers::held`): the
+    /// message arriving and the control frame, and the memory kept for the
+    /// next message.
+    pub fn held(&self) -> usize {
+        let message = self
+            .message
+            .as_ref()
+            .map_or(0, |m| held(&m.data, m.data.len()));
+        message + self.control.len() + held(&self.spare, 0)
+    }
+
     /// The number of what is arriving now, if anything is: a message (all
     /// its fragments share one number, control frames between them too),
     /// or a control frame. The next number once a frame's header has begun
@@ -151,7 +162,7 @@ impl MessageReader {
         self.spare.capacity()
     }
 
-    /// The client has been quiet: give back the memory kept for the next
+    /// The tidy timer: give back the memory kept for the next
     /// message, if it is more than a buffer may keep for good.
     pub fn shrink(&mut self) {
         if self.spare.capacity() > KEEP_CAPACITY {

@@ -489,9 +489,11 @@ impl Server {
         if wants != entry.interest {
             match self.poller.change(socket, wants) {
                 Ok(()) => entry.interest = wants,
-                Err(e) => entry
-                    .client
-                    .drop_now(format_args!("cannot watch its socket: {e}")),
+                Err(e) => {
+                    let why = format_args!("cannot watch its socket: {e}");
+                    entry.client.drop_now(why);
+                    return self.clients.mark_gone(socket);
+                }
             }
         }
         self.clients.file(socket);

@@ -193,3 +193,31 @@ fn next_message(member: &mut Member) -> String {
         }
     }
 }
+
+/// Every member's copy of a message counts against `--max-buffered` as it
+/// is queued, though the room writes only after the whole burst. Found in
+/// review: the copies queued in one burst were counted only once written,
+/// so one 4 MB message to thirty members that do not read made the server
+/// hold 128 MB past a 16 MB total. Here ten silent members and a 2 MB
+/// message against a 5 MB total: some members must be refused with 1013
+/// (and the server says so in its log).
+#[test]
+fn each_members_copy_counts_against_the_total_at_once() {
+    let server = Server::start(&[
+        "--mode",
+        "chat",
+        "--max-buffered",
+        "5000000",
+        "--max-message-size",
+        "3000000",
+    ]);
+    let mut talker = join(&server);
+    let silent: Vec<Member> = (0..10).map(|_| join(&server)).collect();
+    talker.client.send_text(&"x".repeat(2_000_000));
+    assert!(
+        server.wait_for_log("the server holds too much already"),
+        "no member was refused:\n{}",
+        server.log()
+    );
+    drop(silent);
+}

@@ -79,6 +79,7 @@ fn main() {
     if wanted("chat") {
         chat_room(plan);
     }
+    load::remove_logs();
 }
 
 fn describe_machine() {

@@ -10,6 +10,17 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Where our servers write `log.txt` during a run: one directory per bench
+/// process, removed by `remove_logs` when the run ends.
+fn log_dir() -> PathBuf {
+    std::env::temp_dir().join(format!("socket_server-bench-{}", std::process::id()))
+}
+
+/// The run is over: its logs (megabytes of connection lines) go too.
+pub fn remove_logs() {
+    let _ = std::fs::remove_dir_all(log_dir());
+}
+
 /// A server under measurement, in a process of its own; killed on drop.
 pub struct Target {
     child: Child,
@@ -21,7 +32,7 @@ impl Target {
     /// a temporary directory.
     pub fn ours(args: &[&str]) -> Target {
         let binary = sibling("socket_server");
-        let dir = std::env::temp_dir().join(format!("socket_server-bench-{}", std::process::id()));
+        let dir = log_dir();
         std::fs::create_dir_all(&dir).expect("log directory");
         let mut command = Command::new(&binary);
         command.args(["--port", "0"]).args(args).current_dir(&dir);

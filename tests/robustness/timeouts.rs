@@ -101,28 +101,42 @@ fn a_peer_that_keeps_tcp_open_after_the_close_is_let_go() {
 
 /// A client that is busy reading a big reply, slowly, is alive even though
 /// it sends nothing: the idle timer counts bytes it takes as well as bytes
-/// it sends. Here an 8 MiB echo is read over about three idle periods.
-/// Would fail if only incoming bytes counted (the ping would sit behind the
-/// reply, unanswerable, and the client would be dropped mid-read).
+/// it sends. Here a 16 MiB echo is read at 5 MiB/s, over three idle
+/// periods of 1 s. Would fail if only incoming bytes counted: the ping,
+/// sent at 1 s, would sit behind the reply, unanswerable, and the client
+/// would be dropped at 2 s, mid-read.
+///
+/// Once the server has handed the kernel its last bytes, it sees no more
+/// progress, while the client still reads what the kernel holds. So the
+/// client's receive buffer is fixed small, and the reading is paced by the
+/// clock rather than by sleeps per read: the last few MiB in the kernel are
+/// then read well inside the 2 s a silent client is given. (With the
+/// kernel's own sizing, and sleeps that a loaded machine lengthens, that
+/// tail once took longer, and the server rightly pinged and dropped.)
 #[test]
 fn a_client_slowly_reading_a_big_reply_is_not_idle() {
-    let server = Server::echo(&["--idle-timeout", "0.5"]);
-    let mut client = server.client();
-    let size = 8 << 20;
+    let server = Server::echo(&["--idle-timeout", "1"]);
+    let mut client = Client::raw(connect_with_small_receive_buffer(&server));
+    let response = client.handshake(&handshake_request(server.addr, ""));
+    assert!(response.starts_with("HTTP/1.1 101 "), "{response}");
+    let size = 16 << 20;
     client.send(&masked_frame(0x82, &vec![7; size], [1, 2, 3, 4]));
     let mut stream = client.stream;
     let mut chunk = vec![0; 64 * 1024];
     let (mut total, expected) = (0, size + 10);
+    let bytes_per_second = 5.0 * (1 << 20) as f64;
     let start = Instant::now();
     while total < expected {
         let n = std::io::Read::read(&mut stream, &mut chunk).expect("read the echo");
         assert!(n > 0, "dropped after {total} of {expected} bytes");
         total += n;
-        // About 5 MiB/s: the whole reply takes around 1.5 s.
-        std::thread::sleep(Duration::from_millis(12));
+        let due = Duration::from_secs_f64(total as f64 / bytes_per_second);
+        if let Some(early) = due.checked_sub(start.elapsed()) {
+            std::thread::sleep(early);
+        }
     }
     assert!(
-        start.elapsed() > Duration::from_secs(1),
+        start.elapsed() > Duration::from_secs(3),
         "read too fast to prove anything"
     );
     assert!(
@@ -130,6 +144,20 @@ fn a_client_slowly_reading_a_big_reply_is_not_idle() {
         "{}",
         server.log()
     );
+}
+
+/// A connection to the server whose receive buffer is 256 KiB (the kernel
+/// doubles it) and stays so, instead of growing with the kernel's tuning.
+fn connect_with_small_receive_buffer(server: &Server) -> std::net::TcpStream {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+    socket.set_recv_buffer_size(256 * 1024).expect("SO_RCVBUF");
+    socket.connect(&server.addr.into()).expect("connect");
+    let stream: std::net::TcpStream = socket.into();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    stream
 }
 
 /// A slow but steady reader gets all of a big last answer. The client

@@ -35,7 +35,7 @@ use crate::http::{self, HeadSearch, Refusal, Request};
 use crate::protocol::{Event, Message, MessageReader};
 use crate::trace::{self, Seen};
 use crate::www;
-use log::{debug, info, warn};
+use log::Level::{Debug, Info, Warn};
 use std::cell::RefCell;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -284,17 +284,15 @@ impl Client {
     pub fn receive_eof(&mut self, now: Instant) {
         let next = match self.state {
             State::Handshaking { .. } => {
-                info!("[{}] left before the handshake", self.id);
+                self.log(Info, now, format_args!("left before the handshake"));
                 State::Gone
             }
             State::Open { .. } | State::Closing { .. } => {
                 self.reader.discard();
                 // §7.1.5: the connection closed with no close frame: the
                 // close code is 1006, "abnormal closure".
-                info!(
-                    "[{}] closed the connection without a close frame (1006)",
-                    self.id
-                );
+                let why = "closed the connection without a close frame (1006)";
+                self.log(Info, now, format_args!("{why}"));
                 State::Flushing {
                     waiting: now,
                     peer_gone: true,
@@ -416,9 +414,11 @@ impl Client {
                 let head = self.inbox.unread();
                 let head = &head[..head.len().min(http::MAX_REQUEST_HEAD)];
                 self.show(now, |id| trace::http(id, "request head (refused)", head));
-                warn!(
-                    "[{}] bad request from {}: {} {}",
-                    self.id, self.peer, refusal.status, refusal.reason
+                let (peer, status, reason) = (self.peer, refusal.status, refusal.reason);
+                self.log(
+                    Warn,
+                    now,
+                    format_args!("bad request from {peer}: {status} {reason}"),
                 );
                 return self.respond(refusal.response(), now);
             }
@@ -426,11 +426,11 @@ impl Client {
         // The whole head (at most 8 KiB, the parser's cap), as the PHP
         // logged it (line 56), but escaped: on one line, with no control
         // characters.
-        debug!(
-            "[{}] Handshaking headers from client: {}",
-            self.id,
-            escape_up_to(&self.inbox.unread()[..head_len], http::MAX_REQUEST_HEAD)
-        );
+        self.log_repeated(Debug, module_path!(), now, |id| {
+            let head = &self.inbox.unread()[..head_len];
+            let head = escape_up_to(head, http::MAX_REQUEST_HEAD);
+            format!("[{id}] Handshaking headers from client: {head}")
+        });
         let head = &self.inbox.unread()[..head_len];
         self.show(now, |id| trace::http(id, "request head", head));
         // What follows the head (frames sent before our 101 arrived) stays.
@@ -441,7 +441,11 @@ impl Client {
         }
         let target = escape(request.target.as_bytes());
         if self.server_full {
-            warn!("[{}] refused {target}: server full (503)", self.id);
+            self.log(
+                Warn,
+                now,
+                format_args!("refused {target}: server full (503)"),
+            );
             const FULL: Refusal = Refusal::new(503, "too many clients, try again later");
             return self.respond(FULL.response(), now);
         }
@@ -455,16 +459,13 @@ impl Client {
                     message_since: None,
                 });
                 let subprotocol = accepted.subprotocol.unwrap_or("none");
-                info!(
-                    "[{}] handshake done: {target}, subprotocol {subprotocol}",
-                    self.id
-                );
+                let done = format_args!("handshake done: {target}, subprotocol {subprotocol}");
+                self.log(Info, now, done);
             }
             Err(refusal) => {
-                warn!(
-                    "[{}] handshake refused: {} {} ({target})",
-                    self.id, refusal.status, refusal.reason
-                );
+                let (status, reason) = (refusal.status, refusal.reason);
+                let refused = format_args!("handshake refused: {status} {reason} ({target})");
+                self.log(Warn, now, refused);
                 self.respond(refusal.response(), now);
             }
         }
@@ -484,19 +485,16 @@ impl Client {
         let status = answer
             .as_ref()
             .map_or_else(|refusal| refusal.status, |_| 200);
-        info!(
-            "[{}] {} {} -> {status}",
-            self.id,
-            escape(request.method.as_bytes()),
-            escape(request.target.as_bytes())
-        );
+        let method = escape(request.method.as_bytes());
+        let target = escape(request.target.as_bytes());
+        self.log(Info, now, format_args!("{method} {target} -> {status}"));
         match answer {
             Ok(page) => {
                 self.respond(page.head, now);
                 // The file follows the head, a chunk at a time, as the
                 // socket takes it (`refill_body`).
                 self.body = page.body;
-                self.refill_body();
+                self.refill_body(now);
             }
             Err(refusal) => self.respond(refusal.response(), now),
         }
@@ -504,7 +502,7 @@ impl Client {
 
     /// While a file is being sent and everything before it has gone out,
     /// queue its next chunk: a file of any size holds one chunk of memory.
-    fn refill_body(&mut self) {
+    fn refill_body(&mut self, now: Instant) {
         let Some(body) = &mut self.body else {
             return;
         };
@@ -513,9 +511,10 @@ impl Client {
         }
         if let Err(e) = self.outbox.queue(|out| body.read_into(out)) {
             self.body = None;
-            return self.drop_now(format_args!(
-                "cannot go on reading the file it asked for: {e}"
-            ));
+            return self.drop_now(
+                format_args!("cannot go on reading the file it asked for: {e}"),
+                now,
+            );
         }
         if body.is_done() {
             self.body = None;
@@ -544,9 +543,8 @@ impl Client {
             // §5.5.1: once our close frame is out we send no more data
             // frames, so no reply could go out: the message is dropped.
             Event::Message(_) => {
-                self.log_repeated(log::Level::Debug, module_path!(), now, |id| {
-                    format!("[{id}] a message after our close frame: not answered")
-                });
+                let late = "a message after our close frame: not answered";
+                self.log(Debug, now, format_args!("{late}"));
                 None
             }
             // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
@@ -590,11 +588,18 @@ impl Client {
         });
     }
 
-    /// Log a line this client can cause again and again (one per message,
-    /// or per frame with `--trace`), within its budget
-    /// (`console::LineBudget`), saying first how many lines were held back,
-    /// if any were. A line that would not be logged anyway (its level is
-    /// off) costs nothing, and none is formatted unless it is written.
+    /// Log a line about this client, `[id] what`, within its address's
+    /// budget (`console::log_within`).
+    pub fn log(&self, level: log::Level, now: Instant, what: std::fmt::Arguments) {
+        self.log_repeated(level, module_path!(), now, |id| format!("[{id}] {what}"));
+    }
+
+    /// Log a line this client caused: every one does (its comings and
+    /// goings, each message, each `--trace` block), and each spends its
+    /// address's budget (`console::LineBudget`), so that what one peer can
+    /// make the server write is bounded. A line that would not be logged
+    /// anyway (its level is off) costs nothing, and none is formatted
+    /// unless it is written.
     fn log_repeated(
         &self,
         level: log::Level,
@@ -602,17 +607,10 @@ impl Client {
         now: Instant,
         line: impl FnOnce(&str) -> String,
     ) {
-        if !log::log_enabled!(target: target, level) {
-            return;
-        }
-        let Some(held_back) = self.log_budget.borrow_mut().take(now) else {
-            return;
-        };
-        if held_back > 0 {
-            let ip = self.peer.ip();
-            info!("{}", console::held_back_line(&self.id, ip, held_back));
-        }
-        log::log!(target: target, level, "{}", line(&self.id));
+        let address = self.peer.ip();
+        console::log_within(&self.log_budget, address, now, level, target, || {
+            line(&self.id)
+        });
     }
 
     /// The log budget this client shares with its address's other
@@ -625,10 +623,8 @@ impl Client {
     fn on_close_frame(&mut self, close: CloseFrame, now: Instant) {
         let code = close.code.map_or("none".to_string(), |c| c.to_string());
         let reason = escape(close.reason.as_bytes());
-        info!(
-            "[{}] closed by client: code {code}, reason \"{reason}\"",
-            self.id
-        );
+        let closed = format_args!("closed by client: code {code}, reason \"{reason}\"");
+        self.log(Info, now, closed);
         // §5.5.1: "If an endpoint receives a Close frame and did not
         // previously send a Close frame, the endpoint MUST send a Close frame
         // in response. ... it typically echos the status code it received."
@@ -648,10 +644,8 @@ impl Client {
     /// and close the TCP connection.
     fn fail(&mut self, violation: &Violation, now: Instant) {
         let code = violation.close_code();
-        warn!(
-            "[{}] the connection fails: {violation}; closing with {code}",
-            self.id
-        );
+        let fails = format_args!("the connection fails: {violation}; closing with {code}");
+        self.log(Warn, now, fails);
         let next = &self.inbox.unread()[..self.inbox.unread().len().min(trace::SHOWN_HEX)];
         self.show(now, |id| {
             let bytes = trace::hex(next, next.len());
@@ -744,7 +738,7 @@ impl Client {
         if !self.is_open() {
             return;
         }
-        info!("[{}] closing with {code} ({reason})", self.id);
+        self.log(Info, now, format_args!("closing with {code} ({reason})"));
         self.queue_frame(OpCode::Close, &close::payload(code, reason), now);
         self.enter(State::Closing { waiting: now });
     }
@@ -834,7 +828,7 @@ impl Client {
             self.reader.recycle(buffer);
         }
         self.recount(now);
-        self.refill_body();
+        self.refill_body(now);
     }
 
     /// The socket took none of [`Client::data_to_send`]: it is full.
@@ -892,9 +886,10 @@ impl Client {
         // A file being sent holds a chunk at a time: not the kind of unread
         // output the cap is for.
         if pending > limit && self.body.is_none() && self.state != State::Gone {
-            self.drop_now(format_args!(
-                "{pending} bytes waiting unread (limit {limit})"
-            ));
+            self.drop_now(
+                format_args!("{pending} bytes waiting unread (limit {limit})"),
+                now,
+            );
         }
         match self.state {
             State::Gone => Step::Drop,
@@ -913,9 +908,9 @@ impl Client {
 
     /// End the connection now, saying why in the log (a socket error, a
     /// timeout). Whatever is queued gets one last chance to be written.
-    pub fn drop_now(&mut self, why: std::fmt::Arguments) {
+    pub fn drop_now(&mut self, why: std::fmt::Arguments, now: Instant) {
         if self.state != State::Gone {
-            info!("[{}] {why}; dropped", self.id);
+            self.log(Info, now, format_args!("{why}; dropped"));
             self.enter(State::Gone);
         }
     }
@@ -978,10 +973,10 @@ impl Client {
         match timer {
             Timer::Handshake => {
                 let after = limits.handshake_timeout;
-                self.drop_now(format_args!("no handshake within {after:?}"));
+                self.drop_now(format_args!("no handshake within {after:?}"), now);
             }
             Timer::Idle => {
-                debug!("[{}] idle; sending a ping", self.id);
+                self.log(Debug, now, format_args!("idle; sending a ping"));
                 self.queue_frame(OpCode::Ping, PING_PAYLOAD, now);
                 if let State::Open { pinged, .. } = &mut self.state {
                     *pinged = true;
@@ -991,14 +986,14 @@ impl Client {
                 // Say why before going: the close frame gets its one chance.
                 let payload = close::payload(close::INTERNAL_ERROR, "no answer to a ping");
                 self.queue_frame(OpCode::Close, &payload, now);
-                self.drop_now(format_args!("did not answer a ping"));
+                self.drop_now(format_args!("did not answer a ping"), now);
             }
             Timer::Message => self.fail(&Violation::MessageTimeout, now),
             Timer::CloseReply => {
                 let after = limits.close_timeout;
-                self.drop_now(format_args!("no close reply within {after:?}"));
+                self.drop_now(format_args!("no close reply within {after:?}"), now);
             }
-            Timer::Flush => self.drop_now(format_args!("not reading its last bytes")),
+            Timer::Flush => self.drop_now(format_args!("not reading its last bytes"), now),
             Timer::Linger => self.enter(State::Gone), // the usual end; nothing to say
             Timer::Tidy => {
                 self.inbox.shrink();

@@ -15,7 +15,7 @@ use crate::config::{Config, Limits};
 use crate::console::{self, LineBudget};
 use crate::poll::{socket_of, Interest, Poller, Socket};
 use crate::timers::Timers;
-use log::info;
+use log::Level::{Info, Warn};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::net::{IpAddr, SocketAddr, TcpStream};
@@ -116,7 +116,13 @@ impl Clients {
     /// then, if the table is full, the oldest connection still in its
     /// handshake is closed to make room (`make_room`); then the capacity
     /// rule, [`Admission::for_count`].
-    pub fn admission(&mut self, limits: &Limits, ip: IpAddr, poller: &mut Poller) -> Admission {
+    pub fn admission(
+        &mut self,
+        limits: &Limits,
+        ip: IpAddr,
+        now: Instant,
+        poller: &mut Poller,
+    ) -> Admission {
         let from_ip = self.per_ip.get(&ip).copied().unwrap_or(0);
         if limits
             .max_clients_per_ip
@@ -125,7 +131,7 @@ impl Clients {
             return Admission::Refused;
         }
         if self.table.len() >= limits.max_clients {
-            self.make_room("the table is full", poller);
+            self.make_room("the table is full", now, poller);
         }
         Admission::for_count(self.table.len(), limits)
     }
@@ -136,18 +142,17 @@ impl Clients {
     /// cannot keep real clients out for longer than it lasts. Those that
     /// finished their handshake are never closed for room: they get the 503
     /// instead. Returns whether it closed one.
-    pub fn make_room(&mut self, why: &str, poller: &mut Poller) -> bool {
+    pub fn make_room(&mut self, why: &str, now: Instant, poller: &mut Poller) -> bool {
         while let Some((socket, serial)) = self.arrivals.pop_front() {
             let oldest = self.table.get(&socket).filter(|entry| {
                 entry.serial == serial && matches!(entry.client.state(), State::Handshaking { .. })
             });
             if oldest.is_some() {
                 let entry = self.table.remove(&socket).expect("just found");
-                info!(
-                    "[{}] {why}; the oldest connection still in its handshake makes room for a newer connection",
-                    entry.client.id
-                );
-                self.forget(socket, entry, poller);
+                let oldest = "the oldest connection still in its handshake";
+                let room = format_args!("{why}; {oldest} makes room for a newer connection");
+                entry.client.log(Info, now, room);
+                self.forget(socket, entry, now, poller);
                 return true;
             }
         }
@@ -166,11 +171,11 @@ impl Clients {
         poller: &mut Poller,
     ) {
         let id = self.uniqid();
-        info!("[{id}] Accepted client {peer}");
         let full = admission != Admission::Welcome;
         let total = Rc::clone(&self.total);
         let budget = self.log_budget_for(peer.ip(), now);
         let client = Client::new(id, peer, Rc::clone(config), total, budget, full, now);
+        client.log(Info, now, format_args!("Accepted client {peer}"));
         let (socket, serial) = (socket_of(&stream), self.next_serial);
         // A new client has a request to read, and nothing to write yet.
         let interest = Interest {
@@ -178,7 +183,11 @@ impl Clients {
             write: false,
         };
         if let Err(e) = poller.add(socket, interest) {
-            log::warn!("[{}] cannot watch its socket: {e}; closed", client.id);
+            client.log(
+                Warn,
+                now,
+                format_args!("cannot watch its socket: {e}; closed"),
+            );
             return;
         }
         self.next_serial += 1;
@@ -284,17 +293,17 @@ impl Clients {
 
     /// Remove the clients marked gone. Dropping a `TcpStream` closes its
     /// socket: the PHP's `socket_close()`.
-    pub fn drop_gone(&mut self, poller: &mut Poller) {
+    pub fn drop_gone(&mut self, now: Instant, poller: &mut Poller) {
         for socket in std::mem::take(&mut self.gone) {
             if let Some(entry) = self.table.remove(&socket) {
-                self.forget(socket, entry, poller);
+                self.forget(socket, entry, now, poller);
             }
         }
     }
 
     /// A client taken out of the table: the poller stops watching it, its
     /// address counts one less, and dropping its stream closes the socket.
-    fn forget(&mut self, socket: Socket, entry: Entry, poller: &mut Poller) {
+    fn forget(&mut self, socket: Socket, entry: Entry, now: Instant, poller: &mut Poller) {
         poller.remove(socket);
         let ip = entry.client.peer.ip();
         if let Some(count) = self.per_ip.get_mut(&ip) {
@@ -303,19 +312,7 @@ impl Clients {
                 self.per_ip.remove(&ip);
             }
         }
-        // The last connection from its address says what its log budget
-        // held back, if no later line has.
-        let budget = entry.client.log_budget();
-        if Rc::strong_count(budget) <= 2 {
-            let held_back = budget.borrow_mut().take_held_back();
-            if held_back > 0 {
-                info!(
-                    "{}",
-                    console::held_back_line(&entry.client.id, ip, held_back)
-                );
-            }
-        }
-        info!("[{}] disconnected", entry.client.id);
+        entry.client.log(Info, now, format_args!("disconnected"));
         // Even the oldest entries that moved on are skipped in time; this
         // keeps `arrivals` from growing past the table when nobody waits.
         if self.arrivals.len() > 2 * self.table.len() + 64 {
@@ -325,13 +322,31 @@ impl Clients {
         }
     }
 
+    /// A connection from `peer` was closed unanswered (`Admission::Refused`):
+    /// say so within its address's budget, as for every line a peer causes.
+    pub fn log_refused(&mut self, peer: SocketAddr, now: Instant) {
+        let budget = self.log_budget_for(peer.ip(), now);
+        let already = self.table.len();
+        console::log_within(&budget, peer.ip(), now, Warn, module_path!(), || {
+            format!("refused {peer}: {already} connections already")
+        });
+    }
+
     /// The log budget of an address: the one its connections share, which
-    /// outlives them until it is as good as new, so that reconnecting does
-    /// not renew it.
+    /// outlives them until it has earned back its whole burst, so that
+    /// reconnecting does not renew it. Then it is forgotten, saying what it
+    /// held back since its last line, if anything.
     fn log_budget_for(&mut self, ip: IpAddr, now: Instant) -> Rc<RefCell<LineBudget>> {
         if self.budgets.len() > 2 * self.table.len() + 64 {
-            self.budgets.retain(|_, budget| {
-                Rc::strong_count(budget) > 1 || !budget.borrow_mut().is_fresh(now)
+            self.budgets.retain(|address, budget| {
+                if Rc::strong_count(budget) > 1 || !budget.borrow_mut().is_full(now) {
+                    return true;
+                }
+                let held_back = budget.borrow_mut().take_held_back();
+                if held_back > 0 {
+                    log::info!("{}", console::held_back_line(*address, held_back));
+                }
+                false
             });
         }
         let budget = self
@@ -445,7 +460,7 @@ mod tests {
         let t0 = Instant::now();
         let (mut clients, mut poller, socket, _peer) = one_client(t0);
         clients.mark_gone(socket);
-        clients.drop_gone(&mut poller);
+        clients.drop_gone(t0, &mut poller);
         assert!(clients.is_empty());
         let later = t0 + std::time::Duration::from_secs(99);
         assert_eq!(clients.take_due(later), []);
@@ -470,5 +485,26 @@ mod tests {
             Admission::for_count(1 << 40, &unlimited),
             Admission::Welcome
         );
+    }
+
+    /// The log budgets of addresses that are gone are forgotten once they
+    /// have earned back their burst, those that held lines back too (saying
+    /// how many): the table of budgets does not grow with every address ever
+    /// seen. Here 100 addresses each spend 40 lines (10 over the burst),
+    /// then, 7 s later, one more address comes.
+    #[test]
+    fn budgets_of_addresses_gone_are_forgotten() {
+        let t0 = Instant::now();
+        let mut clients = Clients::new(1 << 20);
+        for n in 0..100 {
+            let budget = clients.log_budget_for([127, 1, 0, n].into(), t0);
+            for _ in 0..40 {
+                budget.borrow_mut().take(t0);
+            }
+        }
+        assert_eq!(clients.budgets.len(), 100);
+        let later = t0 + std::time::Duration::from_secs(7);
+        clients.log_budget_for([127, 2, 0, 0].into(), later);
+        assert_eq!(clients.budgets.len(), 1);
     }
 }

@@ -13,6 +13,7 @@
 //! cannot forge log lines with a newline, or hide text with terminal
 //! escape codes.
 
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -136,18 +137,20 @@ impl Write for LogFile {
     }
 }
 
-/// How many lines one client may have logged in a burst, and then how many
-/// a second: a person typing never comes near; a script sending thousands
-/// of messages a second does at once.
+/// How many lines one address may cause in a burst, and then how many a
+/// second: a person typing, or reloading a page, never comes near; a
+/// script sending thousands of messages or connections a second does at
+/// once.
 pub const LINES_AT_ONCE: u32 = 30;
 pub const LINES_PER_SECOND: u32 = 5;
 
-/// One peer's allowance of log lines that it can cause again and again
-/// (one per message, or per block of `--trace`): [`LINES_AT_ONCE`], then
-/// [`LINES_PER_SECOND`] (a token bucket). It belongs to the peer's address,
-/// shared by all its connections and kept across them, so reconnecting
-/// does not renew it. Lines over it are counted, not written, and the next
-/// line allowed says how many there were: what one peer can make the
+/// One peer's allowance of log lines: [`LINES_AT_ONCE`], then
+/// [`LINES_PER_SECOND`] (a token bucket). Every line a peer can cause
+/// spends it: a connection's comings and goings, each message, each block
+/// of `--trace`, a refusal. It belongs to the peer's address, shared by all
+/// its connections and kept across them, so reconnecting does not renew
+/// it. Lines over it are counted, not written, and the next line allowed
+/// says how many there were ([`log_within`]): what one peer can make the
 /// server write is bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineBudget {
@@ -185,11 +188,12 @@ impl LineBudget {
         std::mem::take(&mut self.held_back)
     }
 
-    /// Is it as good as new: full, with nothing held back? (Then it may be
-    /// forgotten, and a new one made if the address comes back.)
-    pub fn is_fresh(&mut self, now: Instant) -> bool {
+    /// Has it earned back its whole burst? (Then, with no connection left
+    /// to use it, it may be forgotten, and a new one made if the address
+    /// comes back.)
+    pub fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);
-        self.left == LINES_AT_ONCE && self.held_back == 0
+        self.left == LINES_AT_ONCE
     }
 
     /// Add what the time since the last refill has earned.
@@ -206,10 +210,34 @@ impl LineBudget {
     }
 }
 
+/// Log a line that a peer at `address` caused, if its budget allows one
+/// now; first, if lines were held back since its last one, say how many.
+/// A line whose level is off costs nothing and spends nothing, and no line
+/// is formatted unless it is written.
+pub fn log_within(
+    budget: &RefCell<LineBudget>,
+    address: IpAddr,
+    now: Instant,
+    level: log::Level,
+    target: &str,
+    line: impl FnOnce() -> String,
+) {
+    if !log::log_enabled!(target: target, level) {
+        return;
+    }
+    let Some(held_back) = budget.borrow_mut().take(now) else {
+        return;
+    };
+    if held_back > 0 {
+        log::info!("{}", held_back_line(address, held_back));
+    }
+    log::log!(target: target, level, "{}", line());
+}
+
 /// The line that reports lines held back by an address's [`LineBudget`].
-pub fn held_back_line(id: &str, address: IpAddr, count: u64) -> String {
+pub fn held_back_line(address: IpAddr, count: u64) -> String {
     format!(
-        "[{id}] {count} lines from {address} not logged \
+        "{count} lines from {address} not logged \
          (an address may have {LINES_AT_ONCE} at once, then {LINES_PER_SECOND} a second)"
     )
 }
@@ -295,8 +323,8 @@ mod tests {
         assert_eq!(budget.take(later), Some(10));
         assert_eq!(budget.take(later), None);
         assert_eq!(budget.take_held_back(), 1);
-        assert!(!budget.is_fresh(later));
-        assert!(budget.is_fresh(later + Duration::from_secs(6)));
+        assert!(!budget.is_full(later));
+        assert!(budget.is_full(later + Duration::from_secs(6)));
         // A person typing a line a second for an hour is never held back.
         let mut person = LineBudget::new(t0);
         for second in 0..3600 {

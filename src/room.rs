@@ -5,8 +5,9 @@
 //! learner builds next. The room lives beside the client table and, like
 //! the client record, touches no socket: the loop tells it who joined (a
 //! handshake done), what someone said, and who left, and it answers with
-//! [`Delivery`]s: a text for one member, or one for all of them. The loop
-//! encodes a text for all once, and queues the same frame for each member.
+//! [`Delivery`]s: a text for one member, or one for all of them, and the
+//! lines for the log. The loop encodes a text for all once, and queues the
+//! same frame for each member.
 //!
 //! What the room sends is a small JSON object per message, so that a page
 //! can tell a message from a join: `{"type":"message","id":…,"name":…,
@@ -22,7 +23,6 @@
 use crate::poll::Socket;
 use crate::protocol::Message;
 use crate::replies::{self, Clock, Reply};
-use log::info;
 use std::collections::BTreeMap;
 
 /// The longest nickname, in characters.
@@ -38,6 +38,10 @@ pub enum Delivery {
     /// Close this member's connection (it said `/bye`), after what was
     /// queued for it before.
     Close(Socket),
+    /// A line for the log about this member: the loop writes it after the
+    /// member's id, within its address's budget, as every line a peer
+    /// causes (`Client::log`).
+    Log(Socket, String),
 }
 
 /// One member of the room.
@@ -77,7 +81,7 @@ impl Room {
             id: id.to_owned(),
             name: short_id(id).to_owned(),
         };
-        info!("[{id}] joined the room as {}", member.name);
+        let logged = Delivery::Log(socket, format!("joined the room as {}", member.name));
         let welcome = format!(
             r#"{{"type":"welcome","id":{},"name":{},"members":{}}}"#,
             json(&member.id),
@@ -90,7 +94,7 @@ impl Room {
             json(&member.name)
         );
         self.members.insert(socket, member);
-        vec![Delivery::To(socket, welcome), Delivery::All(joined)]
+        vec![logged, Delivery::To(socket, welcome), Delivery::All(joined)]
     }
 
     /// A member left (its connection closed or failed): the others hear.
@@ -98,13 +102,13 @@ impl Room {
         let Some(member) = self.members.remove(&socket) else {
             return Vec::new();
         };
-        info!("[{}] left the room", member.id);
         let left = format!(
             r#"{{"type":"leave","id":{},"name":{}}}"#,
             json(&member.id),
             json(&member.name)
         );
-        vec![Delivery::All(left)]
+        let logged = Delivery::Log(socket, "left the room".into());
+        vec![logged, Delivery::All(left)]
     }
 
     /// A member sent a message: a command, or words for everyone.
@@ -172,14 +176,14 @@ impl Room {
             return Vec::new();
         };
         let old = std::mem::replace(&mut member.name, name.to_owned());
-        info!("[{}] is now called {name}", member.id);
         let renamed = format!(
             r#"{{"type":"nick","id":{},"old":{},"new":{}}}"#,
             json(&member.id),
             json(&old),
             json(name)
         );
-        vec![Delivery::All(renamed)]
+        let logged = Delivery::Log(socket, format!("is now called {name}"));
+        vec![logged, Delivery::All(renamed)]
     }
 
     /// Everyone here, as a JSON array of `{"id":…,"name":…}`.
@@ -295,6 +299,7 @@ mod tests {
         assert_eq!(
             deliveries,
             [
+                Delivery::Log(7, "joined the room as 0c3333".into()),
                 Delivery::To(
                     7,
                     r#"{"type":"welcome","id":"6b11733f0c3333","name":"0c3333","members":[{"id":"6b11733f0a1111","name":"0a1111"},{"id":"6b11733f0b2222","name":"0b2222"}]}"#.into()
@@ -322,9 +327,12 @@ mod tests {
         let mut room = two();
         assert_eq!(
             say(&mut room, 5, "/nick alice"),
-            [Delivery::All(
-                r#"{"type":"nick","id":"6b11733f0a1111","old":"0a1111","new":"alice"}"#.into()
-            )]
+            [
+                Delivery::Log(5, "is now called alice".into()),
+                Delivery::All(
+                    r#"{"type":"nick","id":"6b11733f0a1111","old":"0a1111","new":"alice"}"#.into()
+                )
+            ]
         );
         let refused = |deliveries: Vec<Delivery>| matches!(&deliveries[..], [Delivery::To(6, text)] if text.contains(r#""type":"error""#));
         assert!(refused(say(&mut room, 6, "/nick ALICE")), "taken");
@@ -338,11 +346,11 @@ mod tests {
             6,
             &format!("/nick {}", "b".repeat(21))
         )));
-        assert!(!refused(say(
-            &mut room,
-            6,
-            &format!("/nick {}", "β".repeat(20))
-        )));
+        let renamed = say(&mut room, 6, &format!("/nick {}", "β".repeat(20)));
+        assert!(matches!(
+            &renamed[..],
+            [Delivery::Log(6, _), Delivery::All(_)]
+        ));
         let said = say(&mut room, 5, "hi");
         assert!(matches!(&said[..], [Delivery::All(text)] if text.contains(r#""name":"alice""#)));
     }
@@ -382,9 +390,10 @@ mod tests {
         let mut room = two();
         assert_eq!(
             room.leave(6),
-            [Delivery::All(
-                r#"{"type":"leave","id":"6b11733f0b2222","name":"0b2222"}"#.into()
-            )]
+            [
+                Delivery::Log(6, "left the room".into()),
+                Delivery::All(r#"{"type":"leave","id":"6b11733f0b2222","name":"0b2222"}"#.into())
+            ]
         );
         assert_eq!(room.leave(6), []);
         assert_eq!(say(&mut room, 6, "anyone?"), []);

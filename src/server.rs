@@ -242,15 +242,17 @@ impl Server {
                 // the turn's first try: `poll` just said someone does.)
                 Err(e) if poll::out_of_descriptors(&e) && attempt > 0 => return,
                 // Descriptors can run out before the table is full: a
-                // connection still in its handshake gives up its one.
+                // connection still in its handshake gives up its one (and
+                // its line says why, within its address's log budget).
                 Err(e)
                     if poll::out_of_descriptors(&e)
-                        && self
-                            .clients
-                            .make_room("no file descriptor is left", &mut self.poller) =>
+                        && self.clients.make_room(
+                            &format!("socket_accept() failed: {e}"),
+                            now,
+                            &mut self.poller,
+                        ) =>
                 {
-                    warn!("socket_accept() failed: {e}; made room, trying again");
-                    continue;
+                    continue
                 }
                 Err(e) => {
                     warn!("socket_accept() failed: {e}; not accepting for {ACCEPT_PAUSE:?}");
@@ -259,9 +261,11 @@ impl Server {
                 }
             };
             let limits = &self.config.limits;
-            let admission = self.clients.admission(limits, peer.ip(), &mut self.poller);
+            let admission = self
+                .clients
+                .admission(limits, peer.ip(), now, &mut self.poller);
             if admission == Admission::Refused {
-                warn!("refused {peer}: {} connections already", self.clients.len());
+                self.clients.log_refused(peer, now);
                 continue; // dropping the stream closes it
             }
             if let Err(e) = stream.set_nonblocking(true) {
@@ -298,7 +302,7 @@ impl Server {
                 Err(e) if would_block(&e) => break,
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => {
-                    entry.client.drop_now(format_args!("read failed: {e}"));
+                    entry.client.drop_now(format_args!("read failed: {e}"), now);
                     break;
                 }
             };
@@ -399,6 +403,11 @@ impl Server {
                     client.close(crate::close::NORMAL, "bye", now);
                 }
             }
+            Delivery::Log(socket, line) => {
+                if let Some(client) = self.clients.client_mut(socket) {
+                    client.log(log::Level::Info, now, format_args!("{line}"));
+                }
+            }
         }
     }
 
@@ -446,7 +455,7 @@ impl Server {
             };
             match written {
                 Ok(0) => {
-                    client.drop_now(format_args!("write failed: wrote nothing"));
+                    client.drop_now(format_args!("write failed: wrote nothing"), now);
                     break;
                 }
                 Ok(n) => client.data_sent(n, now),
@@ -457,7 +466,7 @@ impl Server {
                 Err(e) if interrupted(&e) => continue,
                 // A closed or reset peer: EPIPE or ECONNRESET.
                 Err(e) => {
-                    client.drop_now(format_args!("write failed: {e}"));
+                    client.drop_now(format_args!("write failed: {e}"), now);
                     break;
                 }
             }
@@ -471,14 +480,14 @@ impl Server {
             }
             Step::Drop => return self.clients.mark_gone(socket),
         }
-        self.settle(socket);
+        self.settle(socket, now);
     }
 
     /// After a change to a client: tell the poller if what we want from its
     /// socket changed (to write: output is waiting), and file its deadline.
     /// Every path that touches a client once it is in the table ends here,
     /// through `write_to` (`Clients::connect` files a new one itself).
-    fn settle(&mut self, socket: Socket) {
+    fn settle(&mut self, socket: Socket, now: Instant) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;
         };
@@ -491,7 +500,7 @@ impl Server {
                 Ok(()) => entry.interest = wants,
                 Err(e) => {
                     let why = format_args!("cannot watch its socket: {e}");
-                    entry.client.drop_now(why);
+                    entry.client.drop_now(why, now);
                     return self.clients.mark_gone(socket);
                 }
             }
@@ -519,7 +528,7 @@ impl Server {
             self.route_events(socket, now);
             next += 1;
         }
-        self.clients.drop_gone(&mut self.poller);
+        self.clients.drop_gone(now, &mut self.poller);
     }
 
     /// Ctrl-C or SIGTERM: stop accepting, and close every WebSocket client

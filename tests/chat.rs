@@ -8,6 +8,7 @@
 mod common;
 
 use common::*;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// A member of the room: a client whose welcome has been read.
 struct Member {
@@ -32,8 +33,13 @@ fn kind(json: &str) -> String {
     field(json, "type")
 }
 
+/// A new member, from a loopback address of its own, as in a real room: the
+/// server logs what each address causes within a budget of its own, and
+/// some tests here read the log.
 fn join(server: &Server) -> Member {
-    let mut client = server.client();
+    static NEXT_ADDRESS: AtomicU32 = AtomicU32::new(0);
+    let address = peer_address(NEXT_ADDRESS.fetch_add(1, Ordering::Relaxed));
+    let mut client = server.client_from(address);
     let welcome = client.read_text();
     assert_eq!(kind(&welcome), "welcome", "{welcome}");
     let (id, name) = (field(&welcome, "id"), field(&welcome, "name"));

@@ -169,8 +169,17 @@ impl Server {
 
     /// A WebSocket client that has completed its handshake.
     pub fn client(&self) -> Client {
+        self.handshaken(self.connect())
+    }
+
+    /// The same, from the loopback address `source`.
+    pub fn client_from(&self, source: std::net::IpAddr) -> Client {
+        self.handshaken(self.connect_from(source))
+    }
+
+    fn handshaken(&self, stream: TcpStream) -> Client {
         let mut client = Client {
-            stream: self.connect(),
+            stream,
             buffer: Vec::new(),
         };
         let response = client.handshake(&handshake_request(self.addr, ""));
@@ -207,6 +216,13 @@ fn temp_dir() -> PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
+}
+
+/// The `n`th of many loopback addresses (127.1.0.0 onwards), for a test
+/// that plays many peers and reads the log: the server logs what each
+/// address causes within a budget of its own (`console::LineBudget`).
+pub fn peer_address(n: u32) -> std::net::IpAddr {
+    std::net::Ipv4Addr::from(0x7f01_0000 + n).into()
 }
 
 /// Skip the rest of a test whose tools are missing (a browser, a debugger).

@@ -81,10 +81,12 @@ fn a_half_closed_peer_still_gets_its_replies() {
 fn writing_to_peers_that_vanished_does_not_kill_the_server() {
     let mut server = Server::echo(&[]);
     let message = frame(BINARY, &[0x55; 16 * 1024]);
-    // Some vanish with a few answers in flight: depending on timing the
-    // server's next read or its next write reports the reset.
-    for _ in 0..6 {
-        let mut client = server.client();
+    // Ten peers, each from an address of its own (what each causes is
+    // logged within its own budget). Some vanish with a few answers in
+    // flight: depending on timing the server's next read or its next write
+    // reports the reset.
+    for peer in 0..6 {
+        let mut client = server.client_from(peer_address(peer));
         for _ in 0..40 {
             client.send(&message);
         }
@@ -93,9 +95,9 @@ fn writing_to_peers_that_vanished_does_not_kill_the_server() {
     // Others first fill every buffer on the way back, so the server has
     // stopped reading them (it is too far behind) and is only waiting to
     // write: for these, the write is certain to be what meets the reset.
-    let stuck: Vec<std::thread::JoinHandle<()>> = (0..4)
-        .map(|_| {
-            let mut client = server.client();
+    let stuck: Vec<std::thread::JoinHandle<()>> = (6..10)
+        .map(|peer| {
+            let mut client = server.client_from(peer_address(peer));
             let message = message.clone();
             std::thread::spawn(move || {
                 let flood = flood(&mut client.stream, &message, 512 << 20);

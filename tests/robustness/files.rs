@@ -124,7 +124,9 @@ fn out_of_descriptors_a_page_gets_503() {
     let mut waiting = loop {
         assert!(open.len() < 40, "never ran out of descriptors");
         let before = accepted();
-        let stream = server.connect();
+        // From an address of its own, so that each is logged (within its
+        // own budget).
+        let stream = server.connect_from(peer_address(open.len() as u32));
         let deadline = std::time::Instant::now() + std::time::Duration::from_millis(500);
         while accepted() == before && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(10));

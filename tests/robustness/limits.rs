@@ -62,10 +62,11 @@ fn past_the_overflow_new_connections_are_closed_unanswered() {
     let server = Server::echo(&["--max-clients", "1"]);
     let mut client = server.client();
     // 64 handshakes, each told 503; each keeps its end open, so the server
-    // waits for it to close (up to the close timeout).
+    // waits for it to close (up to the close timeout). Each comes from an
+    // address of its own, so that each is logged (within its own budget).
     let told: Vec<Client> = (0..64)
-        .map(|_| {
-            let mut refused = Client::raw(server.connect());
+        .map(|peer| {
+            let mut refused = Client::raw(server.connect_from(peer_address(peer)));
             let head = refused.handshake(&handshake_request(server.addr, ""));
             assert!(head.starts_with("HTTP/1.1 503 "), "{head}");
             refused
@@ -312,8 +313,8 @@ fn a_frame_that_trickles_in_for_ever_fails_with_1008() {
 fn after_a_churn_of_silent_connections_a_good_client_is_served_at_once() {
     let server = Server::echo(&["--max-clients", "20"]);
     let mut junk = Vec::new();
-    for _ in 0..200 {
-        junk.push(server.connect());
+    for peer in 0..200 {
+        junk.push(server.connect_from(peer_address(peer)));
         std::thread::sleep(Duration::from_millis(2));
     }
     // Let the server take in the last of them, one way or the other.

@@ -28,7 +28,7 @@ use crate::access;
 use crate::buffers::{Inbox, Outbox, Total, KEEP_CAPACITY, MOVE_AT};
 use crate::close::{self, CloseFrame, Violation};
 use crate::config::{Config, Mode};
-use crate::console::{self, escape, escape_up_to, LineBudget};
+use crate::console::{self, escape, escape_up_to, LogBudget};
 use crate::frame::{self, OpCode};
 use crate::handshake;
 use crate::http::{self, HeadSearch, Refusal, Request};
@@ -181,7 +181,7 @@ pub struct Client {
     state: State,
     /// How many more lines this client's address may make the server log
     /// (shared with its other connections).
-    log_budget: Rc<RefCell<LineBudget>>,
+    log_budget: Rc<RefCell<LogBudget>>,
     /// The flags, limits included, fixed when the client was accepted.
     config: Rc<Config>,
     /// What all clients hold together (`--max-buffered`)...
@@ -216,7 +216,7 @@ impl Client {
         peer: SocketAddr,
         config: Rc<Config>,
         total: Rc<Total>,
-        log_budget: Rc<RefCell<LineBudget>>,
+        log_budget: Rc<RefCell<LogBudget>>,
         server_full: bool,
         now: Instant,
     ) -> Client {
@@ -596,7 +596,7 @@ impl Client {
 
     /// Log a line this client caused: every one does (its comings and
     /// goings, each message, each `--trace` block), and each spends its
-    /// address's budget (`console::LineBudget`), so that what one peer can
+    /// address's budget (`console::LogBudget`), so that what one peer can
     /// make the server write is bounded. A line that would not be logged
     /// anyway (its level is off) costs nothing, and none is formatted
     /// unless it is written.
@@ -615,7 +615,7 @@ impl Client {
 
     /// The log budget this client shares with its address's other
     /// connections.
-    pub fn log_budget(&self) -> &Rc<RefCell<LineBudget>> {
+    pub fn log_budget(&self) -> &Rc<RefCell<LogBudget>> {
         &self.log_budget
     }
 
@@ -714,7 +714,8 @@ impl Client {
 
     /// Queue a frame already encoded: a message for the whole room, encoded
     /// once and queued, the same bytes, for every member. The rules of
-    /// [`Client::send`] hold.
+    /// [`Client::send`] hold. `--trace` shows it once, for all, through the
+    /// member it came from ([`Client::show_frame_to_all`]).
     pub fn send_frame(&mut self, frame: &[u8], now: Instant) {
         if !self.is_open() {
             return;
@@ -723,13 +724,25 @@ impl Client {
             return self.fail(&Violation::ServerBusy, now);
         }
         self.outbox.queue(|out| out.extend_from_slice(frame));
-        if let Ok(Some(header)) = frame::parse_header(frame, false) {
-            let (header_bytes, payload) = frame.split_at(header.header_len);
-            self.show_frame_out(header.opcode, header_bytes, payload, now);
-        }
         // Counted at once: the room writes only after the whole burst, and
         // each member's copy must count before the next is checked.
         self.recount(now);
+    }
+
+    /// With `--trace`, show a room's frame, sent to every member, once: as
+    /// a line this client caused, within its address's log budget. (Shown
+    /// for each member, it cost each member's budget, so one talker could
+    /// use up everyone's, and the log grew with the room.)
+    pub fn show_frame_to_all(&self, frame: &[u8], members: usize, now: Instant) {
+        if !self.config.trace {
+            return;
+        }
+        if let Ok(Some(header)) = frame::parse_header(frame, false) {
+            let mut seen = Seen::outgoing(header, frame);
+            seen.direction = trace::Direction::ToAll { members };
+            let level = log::Level::Trace;
+            self.log_repeated(level, trace::TARGET, now, |id| trace::frame(id, &seen));
+        }
     }
 
     /// Start the closing handshake (§7.1.2): send a close frame, then wait
@@ -1064,7 +1077,7 @@ mod tests {
         };
         let peer = "127.0.0.1:50000".parse().unwrap();
         let total = Rc::new(Total::new(config.limits.max_buffered));
-        let budget = Rc::new(RefCell::new(LineBudget::new(t0)));
+        let budget = Rc::new(RefCell::new(LogBudget::new(t0)));
         Client::new(
             "test".into(),
             peer,

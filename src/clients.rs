@@ -12,7 +12,7 @@
 use crate::buffers::Total;
 use crate::client::{Client, State};
 use crate::config::{Config, Limits};
-use crate::console::{self, LineBudget};
+use crate::console::{self, LogBudget};
 use crate::poll::{socket_of, Interest, Poller, Socket};
 use crate::timers::Timers;
 use log::Level::{Info, Warn};
@@ -67,8 +67,8 @@ pub struct Clients {
     next_serial: u64,
     /// Connections per address, for `--max-clients-per-ip`.
     per_ip: HashMap<IpAddr, usize>,
-    /// Each address's log budget (`console::LineBudget`).
-    budgets: HashMap<IpAddr, Rc<RefCell<LineBudget>>>,
+    /// Each address's log budget (`console::LogBudget`).
+    budgets: HashMap<IpAddr, Rc<RefCell<LogBudget>>>,
     /// Clients whose connection is over, dropped at the end of the turn.
     gone: Vec<Socket>,
     /// Every client's next deadline, earliest first.
@@ -336,7 +336,7 @@ impl Clients {
     /// outlives them until it has earned back its whole burst, so that
     /// reconnecting does not renew it. Then it is forgotten, saying what it
     /// held back since its last line, if anything.
-    fn log_budget_for(&mut self, ip: IpAddr, now: Instant) -> Rc<RefCell<LineBudget>> {
+    fn log_budget_for(&mut self, ip: IpAddr, now: Instant) -> Rc<RefCell<LogBudget>> {
         if self.budgets.len() > 2 * self.table.len() + 64 {
             self.budgets.retain(|address, budget| {
                 if Rc::strong_count(budget) > 1 || !budget.borrow_mut().is_full(now) {
@@ -352,7 +352,7 @@ impl Clients {
         let budget = self
             .budgets
             .entry(ip)
-            .or_insert_with(|| Rc::new(RefCell::new(LineBudget::new(now))));
+            .or_insert_with(|| Rc::new(RefCell::new(LogBudget::new(now))));
         Rc::clone(budget)
     }
 
@@ -490,20 +490,23 @@ mod tests {
     /// The log budgets of addresses that are gone are forgotten once they
     /// have earned back their burst, those that held lines back too (saying
     /// how many): the table of budgets does not grow with every address ever
-    /// seen. Here 100 addresses each spend 40 lines (10 over the burst),
-    /// then, 7 s later, one more address comes.
+    /// seen. Here 100 addresses each write a line of 40 KB and have the
+    /// next held back; 30 s later (time to pay for the line and earn back
+    /// the burst), one more address comes.
     #[test]
     fn budgets_of_addresses_gone_are_forgotten() {
         let t0 = Instant::now();
         let mut clients = Clients::new(1 << 20);
+        let big = "x".repeat(40_000);
         for n in 0..100 {
             let budget = clients.log_budget_for([127, 1, 0, n].into(), t0);
-            for _ in 0..40 {
-                budget.borrow_mut().take(t0);
-            }
+            let mut budget = budget.borrow_mut();
+            assert_eq!(budget.take(t0), Some(0));
+            budget.spend(&big);
+            assert_eq!(budget.take(t0), None);
         }
         assert_eq!(clients.budgets.len(), 100);
-        let later = t0 + std::time::Duration::from_secs(7);
+        let later = t0 + std::time::Duration::from_secs(30);
         clients.log_budget_for([127, 2, 0, 0].into(), later);
         assert_eq!(clients.budgets.len(), 1);
     }

@@ -137,50 +137,75 @@ impl Write for LogFile {
     }
 }
 
-/// How many lines one address may cause in a burst, and then how many a
-/// second: a person typing, or reloading a page, never comes near; a
-/// script sending thousands of messages or connections a second does at
-/// once.
-pub const LINES_AT_ONCE: u32 = 30;
-pub const LINES_PER_SECOND: u32 = 5;
+/// How many bytes of log lines one address may cause in a burst, and then
+/// how many a second. Bytes, not lines, because lines differ a hundredfold:
+/// a connection's "disconnected" is 80 bytes, a `--trace` block of a
+/// request head of control bytes 50 KB. A person typing, even with
+/// `--trace`, or reloading the page, stays inside it; a script sending
+/// thousands of messages or connections a second, or the biggest lines it
+/// can make, does not.
+pub const BYTES_AT_ONCE: i64 = 32 * 1024;
+pub const BYTES_PER_SECOND: i64 = 2 * 1024;
 
-/// One peer's allowance of log lines: [`LINES_AT_ONCE`], then
-/// [`LINES_PER_SECOND`] (a token bucket). Every line a peer can cause
+/// What `env_logger` adds to a line we hand it, counted against the budget
+/// too: its prefix (`[2026-12-03T16:28:35.424Z INFO  socket_server::client] `)
+/// and, in a block of several lines, four spaces after each newline
+/// ([`init`]).
+const PREFIX_BYTES: usize = 56;
+const INDENT_BYTES: usize = 4;
+
+/// One peer's allowance of log output: [`BYTES_AT_ONCE`], then
+/// [`BYTES_PER_SECOND`] (a token bucket). Every line a peer can cause
 /// spends it: a connection's comings and goings, each message, each block
 /// of `--trace`, a refusal. It belongs to the peer's address, shared by all
 /// its connections and kept across them, so reconnecting does not renew
-/// it. Lines over it are counted, not written, and the next line allowed
-/// says how many there were ([`log_within`]): what one peer can make the
-/// server write is bounded.
+/// it. A line may be written while anything is left, and then costs its
+/// size, which may leave a debt that time pays back: a line is formatted
+/// only when it will be written, and no line is cut. Lines over it are
+/// counted, not written, and the next line allowed says how many there
+/// were ([`log_within`]): what one peer can make the server write is
+/// bounded.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LineBudget {
-    /// Lines that may be logged now.
-    left: u32,
+pub struct LogBudget {
+    /// Bytes that may be written now; below zero after a line longer than
+    /// what was left.
+    left: i64,
     /// Since when `left` has been counted.
     refilled: Instant,
     /// Lines held back since the last one logged.
     held_back: u64,
 }
 
-impl LineBudget {
-    pub fn new(now: Instant) -> LineBudget {
-        LineBudget {
-            left: LINES_AT_ONCE,
+impl LogBudget {
+    pub fn new(now: Instant) -> LogBudget {
+        LogBudget {
+            left: BYTES_AT_ONCE,
             refilled: now,
             held_back: 0,
         }
     }
 
     /// May one more line be logged now? `Some(n)`: yes, and `n` lines were
-    /// held back before it (say so first, if there were). `None`: no.
+    /// held back before it (say so first, if there were); then [`spend`]
+    /// what it took. `None`: no, and it is counted.
+    ///
+    /// [`spend`]: LogBudget::spend
     pub fn take(&mut self, now: Instant) -> Option<u64> {
         self.refill(now);
-        if self.left == 0 {
+        if self.left <= 0 {
             self.held_back += 1;
             return None;
         }
-        self.left -= 1;
         Some(std::mem::take(&mut self.held_back))
+    }
+
+    /// A line was written: take its bytes off what is left.
+    pub fn spend(&mut self, line: &str) {
+        let newlines = line.bytes().filter(|&b| b == b'\n').count();
+        let bytes = PREFIX_BYTES + line.len() + INDENT_BYTES * newlines;
+        self.left = self
+            .left
+            .saturating_sub(i64::try_from(bytes).unwrap_or(i64::MAX));
     }
 
     /// Lines held back and not yet reported; from now on, none.
@@ -193,19 +218,19 @@ impl LineBudget {
     /// comes back.)
     pub fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);
-        self.left == LINES_AT_ONCE
+        self.left == BYTES_AT_ONCE
     }
 
     /// Add what the time since the last refill has earned.
     fn refill(&mut self, now: Instant) {
-        let tick = Duration::from_secs(1) / LINES_PER_SECOND;
+        let tick = Duration::from_secs(1) / BYTES_PER_SECOND as u32;
         let earned = now.saturating_duration_since(self.refilled).as_nanos() / tick.as_nanos();
-        let earned = u32::try_from(earned).unwrap_or(u32::MAX);
-        if self.left.saturating_add(earned) >= LINES_AT_ONCE {
-            (self.left, self.refilled) = (LINES_AT_ONCE, now);
+        let earned = i64::try_from(earned).unwrap_or(i64::MAX);
+        if self.left.saturating_add(earned) >= BYTES_AT_ONCE {
+            (self.left, self.refilled) = (BYTES_AT_ONCE, now);
         } else {
             self.left += earned;
-            self.refilled += tick * earned;
+            self.refilled += tick * earned as u32;
         }
     }
 }
@@ -215,7 +240,7 @@ impl LineBudget {
 /// A line whose level is off costs nothing and spends nothing, and no line
 /// is formatted unless it is written.
 pub fn log_within(
-    budget: &RefCell<LineBudget>,
+    budget: &RefCell<LogBudget>,
     address: IpAddr,
     now: Instant,
     level: log::Level,
@@ -229,16 +254,22 @@ pub fn log_within(
         return;
     };
     if held_back > 0 {
-        log::info!("{}", held_back_line(address, held_back));
+        let summary = held_back_line(address, held_back);
+        budget.borrow_mut().spend(&summary);
+        log::info!("{summary}");
     }
-    log::log!(target: target, level, "{}", line());
+    let line = line();
+    budget.borrow_mut().spend(&line);
+    log::log!(target: target, level, "{line}");
 }
 
-/// The line that reports lines held back by an address's [`LineBudget`].
+/// The line that reports lines held back by an address's [`LogBudget`].
 pub fn held_back_line(address: IpAddr, count: u64) -> String {
     format!(
-        "{count} lines from {address} not logged \
-         (an address may have {LINES_AT_ONCE} at once, then {LINES_PER_SECOND} a second)"
+        "{count} lines from {address} not logged (an address may have {} KiB of lines \
+         at once, then {} KiB a second)",
+        BYTES_AT_ONCE / 1024,
+        BYTES_PER_SECOND / 1024
     )
 }
 
@@ -308,28 +339,56 @@ mod tests {
         );
     }
 
+    /// A line of 100 bytes costs 156 with `env_logger`'s prefix.
+    const LINE: &str = "[6b11733f0b4a4] Data from client (text): a line of about a hundred bytes, as a person types it today";
+
     #[test]
     fn a_budget_allows_a_burst_then_a_steady_rate() {
         let t0 = Instant::now();
-        let mut budget = LineBudget::new(t0);
-        for _ in 0..LINES_AT_ONCE {
-            assert_eq!(budget.take(t0), Some(0));
+        let mut budget = LogBudget::new(t0);
+        assert_eq!(LINE.len(), 100);
+        let mut lines = 0;
+        while budget.take(t0).is_some() {
+            budget.spend(LINE);
+            lines += 1;
         }
-        for _ in 0..10 {
+        assert_eq!(lines, (BYTES_AT_ONCE + 155) / 156);
+        for _ in 0..9 {
             assert_eq!(budget.take(t0), None);
         }
-        // A fifth of a second later, one more line, which says 10 were held.
+        // 0.2 s later, 400 bytes more: one line, which says 10 were held.
         let later = t0 + Duration::from_millis(200);
         assert_eq!(budget.take(later), Some(10));
+        budget.spend(LINE);
+        assert_eq!(budget.take(later), Some(0));
+        budget.spend(LINE);
         assert_eq!(budget.take(later), None);
         assert_eq!(budget.take_held_back(), 1);
         assert!(!budget.is_full(later));
-        assert!(budget.is_full(later + Duration::from_secs(6)));
+        assert!(budget.is_full(later + Duration::from_secs(17)));
         // A person typing a line a second for an hour is never held back.
-        let mut person = LineBudget::new(t0);
+        let mut person = LogBudget::new(t0);
         for second in 0..3600 {
-            assert_eq!(person.take(t0 + Duration::from_secs(second)), Some(0));
+            let now = t0 + Duration::from_secs(second);
+            assert_eq!(person.take(now), Some(0));
+            person.spend(LINE);
         }
+    }
+
+    /// Found in review: a budget of lines let one line in, whatever its
+    /// size, so a peer that made its lines as big as it could (a request
+    /// head of control bytes, traced, is 50 KB) wrote 270 KB a second. In
+    /// bytes, one such line leaves a debt that keeps the address quiet
+    /// until it is paid.
+    #[test]
+    fn one_big_line_is_paid_for_in_silence() {
+        let t0 = Instant::now();
+        let mut budget = LogBudget::new(t0);
+        assert_eq!(budget.take(t0), Some(0));
+        budget.spend(&"\\u{1}".repeat(10_000));
+        let paid = Duration::from_secs_f64(18_000.0 / BYTES_PER_SECOND as f64);
+        assert_eq!(budget.take(t0 + paid / 2), None);
+        assert_eq!(budget.take(t0 + paid), Some(1));
     }
 
     #[test]

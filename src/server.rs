@@ -370,7 +370,7 @@ impl Server {
             Happening::Left => self.room.leave(from),
         };
         for delivery in deliveries {
-            self.deliver(delivery, now);
+            self.deliver(from, delivery, now);
         }
     }
 
@@ -378,7 +378,7 @@ impl Server {
     /// the same frame is queued for every member; they are written to once
     /// the whole burst from one client is routed (`write_to_room`), so that
     /// ten messages read at once cost each member one write, not ten.
-    fn deliver(&mut self, delivery: Delivery, now: Instant) {
+    fn deliver(&mut self, from: Socket, delivery: Delivery, now: Instant) {
         match delivery {
             Delivery::To(socket, text) => {
                 if let Some(client) = self.clients.client_mut(socket) {
@@ -388,6 +388,9 @@ impl Server {
             Delivery::All(text) => {
                 let mut frame = Vec::with_capacity(text.len() + 10);
                 frame::encode(&mut frame, OpCode::Text, text.as_bytes());
+                if let Some(sender) = self.clients.client_mut(from) {
+                    sender.show_frame_to_all(&frame, self.room.len(), now);
+                }
                 for socket in self.room.sockets() {
                     if let Some(client) = self.clients.client_mut(socket) {
                         client.send_frame(&frame, now);

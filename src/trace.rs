@@ -34,6 +34,9 @@ pub enum Direction {
     In,
     /// From the server to the client: never masked (§5.1).
     Out,
+    /// From the server to every member of the chat room: one frame, the
+    /// same bytes for each, shown once.
+    ToAll { members: usize },
 }
 
 /// What `--trace` shows of one frame.
@@ -106,8 +109,9 @@ pub fn frame(id: &str, seen: &Seen) -> String {
     let header = &seen.header;
     let total = header.header_len as u64 + header.payload_len;
     let way = match seen.direction {
-        Direction::In => "in",
-        Direction::Out => "out",
+        Direction::In => "in".to_string(),
+        Direction::Out => "out".to_string(),
+        Direction::ToAll { members } => format!("out to all {members} members"),
     };
     let mut first = seen.header_bytes.clone();
     first.extend_from_slice(&seen.wire[..seen.wire.len().min(SHOWN_HEX)]);

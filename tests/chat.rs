@@ -227,3 +227,28 @@ fn each_members_copy_counts_against_the_total_at_once() {
     );
     drop(silent);
 }
+
+/// With `--trace`, a message for the room is shown once, as a line its
+/// sender caused: the log grows with what the talker sends, within the
+/// talker's log budget, and not with the size of the room. Found in review:
+/// each member's copy was shown, at the cost of that member's budget, so
+/// one talker in a room of 40 grew the log by 350 KB a second and used up
+/// everyone's budget. Here a talker sends 300 messages to 20 members who
+/// say nothing; the log must grow by less than 48 KiB (the talker's burst
+/// of 32 KiB, and a little). Without the fix: about 450 KB.
+#[test]
+fn with_trace_a_message_for_the_room_is_shown_once() {
+    let server = Server::start(&["--mode", "chat", "--trace"]);
+    let mut talker = join(&server);
+    let listeners: Vec<Member> = (0..20).map(|_| join(&server)).collect();
+    let before = server.log().len();
+    for i in 0..300 {
+        talker.client.send_text(&format!("message {i}"));
+    }
+    while field(&next_message(&mut talker), "text") != "message 299" {}
+    let log = server.log();
+    let grown = log.len() - before;
+    assert!(grown < 48 << 10, "the log grew by {grown} bytes");
+    assert!(log.contains("frame out to all 21 members"), "{log}");
+    drop(listeners);
+}

@@ -220,7 +220,7 @@ fn temp_dir() -> PathBuf {
 
 /// The `n`th of many loopback addresses (127.1.0.0 onwards), for a test
 /// that plays many peers and reads the log: the server logs what each
-/// address causes within a budget of its own (`console::LineBudget`).
+/// address causes within a budget of its own (`console::LogBudget`).
 pub fn peer_address(n: u32) -> std::net::IpAddr {
     std::net::Ipv4Addr::from(0x7f01_0000 + n).into()
 }

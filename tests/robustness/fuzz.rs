@@ -34,7 +34,7 @@ use socket_server::buffers::{Inbox, Total};
 use socket_server::client::{Client, Happening, State};
 use socket_server::close::{self, CloseFrame, Violation};
 use socket_server::config::Config;
-use socket_server::console::LineBudget;
+use socket_server::console::LogBudget;
 use socket_server::frame;
 use socket_server::http::{self, MAX_REQUEST_HEAD};
 use socket_server::protocol::{Event, Message, MessageReader};
@@ -884,7 +884,7 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
     let peer = "127.0.0.1:9".parse().unwrap();
     let now = Instant::now();
     let total = Rc::new(Total::new(config.limits.max_buffered));
-    let budget = Rc::new(std::cell::RefCell::new(LineBudget::new(now)));
+    let budget = Rc::new(std::cell::RefCell::new(LogBudget::new(now)));
     let mut client = Client::new(
         "fuzz".into(),
         peer,

@@ -97,23 +97,7 @@ fn unicode_line_separators_and_bidi_controls_are_escaped_in_the_log() {
 fn one_client_cannot_flood_the_log_but_a_person_is_always_heard() {
     let server = Server::start(&[]);
     let mut flooder = server.client();
-    let count = 50_000;
-    let mut reader = Client::raw(flooder.stream.try_clone().unwrap());
-    let replies = std::thread::spawn(move || {
-        for _ in 0..count {
-            reader.read_text();
-        }
-    });
-    let mut burst = Vec::new();
-    for i in 0..count {
-        burst.extend_from_slice(&frame(TEXT, format!("{i}").as_bytes()));
-        if burst.len() > 64 * 1024 {
-            flooder.send(&burst);
-            burst.clear();
-        }
-    }
-    flooder.send(&burst);
-    replies.join().expect("every reply came back");
+    send_and_hear_each(&mut flooder, 50_000, |i| format!("{i}"));
 
     // The person is elsewhere: another address, with a log budget of its own.
     let mut person = Client::raw(server.connect_from([127, 0, 0, 2].into()));
@@ -226,20 +210,8 @@ fn renaming_again_and_again_cannot_flood_the_log() {
     let mut member = server.client();
     member.read_text(); // the welcome
     member.read_text(); // its own join
-    let count = 5_000;
-    let mut reader = Client::raw(member.stream.try_clone().unwrap());
-    // One "nick" for each new name.
-    let replies = std::thread::spawn(move || {
-        for _ in 0..count {
-            reader.read_text();
-        }
-    });
-    let mut burst = Vec::new();
-    for i in 0..count {
-        burst.extend_from_slice(&frame(TEXT, format!("/nick n{i}").as_bytes()));
-    }
-    member.send(&burst);
-    replies.join().expect("every new name announced");
+                        // Each new name is announced: one "nick" for each.
+    send_and_hear_each(&mut member, 5_000, |i| format!("/nick n{i}"));
     member.send_close(1000);
     assert_eq!(member.expect_close(), Some(1000));
     member.expect_eof();
@@ -250,6 +222,28 @@ fn renaming_again_and_again_cannot_flood_the_log() {
         log.contains("is now called n0"),
         "the first names are logged"
     );
+}
+
+/// Send `count` text messages, `text(i)` each, in bursts of about 64 KiB,
+/// while another thread reads one reply to each (a client that only sent
+/// would be paused by the server once its replies piled up).
+fn send_and_hear_each(client: &mut Client, count: usize, text: impl Fn(usize) -> String) {
+    let mut reader = Client::raw(client.stream.try_clone().unwrap());
+    let replies = std::thread::spawn(move || {
+        for _ in 0..count {
+            reader.read_text();
+        }
+    });
+    let mut burst = Vec::new();
+    for i in 0..count {
+        burst.extend_from_slice(&frame(TEXT, text(i).as_bytes()));
+        if burst.len() > 64 * 1024 {
+            client.send(&burst);
+            burst.clear();
+        }
+    }
+    client.send(&burst);
+    replies.join().expect("a reply to every message");
 }
 
 /// Lines over the budget are counted, and the address's next line that is

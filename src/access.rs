@@ -18,7 +18,9 @@
 //!   with our port.
 //!
 //! A request refused here gets 403 for a WebSocket handshake and 421
-//! (Misdirected Request) for a page.
+//! (Misdirected Request) for a page. (A request whose target is a whole
+//! URL names its server there instead, and its `Host` header is ignored:
+//! `Request::authority`.)
 
 use crate::config::Config;
 use crate::http::Refusal;

@@ -476,7 +476,7 @@ impl Client {
         // A page too must be asked of this server by name (DNS rebinding,
         // `access.rs`). A request with no Host (HTTP/1.0) is no browser's.
         let host_ok = request
-            .header("Host")
+            .authority()
             .is_none_or(|host| access::host_allowed(host, &self.config));
         let answer = match host_ok {
             true => www::serve(&self.config.www, request),

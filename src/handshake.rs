@@ -106,9 +106,12 @@ pub fn handshake(request: &Request, config: &Config) -> Result<Accepted, Refusal
         return refuse(400, "a WebSocket handshake needs HTTP/1.1");
     }
     // Item 2: "A |Host| header field containing the server's authority."
-    let Some(host) = request.header("Host").filter(|h| !h.is_empty()) else {
+    // (A target in absolute form names the server instead, and then the
+    // Host header, still required, is ignored: `Request::authority`.)
+    if request.header("Host").is_none_or(str::is_empty) {
         return refuse(400, "missing Host header");
-    };
+    }
+    let host = request.authority().unwrap_or_default();
     // Items 3 and 4: `Upgrade: websocket` and `Connection: Upgrade`, both
     // case-insensitive, the second possibly in a list (`keep-alive, Upgrade`).
     if !request.has_token("Upgrade", "websocket") {
@@ -384,5 +387,12 @@ mod tests {
         two.headers
             .push(("Origin".into(), "http://127.0.0.1:1222".into()));
         assert_eq!(status(&two), 403);
+        // A target in absolute form names the server, and the Host header
+        // is ignored (RFC 9112 §3.2.2): it is the target that must be ours.
+        let mut absolute = good.clone();
+        absolute.target = "http://evil.example:1222/mychat".into();
+        assert_eq!(status(&absolute), 403);
+        absolute.target = "http://localhost:1222/mychat".into();
+        assert_eq!(status(&absolute), 101);
     }
 }

@@ -103,10 +103,38 @@ impl Request {
             .any(|t| t.trim().eq_ignore_ascii_case(token))
     }
 
-    /// The path part of the target, without any `?query`.
+    /// The path part of the target, without any `?query`: `/chat` for
+    /// `/chat?room=1`, and for `http://localhost:1222/chat` too.
     pub fn path(&self) -> &str {
-        self.target.split('?').next().unwrap_or("")
+        let path = match split_absolute(&self.target) {
+            Some((_, rest)) if rest.starts_with('/') => rest,
+            Some(_) => "/", // `http://host` or `http://host?query`
+            None => &self.target,
+        };
+        path.split('?').next().unwrap_or("")
     }
+
+    /// The server this request is for. RFC 9112 §3.2.2: a target in
+    /// absolute form (`http://host:port/path`, which RFC 6455 §4.1 allows
+    /// in a handshake too) names it, and the `Host` header is then ignored;
+    /// otherwise the `Host` header does (§3.2). `None`: neither does.
+    pub fn authority(&self) -> Option<&str> {
+        match split_absolute(&self.target) {
+            Some((authority, _)) => Some(authority),
+            None => self.header("Host").filter(|host| !host.is_empty()),
+        }
+    }
+}
+
+/// A target in absolute form, `http://host:port/path?query` (or `https`),
+/// split into its authority and the rest (`/path?query`, or nothing).
+fn split_absolute(target: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = target.split_once("://")?;
+    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+        return None;
+    }
+    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    Some(rest.split_at(end))
 }
 
 /// Parse a request head from the start of `bytes`.
@@ -510,6 +538,37 @@ mod tests {
         let two = b"GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n";
         let error = malformed("more than one Host header");
         assert_eq!(parse_request(two), Err(error));
+    }
+
+    /// RFC 9112 §3.2.2: a target in absolute form names the server, and
+    /// the Host header is then ignored; its path is the page asked for.
+    #[test]
+    fn a_target_in_absolute_form_names_the_server() {
+        let parse = |head: &str| parse_request(head.as_bytes()).unwrap().unwrap().0;
+        let plain = parse("GET /chat?room=1 HTTP/1.1\r\nHost: localhost:1222\r\n\r\n");
+        assert_eq!(
+            (plain.authority(), plain.path()),
+            (Some("localhost:1222"), "/chat")
+        );
+        let absolute = parse(
+            "GET http://evil.example:1222/chat?room=1 HTTP/1.1\r\nHost: localhost:1222\r\n\r\n",
+        );
+        assert_eq!(
+            (absolute.authority(), absolute.path()),
+            (Some("evil.example:1222"), "/chat")
+        );
+        let bare = parse("GET HTTPS://localhost:1222 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (bare.authority(), bare.path()),
+            (Some("localhost:1222"), "/")
+        );
+        let query = parse("GET http://localhost:1222?a=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert_eq!(
+            (query.authority(), query.path()),
+            (Some("localhost:1222"), "/")
+        );
+        let old = parse("GET / HTTP/1.0\r\n\r\n");
+        assert_eq!(old.authority(), None);
     }
 
     #[test]

@@ -133,6 +133,37 @@ fn a_host_that_does_not_name_this_server_is_refused() {
     assert!(server.wait_for_log("403 the Host header does not name this server"));
 }
 
+/// A target in absolute form (`GET http://host:port/ HTTP/1.1`) names the
+/// server itself, and the Host header is then ignored (RFC 9112 §3.2.2):
+/// it is the target that must name this server. The page it names is
+/// served as any other. Would fail if the Host header were checked instead
+/// (an absolute target naming another server got 101 and 200), or if its
+/// path were looked up whole (404).
+#[test]
+fn a_target_in_absolute_form_must_name_this_server() {
+    let server = Server::echo(&[]);
+    let ours = server.addr.to_string();
+    let status = |target: &str, upgrade: bool| {
+        let request = match upgrade {
+            true => {
+                handshake_request(server.addr, "").replacen("GET /", &format!("GET {target}"), 1)
+            }
+            false => format!("GET {target} HTTP/1.1\r\nHost: {ours}\r\n\r\n"),
+        };
+        let mut client = Client::raw(server.connect());
+        let head = client.handshake(&request);
+        head[9..12].parse::<u16>().expect("a status code")
+    };
+    let port = server.addr.port();
+    let evil = format!("http://evil.example:{port}/");
+    assert_eq!(status(&evil, true), 403);
+    assert_eq!(status(&evil, false), 421);
+    let own = format!("http://localhost:{port}/");
+    assert_eq!(status(&own, true), 101);
+    assert_eq!(status(&own, false), 200);
+    assert_eq!(status(&format!("{own}socket_client.html"), false), 200);
+}
+
 /// `--allowed-host` adds a name (on any port: behind a proxy the Host
 /// carries the proxy's); `*` answers any Host.
 #[test]

@@ -179,8 +179,8 @@ pub struct Client {
     pub peer: SocketAddr,
     /// Where the connection is in its life.
     state: State,
-    /// How many more lines this client's address may make the server log
-    /// (shared with its other connections).
+    /// How much more its address may make the server log, in bytes
+    /// (`console::LogBudget`, shared with its other connections).
     log_budget: Rc<RefCell<LogBudget>>,
     /// The flags, limits included, fixed when the client was accepted.
     config: Rc<Config>,
@@ -611,12 +611,6 @@ impl Client {
         console::log_within(&self.log_budget, address, now, level, target, || {
             line(&self.id)
         });
-    }
-
-    /// The log budget this client shares with its address's other
-    /// connections.
-    pub fn log_budget(&self) -> &Rc<RefCell<LogBudget>> {
-        &self.log_budget
     }
 
     /// The peer's close frame arrived (§5.5.1, §7.1.2).

@@ -154,6 +154,9 @@ pub const BYTES_PER_SECOND: i64 = 2 * 1024;
 const PREFIX_BYTES: usize = 56;
 const INDENT_BYTES: usize = 4;
 
+/// The time one byte of budget takes to earn back.
+const TICK: Duration = Duration::from_nanos(1_000_000_000 / BYTES_PER_SECOND as u64);
+
 /// One peer's allowance of log output: [`BYTES_AT_ONCE`], then
 /// [`BYTES_PER_SECOND`] (a token bucket). Every line a peer can cause
 /// spends it: a connection's comings and goings, each message, each block
@@ -223,14 +226,14 @@ impl LogBudget {
 
     /// Add what the time since the last refill has earned.
     fn refill(&mut self, now: Instant) {
-        let tick = Duration::from_secs(1) / BYTES_PER_SECOND as u32;
-        let earned = now.saturating_duration_since(self.refilled).as_nanos() / tick.as_nanos();
-        let earned = i64::try_from(earned).unwrap_or(i64::MAX);
+        let ticks = now.saturating_duration_since(self.refilled).as_nanos() / TICK.as_nanos();
+        let earned = i64::try_from(ticks).unwrap_or(i64::MAX);
         if self.left.saturating_add(earned) >= BYTES_AT_ONCE {
             (self.left, self.refilled) = (BYTES_AT_ONCE, now);
         } else {
+            // Less than a burst and one line's debt: far below u32::MAX.
             self.left += earned;
-            self.refilled += tick * earned as u32;
+            self.refilled += TICK * u32::try_from(earned).unwrap_or(u32::MAX);
         }
     }
 }

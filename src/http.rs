@@ -121,20 +121,37 @@ impl Request {
     pub fn authority(&self) -> Option<&str> {
         match split_absolute(&self.target) {
             Some((authority, _)) => Some(authority),
-            None => self.header("Host").filter(|host| !host.is_empty()),
+            None => self.header("Host"),
         }
     }
 }
 
-/// A target in absolute form, `http://host:port/path?query` (or `https`),
-/// split into its authority and the rest (`/path?query`, or nothing).
+/// A target in absolute form, `http://host:port/path?query` (any scheme),
+/// split into its authority and the rest (`/path?query`, or nothing). A
+/// target in origin form starts with `/`.
 fn split_absolute(target: &str) -> Option<(&str, &str)> {
-    let (scheme, rest) = target.split_once("://")?;
-    if !scheme.eq_ignore_ascii_case("http") && !scheme.eq_ignore_ascii_case("https") {
+    if target.starts_with('/') {
         return None;
     }
-    let end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (_scheme, rest) = target.split_once("://")?;
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     Some(rest.split_at(end))
+}
+
+/// A target in absolute form must be a URL this server could answer: RFC
+/// 6455 §4.1 allows an `http` or `https` one in a handshake (a page takes
+/// the same), RFC 9110 §4.2.1 rejects one without a host, and §4.2.4 treats
+/// one with a user name (`http://user@host/`) as an error.
+fn check_absolute(target: &str) -> Result<(), Refusal> {
+    let Some((authority, _)) = split_absolute(target) else {
+        return Ok(());
+    };
+    let scheme = target.split("://").next().unwrap_or("");
+    let web = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    if !web || authority.is_empty() || authority.contains('@') {
+        return Err(malformed("a target URL must be http(s)://host[:port]/path"));
+    }
+    Ok(())
 }
 
 /// Parse a request head from the start of `bytes`.
@@ -244,6 +261,7 @@ fn parse_request_line(line: &[u8]) -> Result<(&str, &str, &str), Refusal> {
             if is_token(method) && is_target(target) =>
         {
             check_version(version)?;
+            check_absolute(target)?;
             Ok((method, target, version))
         }
         _ => Err(refusal),
@@ -569,6 +587,23 @@ mod tests {
         );
         let old = parse("GET / HTTP/1.0\r\n\r\n");
         assert_eq!(old.authority(), None);
+        // An empty Host names no server, and is not forgotten as none.
+        let empty = parse("GET / HTTP/1.1\r\nHost: \r\n\r\n");
+        assert_eq!(empty.authority(), Some(""));
+        // Not a URL this server could answer: no host, a user name, a
+        // scheme that is not the web's (RFC 6455 §4.1: http or https).
+        for target in [
+            "http:///chat",
+            "http://me@localhost:1222/",
+            "ws://localhost:1222/",
+        ] {
+            let head = format!("GET {target} HTTP/1.1\r\nHost: localhost:1222\r\n\r\n");
+            assert_eq!(
+                parse_request(head.as_bytes()).unwrap_err().status,
+                400,
+                "{target}"
+            );
+        }
     }
 
     #[test]

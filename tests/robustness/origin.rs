@@ -127,9 +127,10 @@ fn a_host_that_does_not_name_this_server_is_refused() {
         assert_eq!(status_for_host(&server, &ours, Some(&origin), true), 101);
         assert_eq!(status_for_host(&server, &ours, None, false), 200);
     }
-    // Our name, another port: another server.
+    // Our name, another port: another server. An empty Host: none.
     let other_port = format!("127.0.0.1:{}", port ^ 1);
     assert_eq!(status_for_host(&server, &other_port, None, false), 421);
+    assert_eq!(status_for_host(&server, "", None, false), 421);
     assert!(server.wait_for_log("403 the Host header does not name this server"));
 }
 
@@ -162,6 +163,14 @@ fn a_target_in_absolute_form_must_name_this_server() {
     assert_eq!(status(&own, true), 101);
     assert_eq!(status(&own, false), 200);
     assert_eq!(status(&format!("{own}socket_client.html"), false), 200);
+    // Not a URL this server could answer (RFC 6455 §4.1, RFC 9110 §4.2).
+    for target in [
+        format!("ws://localhost:{port}/"),
+        format!("http://me@localhost:{port}/"),
+        "http:///".to_string(),
+    ] {
+        assert_eq!(status(&target, true), 400, "{target}");
+    }
 }
 
 /// `--allowed-host` adds a name (on any port: behind a proxy the Host

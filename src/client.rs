@@ -1601,15 +1601,19 @@ mod tests {
         );
     }
 
-    #[test]
-    fn a_fragmented_message_must_end_in_time_too() {
-        let t0 = Instant::now();
-        let slow = Limits {
+    /// A 30 s message timeout and no idle timer: only the message clock runs.
+    fn message_clock_only() -> Limits {
+        Limits {
             message_timeout: Some(secs(30.0)),
             idle_timeout: None,
             ..limits()
-        };
-        let mut client = open(slow, t0);
+        }
+    }
+
+    #[test]
+    fn a_fragmented_message_must_end_in_time_too() {
+        let t0 = Instant::now();
+        let mut client = open(message_clock_only(), t0);
         client.receive_data(&client_frame(0x01, b"never"), t0);
         assert_eq!(client.next_message(t0), None);
         for i in 1..6 {
@@ -1625,12 +1629,7 @@ mod tests {
     #[test]
     fn messages_that_keep_coming_whole_never_time_out() {
         let t0 = Instant::now();
-        let slow = Limits {
-            message_timeout: Some(secs(30.0)),
-            idle_timeout: None,
-            ..limits()
-        };
-        let mut client = open(slow, t0);
+        let mut client = open(message_clock_only(), t0);
         for second in 0..100 {
             let now = t0 + secs(second as f64);
             client.on_timeout(now);

@@ -176,6 +176,16 @@ pub fn cpu_time(pid: u32) -> Duration {
     Duration::from_secs_f64(ticks as f64 / clock_ticks_per_second() as f64)
 }
 
+/// The CPU time a process uses while the test waits one second, and that
+/// second as measured: a server with nothing to do uses next to none.
+#[cfg(target_os = "linux")]
+pub fn cpu_in_a_second(pid: u32) -> (Duration, Duration) {
+    let cpu_before = cpu_time(pid);
+    let start = std::time::Instant::now();
+    std::thread::sleep(Duration::from_secs(1));
+    (cpu_time(pid) - cpu_before, start.elapsed())
+}
+
 /// `sysconf(_SC_CLK_TCK)`, the unit of `/proc/PID/stat` times; asked of
 /// `getconf` so the tests need no C bindings. It is 100 on every Linux
 /// architecture we know of, which is the fallback.

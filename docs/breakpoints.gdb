@@ -7,8 +7,8 @@ set confirm off
 # it avoids that.
 set print finish off
 # 1. The handshake: the PHP's handshake() (socket_server.php line 128).
-break socket_server::handshake::handshake
+break socket_server::protocol::handshake::handshake
 # 2. The accept key: the PHP's lines 148-149.
-break socket_server::handshake::accept_key
+break socket_server::protocol::handshake::accept_key
 # 3. Unmasking a frame's payload: the PHP's unmask() (line 76).
-break socket_server::frame::unmask
+break socket_server::protocol::frame::unmask

@@ -4,7 +4,7 @@
 //! `$port`. Everything else it left unbounded; here the limits that keep one
 //! client from hurting the others are gathered in [`Limits`].
 
-use crate::poll::Kind;
+use crate::server::poll::Kind;
 use std::path::PathBuf;
 use std::time::Duration;
 

@@ -7,7 +7,7 @@
 #![deny(unsafe_code)]
 
 use socket_server::config::{self, Command};
-use socket_server::{console, poll, server::Server};
+use socket_server::server::{console, poll, Server};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

@@ -62,7 +62,7 @@ fn main() {
         .position(|a| a == "--only")
         .and_then(|i| args.get(i + 1));
     let wanted = |case: &str| only.is_none_or(|o| o == case);
-    socket_server::poll::raise_descriptor_limit();
+    socket_server::server::poll::raise_descriptor_limit();
     describe_machine();
     if wanted("echo") {
         echo_matrix(plan);

@@ -3,7 +3,7 @@
 //! RFC's sample key, masked client frames, and readings of a process's CPU
 //! time and memory from `/proc`.
 
-use socket_server::frame::{self, OpCode};
+use socket_server::protocol::frame::{self, OpCode};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -362,7 +362,7 @@ impl Drop for Holder {
 
 /// The holder's side: open the connections, say so, and wait to be killed.
 pub fn hold(addr: &str, count: &str) {
-    socket_server::poll::raise_descriptor_limit();
+    socket_server::server::poll::raise_descriptor_limit();
     let addr: SocketAddr = addr.parse().expect("an address");
     let count: usize = count.parse().expect("a count");
     let held = connect_many(addr, count);

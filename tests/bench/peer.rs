@@ -18,7 +18,7 @@ const STACK: usize = 256 << 10;
 
 /// Run the peer server named `kind` ("echo" or "chat") until killed.
 pub fn serve(kind: &str) {
-    socket_server::poll::raise_descriptor_limit();
+    socket_server::server::poll::raise_descriptor_limit();
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
     let addr = listener.local_addr().expect("address");
     println!("listening on ws://{addr}");

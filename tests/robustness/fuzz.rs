@@ -29,15 +29,15 @@
 
 use crate::common::*;
 use crate::support::*;
-use socket_server::access;
-use socket_server::buffers::{Inbox, Total};
-use socket_server::client::{Client, Happening, State};
-use socket_server::close::{self, CloseFrame, Violation};
 use socket_server::config::Config;
-use socket_server::console::LogBudget;
-use socket_server::frame;
-use socket_server::http::{self, MAX_REQUEST_HEAD};
-use socket_server::protocol::{Event, Message, MessageReader};
+use socket_server::protocol::access;
+use socket_server::protocol::buffers::{Inbox, Total};
+use socket_server::protocol::close::{self, CloseFrame, Violation};
+use socket_server::protocol::frame;
+use socket_server::protocol::http::{self, MAX_REQUEST_HEAD};
+use socket_server::protocol::reader::{Event, Message, MessageReader};
+use socket_server::server::client::{Client, Happening, State};
+use socket_server::server::console::LogBudget;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
@@ -437,7 +437,7 @@ fn host_allowed_answers_only_this_servers_names() {
 
 /// A folder of pages whose sizes sit on both sides of `www::CHUNK`.
 fn pages() -> (std::path::PathBuf, Vec<(&'static str, Vec<u8>)>) {
-    let chunk = socket_server::www::CHUNK;
+    let chunk = socket_server::server::www::CHUNK;
     let files: Vec<(&'static str, Vec<u8>)> = vec![
         ("empty.txt", Vec::new()),
         ("one.txt", b"x".to_vec()),
@@ -494,7 +494,7 @@ fn serving_files_streams_exactly_the_file_and_nothing_else() {
             return;
         };
         let method = *rng.pick(&["GET", "HEAD", "POST"]);
-        let request = socket_server::http::Request {
+        let request = socket_server::protocol::http::Request {
             method: method.into(),
             target: target.clone(),
             version: "HTTP/1.1".into(),
@@ -502,7 +502,7 @@ fn serving_files_streams_exactly_the_file_and_nothing_else() {
         };
         let wanted = target.split('?').next().unwrap_or("");
         let page = files.iter().find(|(name, _)| format!("/{name}") == wanted);
-        match (socket_server::www::serve(&root, &request), page) {
+        match (socket_server::server::www::serve(&root, &request), page) {
             (Err(refusal), _) if method == "POST" => assert_eq!(refusal.status, 405),
             (Err(refusal), None) => assert_eq!(refusal.status, 404, "{target:?}"),
             (Ok(served), Some((_, content))) => {
@@ -515,7 +515,7 @@ fn serving_files_streams_exactly_the_file_and_nothing_else() {
                     while !body.is_done() {
                         let before = sent.len();
                         body.read_into(&mut sent).unwrap();
-                        assert!(sent.len() - before <= socket_server::www::CHUNK);
+                        assert!(sent.len() - before <= socket_server::server::www::CHUNK);
                     }
                 }
                 let expected: &[u8] = if method == "GET" { content } else { &[] };

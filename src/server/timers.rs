@@ -18,7 +18,7 @@
 //! was last filed at (`Entry::filed`): an entry that does not match it is
 //! left over, and skipped (`Clients::take_due`).
 
-use crate::poll::Socket;
+use crate::server::poll::Socket;
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::time::Instant;

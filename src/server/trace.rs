@@ -12,10 +12,10 @@
 //! tracing is on, so nothing is formatted otherwise. Anything the peer sent
 //! goes through `console::escape`, so a trace cannot forge a log line.
 
-use crate::close;
-use crate::console::{escape, escape_up_to};
-use crate::frame::{Header, OpCode};
-use crate::handshake::AcceptKey;
+use crate::protocol::close;
+use crate::protocol::frame::{Header, OpCode};
+use crate::protocol::handshake::AcceptKey;
+use crate::server::console::{escape, escape_up_to};
 
 /// The `log` target of every trace block (`RUST_LOG` can name it too).
 pub const TARGET: &str = "socket_server::trace";

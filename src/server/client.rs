@@ -24,17 +24,17 @@
 //! deadline counts from, and `Client::timer` is the one function that
 //! turns a state into a deadline.
 
-use crate::access;
-use crate::buffers::{Inbox, Outbox, Total, KEEP_CAPACITY, MOVE_AT};
-use crate::close::{self, CloseFrame, Violation};
 use crate::config::{Config, Mode};
-use crate::console::{self, escape, escape_up_to, LogBudget};
-use crate::frame::{self, OpCode};
-use crate::handshake;
-use crate::http::{self, HeadSearch, Refusal, Request};
-use crate::protocol::{Event, Message, MessageReader};
-use crate::trace::{self, Seen};
-use crate::www;
+use crate::protocol::access;
+use crate::protocol::buffers::{Inbox, Outbox, Total, KEEP_CAPACITY, MOVE_AT};
+use crate::protocol::close::{self, CloseFrame, Violation};
+use crate::protocol::frame::{self, OpCode};
+use crate::protocol::handshake;
+use crate::protocol::http::{self, HeadSearch, Refusal, Request};
+use crate::protocol::reader::{Event, Message, MessageReader};
+use crate::server::console::{self, escape, escape_up_to, LogBudget};
+use crate::server::trace::{self, Seen};
+use crate::server::www;
 use log::Level::{Debug, Info, Warn};
 use std::cell::RefCell;
 use std::net::SocketAddr;
@@ -1033,7 +1033,7 @@ impl Drop for Client {
 mod tests {
     use super::*;
     use crate::config::Limits;
-    use crate::frame::tests::client_frame;
+    use crate::protocol::frame::tests::client_frame;
     use std::time::Duration;
 
     /// The tutorial's own request (its `Origin` is allowed below).

@@ -20,9 +20,9 @@
 //! `/nick NAME`, `/who`, `/help`, and the tutorial's commands (`/age`,
 //! `/bye`, ...), whose answers go to the one who asked.
 
-use crate::poll::Socket;
-use crate::protocol::Message;
-use crate::replies::{self, Clock, Reply};
+use crate::app::tutorial::{self, Clock, Reply};
+use crate::protocol::reader::Message;
+use crate::server::poll::Socket;
 use std::collections::BTreeMap;
 
 /// The longest nickname, in characters.
@@ -142,9 +142,9 @@ impl Room {
                 vec![Delivery::To(socket, who)]
             }
             "help" => reply(socket, &help()),
-            word if replies::COMMANDS.contains(&word) => {
+            word if tutorial::COMMANDS.contains(&word) => {
                 let asked = Message::Text(word.to_owned());
-                match replies::reply(crate::config::Mode::Tutorial, asked, clock) {
+                match tutorial::reply(crate::config::Mode::Tutorial, asked, clock) {
                     Reply::Send(answer) => reply(socket, &text_of(answer)),
                     Reply::SendAndClose(answer) => {
                         let mut deliveries = reply(socket, &text_of(answer));
@@ -234,7 +234,7 @@ fn error(socket: Socket, text: &str) -> Vec<Delivery> {
 }
 
 fn help() -> String {
-    let tutorial: Vec<String> = replies::COMMANDS.iter().map(|c| format!("/{c}")).collect();
+    let tutorial: Vec<String> = tutorial::COMMANDS.iter().map(|c| format!("/{c}")).collect();
     format!(
         "Type to talk to everyone. Commands: /nick NAME, /who, /help, {}.",
         tutorial.join(", ")

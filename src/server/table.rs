@@ -9,12 +9,12 @@
 //! keeps the clients in socket order, so a debugger session shows them in
 //! the same order every time.
 
-use crate::buffers::Total;
-use crate::client::{Client, State};
 use crate::config::{Config, Limits};
-use crate::console::{self, LogBudget};
-use crate::poll::{socket_of, Interest, Poller, Socket};
-use crate::timers::Timers;
+use crate::protocol::buffers::Total;
+use crate::server::client::{Client, State};
+use crate::server::console::{self, LogBudget};
+use crate::server::poll::{socket_of, Interest, Poller, Socket};
+use crate::server::timers::Timers;
 use log::Level::{Info, Warn};
 use std::cell::RefCell;
 use std::collections::{BTreeMap, HashMap, VecDeque};
@@ -398,7 +398,7 @@ mod tests {
         let (stream, addr) = listener.accept().unwrap();
         let socket = socket_of(&stream);
         let mut clients = Clients::new(1 << 20);
-        let mut poller = Poller::new(crate::poll::Kind::Poll).unwrap();
+        let mut poller = Poller::new(crate::server::poll::Kind::Poll).unwrap();
         let config = Rc::new(Config::default());
         let admission = Admission::Welcome;
         clients.connect(stream, addr, admission, &config, t0, &mut poller);

@@ -4,9 +4,9 @@
 //! Pure functions: a message (and the time) in, a reply out. The connection
 //! turns the reply into frames.
 
-use crate::calendar::{DateTime, WEEKDAYS};
 use crate::config::Mode;
-use crate::protocol::Message;
+use crate::protocol::calendar::{DateTime, WEEKDAYS};
+use crate::protocol::reader::Message;
 use std::time::{Duration, SystemTime};
 
 /// What to do after a message.

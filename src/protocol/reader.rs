@@ -18,11 +18,11 @@
 //! Data flows one way: bytes -> frames -> messages (here) -> replies
 //! (`replies.rs`) -> frames (`frame::encode`) -> bytes.
 
-use crate::buffers::{held, Inbox, KEEP_CAPACITY};
-use crate::close::{self, CloseFrame, Violation};
-use crate::frame::{self, Header, OpCode};
-use crate::trace::{self, Direction, Seen};
-use crate::utf8::Utf8Check;
+use crate::protocol::buffers::{held, Inbox, KEEP_CAPACITY};
+use crate::protocol::close::{self, CloseFrame, Violation};
+use crate::protocol::frame::{self, Header, OpCode};
+use crate::protocol::utf8::Utf8Check;
+use crate::server::trace::{self, Direction, Seen};
 
 /// A complete message from the peer, or one to send to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -365,7 +365,7 @@ fn keep(seen: &mut Option<Seen>, piece: &[u8], part: fn(&mut Seen) -> &mut Vec<u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::tests::client_frame;
+    use crate::protocol::frame::tests::client_frame;
 
     const LIMIT: usize = 1 << 20;
 

@@ -8,7 +8,7 @@
 //! the request is parsed once it is complete, from bytes that may have
 //! arrived in any number of reads.
 
-use crate::calendar::DateTime;
+use crate::protocol::calendar::DateTime;
 use std::time::SystemTime;
 
 /// The most we read before the blank line that ends a request head.

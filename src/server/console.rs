@@ -31,7 +31,7 @@ pub fn init(path: &Path, trace: bool) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if trace {
-        builder.filter_module(crate::trace::TARGET, log::LevelFilter::Trace);
+        builder.filter_module(crate::server::trace::TARGET, log::LevelFilter::Trace);
     }
     builder
         .format_timestamp_millis()
@@ -60,7 +60,7 @@ pub fn to_stderr(line: &str) {
 /// at most, each only when stderr says it has room for one.
 fn to_stderr_if_room(bytes: &[u8]) {
     for piece in bytes.chunks(4096) {
-        if !crate::poll::stderr_has_room() {
+        if !crate::server::poll::stderr_has_room() {
             return;
         }
         let _ = io::stderr().write_all(piece);

@@ -10,7 +10,7 @@
 //! [`CHUNK`] at a time, as the socket takes the bytes. So a file of any
 //! size costs one chunk of memory, and a `HEAD` reads none of it.
 
-use crate::http::{self, Refusal, Request};
+use crate::protocol::http::{self, Refusal, Request};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
@@ -91,10 +91,11 @@ pub fn serve(root: &Path, request: &Request) -> Result<Page, Refusal> {
         return Err(NOT_GET);
     }
     let path = resolve(root, request.path()).ok_or(NOT_FOUND)?;
-    let file = File::open(&path).map_err(|e| match crate::poll::out_of_descriptors(&e) {
-        true => NO_DESCRIPTORS,
-        false => NOT_FOUND,
-    })?;
+    let file =
+        File::open(&path).map_err(|e| match crate::server::poll::out_of_descriptors(&e) {
+            true => NO_DESCRIPTORS,
+            false => NOT_FOUND,
+        })?;
     let length = file.metadata().map_err(|_| NOT_FOUND)?.len();
     let headers = [
         ("Content-Type", content_type(&path)),

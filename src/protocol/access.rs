@@ -23,7 +23,7 @@
 //! `Request::authority`.)
 
 use crate::config::Config;
-use crate::http::Refusal;
+use crate::protocol::http::Refusal;
 
 /// The names that always mean this machine, besides the listen address.
 const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];

@@ -14,9 +14,9 @@
 //!   `Host` that does not name this server is a page that reached us by
 //!   DNS rebinding; `access.rs` holds both rules.
 
-use crate::access;
 use crate::config::Config;
-use crate::http::{self, Refusal, Request};
+use crate::protocol::access;
+use crate::protocol::http::{self, Refusal, Request};
 use base64::Engine;
 
 /// RFC 6455 §1.3: the fixed GUID appended to the client's key.
@@ -213,7 +213,7 @@ fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::parse_request;
+    use crate::protocol::http::parse_request;
 
     fn request(extra: &str) -> Request {
         let raw = format!(

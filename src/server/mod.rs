@@ -7,21 +7,29 @@
 //! touch a socket: the loop hands them the bytes it read, routes the
 //! messages they give back, and writes the bytes they want written.
 
-use crate::buffers::PIECES_PER_WRITE;
-use crate::client::{Happening, Step};
-use crate::clients::{self, Admission, Clients};
+pub mod client;
+pub mod console;
+#[allow(unsafe_code)]
+pub mod poll;
+pub mod table;
+pub mod timers;
+pub mod trace;
+pub mod www;
+
+use crate::app::room::{Delivery, Room};
+use crate::app::tutorial::{self, Clock, Reply};
 use crate::config::{Config, Mode};
-use crate::console;
-use crate::frame::{self, OpCode};
-use crate::poll::{self, socket_of, Interest, Poller, Ready, Socket};
-use crate::protocol::Message;
-use crate::replies::{self, Clock, Reply};
-use crate::room::{Delivery, Room};
+use crate::protocol::buffers::PIECES_PER_WRITE;
+use crate::protocol::frame::{self, OpCode};
+use crate::protocol::reader::Message;
+use client::{Happening, Step};
 use log::{info, warn};
+use poll::{socket_of, Interest, Poller, Ready, Socket};
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime};
+use table::{Admission, Clients};
 
 /// How much one `read()` takes (the PHP read 2048 bytes at a time). Room
 /// for a 64 KiB message and its header in one read: at 64 KiB, each such
@@ -85,7 +93,7 @@ impl Server {
         // Every client takes a file descriptor: let the process have all it
         // may, and say so if that is fewer than --max-clients needs.
         if let Some(descriptors) = poll::raise_descriptor_limit() {
-            let wanted = config.limits.max_clients as u64 + clients::OVERFLOW as u64 + 16;
+            let wanted = config.limits.max_clients as u64 + table::OVERFLOW as u64 + 16;
             if descriptors < wanted {
                 warn!(
                     "this process may have {descriptors} file descriptors, fewer than the {wanted} \
@@ -343,7 +351,7 @@ impl Server {
         let Happening::Message(message) = happening else {
             return;
         };
-        let reply = replies::reply(self.config.mode, message, self.clock(now));
+        let reply = tutorial::reply(self.config.mode, message, self.clock(now));
         let Some(client) = self.clients.client_mut(from) else {
             return;
         };
@@ -351,7 +359,7 @@ impl Server {
             Reply::Send(reply) => client.send(reply, now),
             Reply::SendAndClose(reply) => {
                 client.send(reply, now);
-                client.close(crate::close::NORMAL, "bye", now);
+                client.close(crate::protocol::close::NORMAL, "bye", now);
             }
         }
     }
@@ -403,7 +411,7 @@ impl Server {
             }
             Delivery::Close(socket) => {
                 if let Some(client) = self.clients.client_mut(socket) {
-                    client.close(crate::close::NORMAL, "bye", now);
+                    client.close(crate::protocol::close::NORMAL, "bye", now);
                 }
             }
             Delivery::Log(socket, line) => {

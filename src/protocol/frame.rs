@@ -25,7 +25,7 @@
 //! +-------------------------------- - - - - - - - - - - - - - - - +
 //! ```
 
-use crate::close::Violation;
+use crate::protocol::close::Violation;
 
 /// The opcodes RFC 6455 §5.2 defines. The others (0x3-0x7, 0xB-0xF) are
 /// reserved and rejected by [`parse_header`].

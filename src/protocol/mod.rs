@@ -1,0 +1,18 @@
+//! The protocol: RFC 6455 over bytes, with no I/O.
+//!
+//! Everything here is pure: bytes and the time (`now`, passed in) go in,
+//! bytes and events come out. No socket, no file, no log, no clock of its
+//! own, no flags: a limit arrives as a plain value. So every rule can be
+//! unit-tested with byte arrays and made-up instants, and a debugger that
+//! stops here has the whole input in view. It uses std, `sha1_smol` and
+//! `base64`, and nothing else of this crate (`tests/layers.rs` checks).
+
+pub mod access;
+pub mod buffers;
+pub mod calendar;
+pub mod close;
+pub mod frame;
+pub mod handshake;
+pub mod http;
+pub mod reader;
+pub mod utf8;

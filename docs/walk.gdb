@@ -29,7 +29,7 @@ finish
 print/c piece
 echo \n# The reply goes out; then the client's close frame arrives.\n
 delete
-break socket_server::server::client::Client::on_close_frame
+break socket_server::protocol::connection::Connection::on_close_frame
 continue
 print close
 echo \n# Stop the server as Ctrl-C would. (Breakpoints go first: a signal\n

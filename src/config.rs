@@ -4,7 +4,8 @@
 //! `$port`. Everything else it left unbounded; here the limits that keep one
 //! client from hurting the others are gathered in [`Limits`].
 
-use crate::server::poll::Kind;
+use crate::protocol::access::Policy;
+use crate::protocol::connection::Rules;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -15,8 +16,36 @@ pub enum Mode {
     Tutorial,
     /// Every message is sent back unchanged (for tests and benchmarks).
     Echo,
-    /// A chat room: every message goes to every client (`room.rs`).
+    /// A chat room: every message goes to every client (`app/room.rs`).
     Chat,
+}
+
+/// Which way the loop waits: `--poller`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PollerKind {
+    /// `epoll(7)`: the kernel keeps the list; a wait costs what is ready.
+    /// Linux only.
+    Epoll,
+    /// `poll(2)`: the whole list on every wait, as `socket_select` did.
+    Poll,
+}
+
+impl PollerKind {
+    /// epoll where there is one, else poll.
+    pub fn best() -> PollerKind {
+        if cfg!(target_os = "linux") {
+            PollerKind::Epoll
+        } else {
+            PollerKind::Poll
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PollerKind::Epoll => "epoll",
+            PollerKind::Poll => "poll",
+        }
+    }
 }
 
 /// Limits on what one client may cost the server.
@@ -87,8 +116,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// `--trace`: log every request, response and frame, dissected.
     pub trace: bool,
-    /// `--poller`: how the loop waits (`poll.rs`).
-    pub poller: Kind,
+    /// `--poller`: how the loop waits (`server/poll.rs`).
+    pub poller: PollerKind,
     pub limits: Limits,
 }
 
@@ -104,8 +133,35 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             trace: false,
-            poller: Kind::best(),
+            poller: PollerKind::best(),
             limits: Limits::default(),
+        }
+    }
+}
+
+impl Config {
+    /// Who may connect, as the handshake's rules read it
+    /// (`protocol/access.rs`).
+    pub fn policy(&self) -> Policy<'_> {
+        Policy {
+            address: &self.address,
+            port: self.port,
+            allowed_hosts: &self.allowed_hosts,
+            allowed_origins: &self.allowed_origins,
+        }
+    }
+
+    /// What one connection may take, as the protocol reads it.
+    pub fn rules(&self) -> Rules {
+        let limits = &self.limits;
+        Rules {
+            max_message_size: limits.max_message_size,
+            max_pending_output: limits.max_pending_output,
+            handshake_timeout: limits.handshake_timeout,
+            idle_timeout: limits.idle_timeout,
+            message_timeout: limits.message_timeout,
+            close_timeout: limits.close_timeout,
+            trace: self.trace,
         }
     }
 }
@@ -251,9 +307,9 @@ fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
         "--idle-timeout" => limits.idle_timeout = optional_seconds(flag, value)?,
         "--poller" => {
             config.poller = match value {
-                "epoll" if cfg!(target_os = "linux") => Kind::Epoll,
+                "epoll" if cfg!(target_os = "linux") => PollerKind::Epoll,
                 "epoll" => return Err("--poller: epoll is Linux only; use poll".into()),
-                "poll" => Kind::Poll,
+                "poll" => PollerKind::Poll,
                 _ => return Err(format!("--poller: '{value}' is not epoll or poll")),
             }
         }
@@ -361,8 +417,8 @@ mod tests {
         assert_eq!((limits.max_buffered, limits.message_timeout), (1000, None));
         assert!(run(&["--idle-timeout", "-5"]).is_err());
         assert!(run(&["--idle-timeout", "NaN"]).is_err());
-        assert_eq!(run(&["--poller", "poll"]).unwrap().poller, Kind::Poll);
-        assert_eq!(run(&[]).unwrap().poller, Kind::best());
+        assert_eq!(run(&["--poller", "poll"]).unwrap().poller, PollerKind::Poll);
+        assert_eq!(run(&[]).unwrap().poller, PollerKind::best());
     }
 
     #[test]

@@ -30,7 +30,9 @@ fn main() -> ExitCode {
     poll::catch_signals();
 
     let wanted = format!("{}:{}", config.address, config.port);
-    let mut server = match Server::bind(config) {
+    // What the server says: the tutorial's replies, the echo, or the room.
+    let app = socket_server::app::for_mode(config.mode, std::time::Instant::now());
+    let mut server = match Server::bind(config, app) {
         Ok(server) => server,
         Err(e) => {
             // The PHP logged "socket_bind() failed" and carried on regardless.

@@ -22,26 +22,51 @@
 
 use crate::app::tutorial::{self, Clock, Reply};
 use crate::protocol::reader::Message;
+use crate::server::app::{App, Delivery};
 use crate::server::poll::Socket;
 use std::collections::BTreeMap;
+use std::time::{Instant, SystemTime};
 
 /// The longest nickname, in characters.
 pub const MAX_NAME: usize = 20;
 
-/// Something the room wants sent.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Delivery {
-    /// A text for one member.
-    To(Socket, String),
-    /// A text for every member, the one it is about included.
-    All(String),
-    /// Close this member's connection (it said `/bye`), after what was
-    /// queued for it before.
-    Close(Socket),
-    /// A line for the log about this member: the loop writes it after the
-    /// member's id, within its address's budget, as every line a peer
-    /// causes (`Client::log`).
-    Log(Socket, String),
+/// `--mode chat`: the room, as the app the loop talks to.
+#[derive(Debug)]
+pub struct Chat {
+    room: Room,
+    /// When the server started, for the tutorial's `/age`.
+    started: Instant,
+}
+
+impl Chat {
+    pub fn new(started: Instant) -> Chat {
+        Chat {
+            room: Room::default(),
+            started,
+        }
+    }
+}
+
+impl App for Chat {
+    fn open(&mut self, who: Socket, id: &str) -> Vec<Delivery> {
+        self.room.join(who, id)
+    }
+
+    fn message(&mut self, from: Socket, message: Message, now: Instant) -> Vec<Delivery> {
+        let clock = Clock {
+            uptime: now.saturating_duration_since(self.started),
+            now: SystemTime::now(),
+        };
+        self.room.hear(from, message, clock)
+    }
+
+    fn close(&mut self, who: Socket) -> Vec<Delivery> {
+        self.room.leave(who)
+    }
+
+    fn members(&self) -> Vec<Socket> {
+        self.room.sockets().collect()
+    }
 }
 
 /// One member of the room.
@@ -94,7 +119,7 @@ impl Room {
             json(&member.name)
         );
         self.members.insert(socket, member);
-        vec![logged, Delivery::To(socket, welcome), Delivery::All(joined)]
+        vec![logged, to(socket, welcome), Delivery::All(joined)]
     }
 
     /// A member left (its connection closed or failed): the others hear.
@@ -139,7 +164,7 @@ impl Room {
             "nick" => self.rename(socket, rest.trim()),
             "who" => {
                 let who = format!(r#"{{"type":"who","members":{}}}"#, self.roll_call());
-                vec![Delivery::To(socket, who)]
+                vec![to(socket, who)]
             }
             "help" => reply(socket, &help()),
             word if tutorial::COMMANDS.contains(&word) => {
@@ -223,14 +248,19 @@ pub fn short_id(id: &str) -> &str {
     &id[id.len().saturating_sub(6)..]
 }
 
+/// A text for one member.
+fn to(socket: Socket, text: String) -> Delivery {
+    Delivery::To(socket, Message::Text(text))
+}
+
 fn reply(socket: Socket, text: &str) -> Vec<Delivery> {
     let reply = format!(r#"{{"type":"reply","text":{}}}"#, json(text));
-    vec![Delivery::To(socket, reply)]
+    vec![to(socket, reply)]
 }
 
 fn error(socket: Socket, text: &str) -> Vec<Delivery> {
     let error = format!(r#"{{"type":"error","text":{}}}"#, json(text));
-    vec![Delivery::To(socket, error)]
+    vec![to(socket, error)]
 }
 
 fn help() -> String {
@@ -280,6 +310,11 @@ mod tests {
         }
     }
 
+    /// A socket number, as the server would hand one to the room.
+    fn s(n: i32) -> Socket {
+        Socket::numbered(n)
+    }
+
     fn say(room: &mut Room, socket: Socket, text: &str) -> Vec<Delivery> {
         room.hear(socket, Message::Text(text.into()), clock())
     }
@@ -287,22 +322,22 @@ mod tests {
     /// A room with two members: alice (socket 5) and bob (socket 6).
     fn two() -> Room {
         let mut room = Room::default();
-        room.join(5, "6b11733f0a1111");
-        room.join(6, "6b11733f0b2222");
+        room.join(s(5), "6b11733f0a1111");
+        room.join(s(6), "6b11733f0b2222");
         room
     }
 
     #[test]
     fn a_newcomer_is_welcomed_and_everyone_hears() {
         let mut room = two();
-        let deliveries = room.join(7, "6b11733f0c3333");
+        let deliveries = room.join(s(7), "6b11733f0c3333");
         assert_eq!(
             deliveries,
             [
-                Delivery::Log(7, "joined the room as 0c3333".into()),
+                Delivery::Log(s(7), "joined the room as 0c3333".into()),
                 Delivery::To(
-                    7,
-                    r#"{"type":"welcome","id":"6b11733f0c3333","name":"0c3333","members":[{"id":"6b11733f0a1111","name":"0a1111"},{"id":"6b11733f0b2222","name":"0b2222"}]}"#.into()
+                    s(7),
+                    Message::Text(r#"{"type":"welcome","id":"6b11733f0c3333","name":"0c3333","members":[{"id":"6b11733f0a1111","name":"0a1111"},{"id":"6b11733f0b2222","name":"0b2222"}]}"#.into())
                 ),
                 Delivery::All(r#"{"type":"join","id":"6b11733f0c3333","name":"0c3333"}"#.into()),
             ]
@@ -314,7 +349,7 @@ mod tests {
     fn words_go_to_everyone_with_who_said_them() {
         let mut room = two();
         assert_eq!(
-            say(&mut room, 5, "hello \"bob\""),
+            say(&mut room, s(5), "hello \"bob\""),
             [Delivery::All(
                 r#"{"type":"message","id":"6b11733f0a1111","name":"0a1111","text":"hello \"bob\""}"#
                     .into()
@@ -326,62 +361,70 @@ mod tests {
     fn nicknames_are_checked_and_announced() {
         let mut room = two();
         assert_eq!(
-            say(&mut room, 5, "/nick alice"),
+            say(&mut room, s(5), "/nick alice"),
             [
-                Delivery::Log(5, "is now called alice".into()),
+                Delivery::Log(s(5), "is now called alice".into()),
                 Delivery::All(
                     r#"{"type":"nick","id":"6b11733f0a1111","old":"0a1111","new":"alice"}"#.into()
                 )
             ]
         );
-        let refused = |deliveries: Vec<Delivery>| matches!(&deliveries[..], [Delivery::To(6, text)] if text.contains(r#""type":"error""#));
-        assert!(refused(say(&mut room, 6, "/nick ALICE")), "taken");
-        room.join(7, "6b11733f0c3333");
-        assert!(refused(say(&mut room, 6, "/nick 0c3333")), "carol's name");
-        assert!(refused(say(&mut room, 6, "/nick")));
-        assert!(refused(say(&mut room, 6, "/nick bob smith")));
-        assert!(refused(say(&mut room, 6, "/nick <script>")));
+        let refused = |deliveries: Vec<Delivery>| matches!(&deliveries[..], [Delivery::To(who, Message::Text(text))] if *who == s(6) && text.contains(r#""type":"error""#));
+        assert!(refused(say(&mut room, s(6), "/nick ALICE")), "taken");
+        room.join(s(7), "6b11733f0c3333");
+        assert!(
+            refused(say(&mut room, s(6), "/nick 0c3333")),
+            "carol's name"
+        );
+        assert!(refused(say(&mut room, s(6), "/nick")));
+        assert!(refused(say(&mut room, s(6), "/nick bob smith")));
+        assert!(refused(say(&mut room, s(6), "/nick <script>")));
         assert!(refused(say(
             &mut room,
-            6,
+            s(6),
             &format!("/nick {}", "b".repeat(21))
         )));
-        let renamed = say(&mut room, 6, &format!("/nick {}", "β".repeat(20)));
+        let renamed = say(&mut room, s(6), &format!("/nick {}", "β".repeat(20)));
         assert!(matches!(
             &renamed[..],
-            [Delivery::Log(6, _), Delivery::All(_)]
+            [Delivery::Log(who, _), Delivery::All(_)] if *who == s(6)
         ));
-        let said = say(&mut room, 5, "hi");
+        let said = say(&mut room, s(5), "hi");
         assert!(matches!(&said[..], [Delivery::All(text)] if text.contains(r#""name":"alice""#)));
     }
 
     #[test]
     fn who_and_the_tutorials_commands_answer_the_one_who_asked() {
         let mut room = two();
-        let who = say(&mut room, 6, "/who");
+        let who = say(&mut room, s(6), "/who");
         assert!(
-            matches!(&who[..], [Delivery::To(6, text)] if text.starts_with(r#"{"type":"who","members":[{"#))
+            matches!(&who[..], [Delivery::To(who, Message::Text(text))] if *who == s(6) && text.starts_with(r#"{"type":"who","members":[{"#))
         );
         assert_eq!(
-            say(&mut room, 6, "/age"),
+            say(&mut room, s(6), "/age"),
             [Delivery::To(
-                6,
-                r#"{"type":"reply","text":"I have been running for 1 min 1 s."}"#.into()
+                s(6),
+                Message::Text(
+                    r#"{"type":"reply","text":"I have been running for 1 min 1 s."}"#.into()
+                )
             )]
         );
         assert_eq!(
-            say(&mut room, 6, "/bye"),
+            say(&mut room, s(6), "/bye"),
             [
-                Delivery::To(6, r#"{"type":"reply","text":"Goodbye!"}"#.into()),
-                Delivery::Close(6)
+                Delivery::To(
+                    s(6),
+                    Message::Text(r#"{"type":"reply","text":"Goodbye!"}"#.into())
+                ),
+                Delivery::Close(s(6))
             ]
         );
-        let unknown = say(&mut room, 6, "/frobnicate");
+        let unknown = say(&mut room, s(6), "/frobnicate");
         assert!(
-            matches!(&unknown[..], [Delivery::To(6, text)] if text.contains("unknown command"))
+            matches!(&unknown[..], [Delivery::To(who, Message::Text(text))] if *who == s(6) && text.contains("unknown command"))
         );
         assert!(
-            matches!(&say(&mut room, 6, "/help")[..], [Delivery::To(6, text)] if text.contains("/nick NAME"))
+            matches!(&say(&mut room, s(6), "/help")[..], [Delivery::To(who, Message::Text(text))] if *who == s(6) && text.contains("/nick NAME"))
         );
     }
 
@@ -389,14 +432,14 @@ mod tests {
     fn a_leaver_is_announced_once() {
         let mut room = two();
         assert_eq!(
-            room.leave(6),
+            room.leave(s(6)),
             [
-                Delivery::Log(6, "left the room".into()),
+                Delivery::Log(s(6), "left the room".into()),
                 Delivery::All(r#"{"type":"leave","id":"6b11733f0b2222","name":"0b2222"}"#.into())
             ]
         );
-        assert_eq!(room.leave(6), []);
-        assert_eq!(say(&mut room, 6, "anyone?"), []);
+        assert_eq!(room.leave(s(6)), []);
+        assert_eq!(say(&mut room, s(6), "anyone?"), []);
         assert_eq!(room.len(), 1);
     }
 

@@ -1,13 +1,80 @@
 //! What the server says back: the PHP's `"You have entered: ".$decoded_data`,
 //! plus the commands the tutorial's page lists but its server never had.
 //!
-//! Pure functions: a message (and the time) in, a reply out. The connection
-//! turns the reply into frames.
+//! [`reply`] is a pure function: a message (and the time) in, a reply out.
+//! [`Tutorial`] and [`Echo`] are the apps of `--mode tutorial` and `--mode
+//! echo`: each answers the one who spoke, and only that one.
 
+use super::nothing;
 use crate::config::Mode;
 use crate::protocol::calendar::{DateTime, WEEKDAYS};
 use crate::protocol::reader::Message;
-use std::time::{Duration, SystemTime};
+use crate::server::app::{App, Delivery};
+use crate::server::poll::Socket;
+use std::time::{Duration, Instant, SystemTime};
+
+/// `--mode tutorial`: the PHP's answers.
+#[derive(Debug)]
+pub struct Tutorial {
+    /// When the server started, for the `age` command.
+    started: Instant,
+}
+
+impl Tutorial {
+    pub fn new(started: Instant) -> Tutorial {
+        Tutorial { started }
+    }
+}
+
+impl App for Tutorial {
+    fn open(&mut self, _: Socket, _: &str) -> Vec<Delivery> {
+        nothing()
+    }
+
+    /// The PHP's `socket_write($client, encode("You have entered:
+    /// ".$decoded_data))` (line 63), and the commands.
+    fn message(&mut self, from: Socket, message: Message, now: Instant) -> Vec<Delivery> {
+        let clock = Clock {
+            uptime: now.saturating_duration_since(self.started),
+            now: SystemTime::now(),
+        };
+        match reply(Mode::Tutorial, message, clock) {
+            Reply::Send(answer) => vec![Delivery::To(from, answer)],
+            Reply::SendAndClose(answer) => vec![Delivery::To(from, answer), Delivery::Close(from)],
+        }
+    }
+
+    fn close(&mut self, _: Socket) -> Vec<Delivery> {
+        nothing()
+    }
+
+    fn members(&self) -> Vec<Socket> {
+        Vec::new()
+    }
+}
+
+/// `--mode echo`: every message back as it came, text as text and binary
+/// as binary (for tests and benchmarks).
+#[derive(Debug)]
+pub struct Echo;
+
+impl App for Echo {
+    fn open(&mut self, _: Socket, _: &str) -> Vec<Delivery> {
+        nothing()
+    }
+
+    fn message(&mut self, from: Socket, message: Message, _: Instant) -> Vec<Delivery> {
+        vec![Delivery::To(from, message)]
+    }
+
+    fn close(&mut self, _: Socket) -> Vec<Delivery> {
+        nothing()
+    }
+
+    fn members(&self) -> Vec<Socket> {
+        Vec::new()
+    }
+}
 
 /// What to do after a message.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -22,8 +22,22 @@
 //! URL names its server there instead, and its `Host` header is ignored:
 //! `Request::authority`.)
 
-use crate::config::Config;
-use crate::protocol::http::Refusal;
+use super::http::Refusal;
+
+/// Who may connect: the values of the flags the two rules read. A view of
+/// the server's flags (`Config::policy`), so that these rules need no more
+/// than plain values.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// The address the server listens on (`--address`).
+    pub address: &'a str,
+    /// The port it listens on.
+    pub port: u16,
+    /// `--allowed-host`: more names for this server.
+    pub allowed_hosts: &'a [String],
+    /// `--allowed-origin`: pages from other sites that may connect.
+    pub allowed_origins: &'a [String],
+}
 
 /// The names that always mean this machine, besides the listen address.
 const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
@@ -42,19 +56,19 @@ pub const WRONG_HOST_SOCKET: Refusal =
 /// name given with `--allowed-host` counts with any port, unless it gives
 /// one (`chat.lan:8080`): behind a reverse proxy, the `Host` carries the
 /// proxy's port, not ours.
-pub fn host_allowed(host: &str, config: &Config) -> bool {
+pub fn host_allowed(host: &str, policy: &Policy) -> bool {
     let Some((name, port)) = split_host(host) else {
         return false;
     };
-    let listen = bracketed(&config.address);
+    let listen = bracketed(policy.address);
     let built_in = LOOPBACK_NAMES.iter().copied().chain([listen.as_str()]);
-    let ours = |n: &str| port == config.port && n.eq_ignore_ascii_case(name);
+    let ours = |n: &str| port == policy.port && n.eq_ignore_ascii_case(name);
     let listed = |entry: &String| match entry.as_str() {
         "*" => true,
         entry if entry.eq_ignore_ascii_case(host) => true,
         entry => !has_port(entry) && entry.eq_ignore_ascii_case(name),
     };
-    built_in.into_iter().any(ours) || config.allowed_hosts.iter().any(listed)
+    built_in.into_iter().any(ours) || policy.allowed_hosts.iter().any(listed)
 }
 
 /// May a page from these `Origin`s talk to this server, whose `Host` the
@@ -68,13 +82,13 @@ pub fn host_allowed(host: &str, config: &Config) -> bool {
 /// - Otherwise, only a page this server served itself: `http://` (this
 ///   server speaks no TLS, so an `https` page is another origin) with the
 ///   same host and port as the `Host`, which must name this server.
-pub fn origin_allowed(origins: &[&str], host: &str, config: &Config) -> bool {
+pub fn origin_allowed(origins: &[&str], host: &str, policy: &Policy) -> bool {
     let origin = match origins {
         [] => return true,
         [origin] => *origin,
         _ => return false,
     };
-    let listed = config
+    let listed = policy
         .allowed_origins
         .iter()
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin));
@@ -86,7 +100,7 @@ pub fn origin_allowed(origins: &[&str], host: &str, config: &Config) -> bool {
     };
     scheme.eq_ignore_ascii_case("http")
         && same_authority(authority, host)
-        && host_allowed(host, config)
+        && host_allowed(host, policy)
 }
 
 /// The same host name (ignoring case) and port, once default ports are
@@ -131,16 +145,44 @@ fn bracketed(address: &str) -> String {
     }
 }
 
+/// The default flags' policy: `127.0.0.1:1222`, nobody else allowed.
+#[cfg(test)]
+pub const LOCAL: Policy<'static> = Policy {
+    address: "127.0.0.1",
+    port: 1222,
+    allowed_hosts: &[],
+    allowed_origins: &[],
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn config(port: u16, hosts: &[&str], origins: &[&str]) -> Config {
-        Config {
+    /// The flags a [`Policy`] is a view of.
+    struct Flags {
+        address: String,
+        port: u16,
+        allowed_hosts: Vec<String>,
+        allowed_origins: Vec<String>,
+    }
+
+    impl Flags {
+        fn policy(&self) -> Policy<'_> {
+            Policy {
+                address: &self.address,
+                port: self.port,
+                allowed_hosts: &self.allowed_hosts,
+                allowed_origins: &self.allowed_origins,
+            }
+        }
+    }
+
+    fn config(port: u16, hosts: &[&str], origins: &[&str]) -> Flags {
+        Flags {
+            address: "127.0.0.1".into(),
             port,
             allowed_hosts: hosts.iter().map(|h| h.to_string()).collect(),
             allowed_origins: origins.iter().map(|o| o.to_string()).collect(),
-            ..Config::default()
         }
     }
 
@@ -153,7 +195,7 @@ mod tests {
             "LOCALHOST:1222",
             "[::1]:1222",
         ] {
-            assert!(host_allowed(host, &ours), "{host}");
+            assert!(host_allowed(host, &ours.policy()), "{host}");
         }
         for host in [
             "evil.example:1222",
@@ -168,39 +210,43 @@ mod tests {
             "127.0.0.1:99999",
             "127.0.0.2:1222",
         ] {
-            assert!(!host_allowed(host, &ours), "{host}");
+            assert!(!host_allowed(host, &ours.policy()), "{host}");
         }
         // Port 80 is the default: a Host without a port means it.
-        assert!(host_allowed("localhost", &config(80, &[], &[])));
+        assert!(host_allowed("localhost", &config(80, &[], &[]).policy()));
     }
 
     #[test]
     fn the_listen_address_and_allowed_hosts_count_too() {
         let mut lan = config(1222, &["chat.lan"], &[]);
         lan.address = "192.168.1.5".into();
-        assert!(host_allowed("192.168.1.5:1222", &lan));
-        assert!(host_allowed("chat.lan:1222", &lan));
+        assert!(host_allowed("192.168.1.5:1222", &lan.policy()));
+        assert!(host_allowed("chat.lan:1222", &lan.policy()));
         // Behind a proxy, the Host carries the proxy's port.
-        assert!(host_allowed("chat.lan", &lan));
-        assert!(host_allowed("chat.lan:8080", &lan));
-        assert!(!host_allowed("other.lan:1222", &lan));
-        assert!(!host_allowed("192.168.1.5:80", &lan));
+        assert!(host_allowed("chat.lan", &lan.policy()));
+        assert!(host_allowed("chat.lan:8080", &lan.policy()));
+        assert!(!host_allowed("other.lan:1222", &lan.policy()));
+        assert!(!host_allowed("192.168.1.5:80", &lan.policy()));
         // An entry with a port allows that port only.
         let exact = config(1222, &["chat.lan:8080"], &[]);
-        assert!(host_allowed("CHAT.lan:8080", &exact));
-        assert!(!host_allowed("chat.lan", &exact));
+        assert!(host_allowed("CHAT.lan:8080", &exact.policy()));
+        assert!(!host_allowed("chat.lan", &exact.policy()));
         let mut v6 = config(1222, &[], &[]);
         v6.address = "::".into();
-        assert!(host_allowed("[::]:1222", &v6));
-        assert!(host_allowed("anything:1", &config(1222, &["*"], &[])));
+        assert!(host_allowed("[::]:1222", &v6.policy()));
+        assert!(host_allowed(
+            "anything:1",
+            &config(1222, &["*"], &[]).policy()
+        ));
     }
 
     #[test]
     fn origin_rules() {
         let ours = config(1222, &[], &[]);
         let host = "127.0.0.1:1222";
-        let allowed =
-            |origins: &[&str], host: &str, config: &Config| origin_allowed(origins, host, config);
+        let allowed = |origins: &[&str], host: &str, flags: &Flags| {
+            origin_allowed(origins, host, &flags.policy())
+        };
         assert!(allowed(&[], host, &ours));
         assert!(allowed(&["http://127.0.0.1:1222"], host, &ours));
         assert!(allowed(&["HTTP://127.0.0.1:1222"], host, &ours));

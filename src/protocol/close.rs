@@ -75,7 +75,8 @@ pub fn is_valid_on_wire(code: u16) -> bool {
 ///
 /// Most are rules of RFC 6455 a peer broke; each names the sentence it
 /// enforces, and the check lives next to that sentence (in `frame.rs` or
-/// `protocol.rs`). The last two are this server's limits (in `client.rs`).
+/// `reader.rs`). The last two are this server's limits (`--message-timeout`
+/// in `connection.rs`, `--max-buffered` in `server/client.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
     /// §5.2: RSV1-3 MUST be 0 unless an extension defines them (we negotiate none).

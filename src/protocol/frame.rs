@@ -108,29 +108,9 @@ pub fn parse_header(bytes: &[u8], require_mask: bool) -> Result<Option<Header>, 
         return Err(Violation::UnmaskedFrame);
     }
 
-    // §5.2: the 7-bit length, or 126 then 16 bits, or 127 then 64 bits, all
-    // in network byte order (big-endian). The PHP's `unmask()` skipped the
-    // right number of bytes but never read the long lengths, and its
-    // `encode()` wrote them in the wrong byte order.
-    let (payload_len, len_bytes) = match second & 0x7F {
-        126 => match bytes.get(2..4) {
-            None => return Ok(None),
-            Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 2),
-        },
-        127 => match bytes.get(2..10) {
-            None => return Ok(None),
-            Some(b) => (u64::from_be_bytes(b.try_into().expect("8 bytes")), 8),
-        },
-        short => (u64::from(short), 0),
+    let Some((payload_len, len_bytes)) = payload_length(second, bytes)? else {
+        return Ok(None);
     };
-    // §5.2: "the most significant bit MUST be 0" in the 64-bit form.
-    if payload_len > i64::MAX as u64 {
-        return Err(Violation::LengthTooLarge);
-    }
-    // §5.2: "the minimal number of bytes MUST be used to encode the length".
-    if (len_bytes == 2 && payload_len < 126) || (len_bytes == 8 && payload_len <= 0xFFFF) {
-        return Err(Violation::NonMinimalLength);
-    }
     if opcode.is_control() && payload_len > 125 {
         return Err(Violation::ControlTooLong);
     }
@@ -153,6 +133,36 @@ pub fn parse_header(bytes: &[u8], require_mask: bool) -> Result<Option<Header>, 
         payload_len,
         header_len,
     }))
+}
+
+/// The payload length and how many bytes after the first two held it
+/// (0, 2 or 8); `Ok(None)` until they have all arrived.
+///
+/// §5.2: the 7-bit length, or 126 then 16 bits, or 127 then 64 bits, all
+/// in network byte order (big-endian). The PHP's `unmask()` skipped the
+/// right number of bytes but never read the long lengths, and its
+/// `encode()` wrote them in the wrong byte order.
+fn payload_length(second: u8, bytes: &[u8]) -> Result<Option<(u64, usize)>, Violation> {
+    let (payload_len, len_bytes) = match second & 0x7F {
+        126 => match bytes.get(2..4) {
+            None => return Ok(None),
+            Some(b) => (u64::from(u16::from_be_bytes([b[0], b[1]])), 2),
+        },
+        127 => match bytes.get(2..10) {
+            None => return Ok(None),
+            Some(b) => (u64::from_be_bytes(b.try_into().expect("8 bytes")), 8),
+        },
+        short => (u64::from(short), 0),
+    };
+    // §5.2: "the most significant bit MUST be 0" in the 64-bit form.
+    if payload_len > i64::MAX as u64 {
+        return Err(Violation::LengthTooLarge);
+    }
+    // §5.2: "the minimal number of bytes MUST be used to encode the length".
+    if (len_bytes == 2 && payload_len < 126) || (len_bytes == 8 && payload_len <= 0xFFFF) {
+        return Err(Violation::NonMinimalLength);
+    }
+    Ok(Some((payload_len, len_bytes)))
 }
 
 /// Undo the client's mask on payload bytes, in place (RFC 6455 §5.3).
@@ -351,7 +361,7 @@ pub(crate) mod tests {
     }
 
     /// A client frame: `first` is the whole first byte (FIN, RSV, opcode);
-    /// the payload is masked. Shared with the tests of `protocol.rs`.
+    /// the payload is masked. Shared with the tests of `reader.rs`.
     pub(crate) fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
         let mut frame = Vec::new();
         encode(&mut frame, OpCode::Binary, payload);

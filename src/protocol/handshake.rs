@@ -14,9 +14,8 @@
 //!   `Host` that does not name this server is a page that reached us by
 //!   DNS rebinding; `access.rs` holds both rules.
 
-use crate::config::Config;
-use crate::protocol::access;
-use crate::protocol::http::{self, Refusal, Request};
+use super::access::{self, Policy};
+use super::http::{self, Refusal, Request};
 use base64::Engine;
 
 /// RFC 6455 §1.3: the fixed GUID appended to the client's key.
@@ -88,14 +87,45 @@ const WRONG_VERSION: Refusal = Refusal::new(426, "only WebSocket version 13 is s
 const NOT_GET: Refusal = Refusal::new(405, "a WebSocket handshake must be a GET request")
     .with_headers(&[("Allow", "GET")]);
 
-fn refuse(status: u16, reason: &'static str) -> Result<Accepted, Refusal> {
+fn refuse<T>(status: u16, reason: &'static str) -> Result<T, Refusal> {
     Err(Refusal::new(status, reason))
 }
 
 /// Check a WebSocket request (§4.2.1) and build the answer (§4.2.2).
 ///
-/// `config` holds who may connect: see `access.rs`.
-pub fn handshake(request: &Request, config: &Config) -> Result<Accepted, Refusal> {
+/// `policy` says who may connect: see `access.rs`.
+pub fn handshake(request: &Request, policy: &Policy) -> Result<Accepted, Refusal> {
+    check_upgrade(request)?;
+    let key = check_version_and_key(request)?;
+    // The Host must name this server (DNS rebinding), and a browser's page
+    // must come from this server or an allowed origin (§10.2). (A target
+    // in absolute form names the server instead of the Host header:
+    // `Request::authority`.)
+    let host = request.authority().unwrap_or_default();
+    if !access::host_allowed(host, policy) {
+        return Err(access::WRONG_HOST_SOCKET);
+    }
+    let origins: Vec<&str> = request
+        .headers
+        .iter()
+        .filter(|(name, _)| name.eq_ignore_ascii_case("Origin"))
+        .map(|(_, value)| value.as_str())
+        .collect();
+    if !access::origin_allowed(&origins, host, policy) {
+        return refuse(403, "Origin not allowed");
+    }
+    let subprotocol = choose_subprotocol(request);
+    let accept_key = accept_key(key);
+    Ok(Accepted {
+        response: switching_protocols(&accept_key.accept, subprotocol),
+        subprotocol,
+        accept_key,
+    })
+}
+
+/// §4.2.1 items 1 to 4: a GET, over HTTP/1.1, naming a host, asking to
+/// upgrade to `websocket`; each header once, and no body.
+fn check_upgrade(request: &Request) -> Result<(), Refusal> {
     // §4.2.1 item 1: "An HTTP/1.1 or higher GET request".
     if request.method != "GET" {
         return Err(NOT_GET);
@@ -111,7 +141,6 @@ pub fn handshake(request: &Request, config: &Config) -> Result<Accepted, Refusal
     if request.header("Host").is_none_or(str::is_empty) {
         return refuse(400, "missing Host header");
     }
-    let host = request.authority().unwrap_or_default();
     // Items 3 and 4: `Upgrade: websocket` and `Connection: Upgrade`, both
     // case-insensitive, the second possibly in a list (`keep-alive, Upgrade`).
     if !request.has_token("Upgrade", "websocket") {
@@ -137,6 +166,12 @@ pub fn handshake(request: &Request, config: &Config) -> Result<Accepted, Refusal
     if has_body {
         return refuse(400, "a WebSocket handshake has no body");
     }
+    Ok(())
+}
+
+/// §4.2.1 items 5 and 6: version 13, and a key that is 16 random bytes in
+/// base64; the key, once both hold.
+fn check_version_and_key(request: &Request) -> Result<&str, Refusal> {
     // Item 6: "A |Sec-WebSocket-Version| header field, with a value of 13."
     // §4.4: any other version gets 426 and the version we do speak.
     match request.header("Sec-WebSocket-Version") {
@@ -151,27 +186,7 @@ pub fn handshake(request: &Request, config: &Config) -> Result<Accepted, Refusal
     if !is_valid_key(key) {
         return refuse(400, "Sec-WebSocket-Key is not 16 bytes in base64");
     }
-    // The Host must name this server (DNS rebinding), and a browser's page
-    // must come from this server or an allowed origin (§10.2).
-    if !access::host_allowed(host, config) {
-        return Err(access::WRONG_HOST_SOCKET);
-    }
-    let origins: Vec<&str> = request
-        .headers
-        .iter()
-        .filter(|(name, _)| name.eq_ignore_ascii_case("Origin"))
-        .map(|(_, value)| value.as_str())
-        .collect();
-    if !access::origin_allowed(&origins, host, config) {
-        return refuse(403, "Origin not allowed");
-    }
-    let subprotocol = choose_subprotocol(request);
-    let accept_key = accept_key(key);
-    Ok(Accepted {
-        response: switching_protocols(&accept_key.accept, subprotocol),
-        subprotocol,
-        accept_key,
-    })
+    Ok(key)
 }
 
 fn is_valid_key(key: &str) -> bool {
@@ -207,12 +222,13 @@ fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
     if let Some(protocol) = subprotocol {
         headers.push(("Sec-WebSocket-Protocol", protocol));
     }
-    http::response(101, &headers, b"")
+    http::switching_protocols(&headers)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::protocol::access::LOCAL;
     use crate::protocol::http::parse_request;
 
     fn request(extra: &str) -> Request {
@@ -239,7 +255,7 @@ mod tests {
     }
 
     fn status(request: &Request) -> u16 {
-        match handshake(request, &Config::default()) {
+        match handshake(request, &LOCAL) {
             Ok(_) => 101,
             Err(refusal) => refusal.status,
         }
@@ -268,7 +284,7 @@ mod tests {
 
     #[test]
     fn the_101_response_byte_for_byte() {
-        let accepted = handshake(&request(""), &Config::default()).unwrap();
+        let accepted = handshake(&request(""), &LOCAL).unwrap();
         let expected = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
                         Connection: Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
         assert_eq!(String::from_utf8(accepted.response).unwrap(), expected);
@@ -277,7 +293,7 @@ mod tests {
 
     #[test]
     fn chat_is_chosen_when_offered() {
-        let config = Config::default();
+        let config = LOCAL;
         let accepted = handshake(
             &request("Sec-WebSocket-Protocol: superchat, chat\r\n"),
             &config,
@@ -355,11 +371,8 @@ mod tests {
 
     #[test]
     fn version_426_names_the_version_we_speak() {
-        let refusal = handshake(
-            &with(&request(""), "Sec-WebSocket-Version", "8"),
-            &Config::default(),
-        );
-        let text = String::from_utf8(refusal.unwrap_err().response()).unwrap();
+        let refusal = handshake(&with(&request(""), "Sec-WebSocket-Version", "8"), &LOCAL);
+        let text = String::from_utf8(refusal.unwrap_err().response(std::time::UNIX_EPOCH)).unwrap();
         assert!(text.starts_with("HTTP/1.1 426 Upgrade Required\r\n"));
         assert!(text.contains("\r\nSec-WebSocket-Version: 13\r\n"));
         assert!(text.contains("\r\nUpgrade: websocket\r\n"));

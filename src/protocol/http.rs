@@ -8,7 +8,7 @@
 //! the request is parsed once it is complete, from bytes that may have
 //! arrived in any number of reads.
 
-use crate::protocol::calendar::DateTime;
+use super::calendar::DateTime;
 use std::time::SystemTime;
 
 /// The most we read before the blank line that ends a request head.
@@ -55,13 +55,13 @@ impl Refusal {
         Refusal { headers, ..self }
     }
 
-    /// The whole response: status line, headers, and the reason as a
-    /// one-line plain-text body.
-    pub fn response(&self) -> Vec<u8> {
+    /// The whole response, sent at `date`: status line, headers, and the
+    /// reason as a one-line plain-text body.
+    pub fn response(&self, date: SystemTime) -> Vec<u8> {
         let mut headers = vec![("Content-Type", "text/plain; charset=utf-8")];
         headers.extend_from_slice(self.headers);
         let body = format!("{} {}\n", self.status, self.reason);
-        response(self.status, &headers, body.as_bytes())
+        response(self.status, &headers, body.as_bytes(), date)
     }
 }
 
@@ -349,37 +349,56 @@ pub fn reason_phrase(status: u16) -> &'static str {
     }
 }
 
-/// Write a whole response: status line, headers, blank line, body.
+/// Write a whole response, sent at `date`: status line, headers, blank
+/// line, body.
 ///
 /// Every response but the 101 closes the connection afterwards, so it says
 /// so, always carries a `Content-Length`, and (RFC 9110 §6.6.1: a server
-/// with a clock MUST) a `Date`. The 101 stays byte for byte the PHP's.
-pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8]) -> Vec<u8> {
-    let mut bytes = response_head(status, headers, body.len() as u64);
+/// with a clock MUST) a `Date`. The time is passed in: this module has no
+/// clock of its own.
+pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8], date: SystemTime) -> Vec<u8> {
+    let mut bytes = response_head(status, headers, body.len() as u64, date);
     bytes.extend_from_slice(body);
     bytes
 }
 
 /// A response's head alone, for a body of `length` bytes that follows it
-/// (a file, sent as the socket takes it), or none (HEAD; the 101).
-pub fn response_head(status: u16, headers: &[(&str, &str)], length: u64) -> Vec<u8> {
+/// (a file, sent as the socket takes it), or none (HEAD).
+pub fn response_head(
+    status: u16,
+    headers: &[(&str, &str)],
+    length: u64,
+    date: SystemTime,
+) -> Vec<u8> {
+    let mut head = status_and_headers(status, headers);
+    let date = DateTime::from(date).http_date();
+    head.push_str(&format!("Date: {date}\r\nContent-Length: {length}\r\n"));
+    // Unless the caller said more (a 426 also lists Upgrade).
+    if !headers
+        .iter()
+        .any(|(n, _)| n.eq_ignore_ascii_case("Connection"))
+    {
+        head.push_str("Connection: close\r\n");
+    }
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// The 101 (RFC 6455 §4.2.2): byte for byte the PHP's, the status line and
+/// these headers alone: the connection stays open, and no body follows.
+pub fn switching_protocols(headers: &[(&str, &str)]) -> Vec<u8> {
+    let mut head = status_and_headers(101, headers);
+    head.push_str("\r\n");
+    head.into_bytes()
+}
+
+/// The status line and `headers`, each line ended by CRLF.
+fn status_and_headers(status: u16, headers: &[(&str, &str)]) -> String {
     let mut head = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
-    if status != 101 {
-        let date = DateTime::from(SystemTime::now()).http_date();
-        head.push_str(&format!("Date: {date}\r\nContent-Length: {length}\r\n"));
-        // Unless the caller said more (a 426 also lists Upgrade).
-        if !headers
-            .iter()
-            .any(|(n, _)| n.eq_ignore_ascii_case("Connection"))
-        {
-            head.push_str("Connection: close\r\n");
-        }
-    }
-    head.push_str("\r\n");
-    head.into_bytes()
+    head
 }
 
 #[cfg(test)]
@@ -608,7 +627,7 @@ mod tests {
 
     #[test]
     fn refusals_carry_length_and_close() {
-        let bytes = Refusal::new(404, "no such page").response();
+        let bytes = Refusal::new(404, "no such page").response(std::time::UNIX_EPOCH);
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.starts_with("HTTP/1.1 404 Not Found\r\n"));
         assert!(text.contains("Content-Length: 17\r\n"));
@@ -620,7 +639,7 @@ mod tests {
     #[test]
     fn refusals_add_their_own_headers() {
         const NOT_HERE: Refusal = Refusal::new(405, "no").with_headers(&[("Allow", "GET")]);
-        let text = String::from_utf8(NOT_HERE.response()).unwrap();
+        let text = String::from_utf8(NOT_HERE.response(std::time::UNIX_EPOCH)).unwrap();
         assert!(text.starts_with("HTTP/1.1 405 Method Not Allowed\r\n"));
         assert!(text.contains("\r\nAllow: GET\r\n"));
         assert!(text.contains("\r\nContent-Type: text/plain; charset=utf-8\r\n"));

@@ -10,19 +10,21 @@
 //! [`MessageReader::read_event`] takes the bytes waiting in a client's
 //! [`Inbox`] and walks through them: frame header, then payload pieces as
 //! they arrive (unmasked and checked at once, so nothing is allocated from a
-//! length the peer merely declared). It stops at the first thing the client
-//! record must act on, an [`Event`]: a whole message, a ping, a pong, a
-//! close, or a broken rule. What to answer, and when the connection ends,
-//! is the record's business (`client.rs`); this module only reads.
+//! length the peer merely declared). It stops at the first thing the
+//! connection must act on, an [`Incoming`]: a whole message, a ping, a
+//! pong, a close, or a broken rule. What to answer, and when the connection
+//! ends, is the connection's business (`connection.rs`); this module only
+//! reads.
 //!
-//! Data flows one way: bytes -> frames -> messages (here) -> replies
-//! (`replies.rs`) -> frames (`frame::encode`) -> bytes.
+//! Data flows one way: bytes -> frames -> messages (here) -> events
+//! (`connection.rs`) -> the app's answers (`src/app/`) -> frames
+//! (`frame::encode`) -> bytes.
 
 use crate::protocol::buffers::{held, Inbox, KEEP_CAPACITY};
 use crate::protocol::close::{self, CloseFrame, Violation};
 use crate::protocol::frame::{self, Header, OpCode};
+use crate::protocol::seen::Seen;
 use crate::protocol::utf8::Utf8Check;
-use crate::server::trace::{self, Direction, Seen};
 
 /// A complete message from the peer, or one to send to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,9 +33,9 @@ pub enum Message {
     Binary(Vec<u8>),
 }
 
-/// What the reader found, for the client record to act on.
+/// What the reader found, for the connection to act on.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
+pub enum Incoming {
     /// A whole text or binary message arrived (§5.6).
     Message(Message),
     /// A ping, with its application data: it wants a pong (§5.5.2).
@@ -126,8 +128,8 @@ impl MessageReader {
     /// its fragments share one number, control frames between them too),
     /// or a control frame. The next number once a frame's header has begun
     /// to arrive (`header_begun`) and nothing else is under way. The same
-    /// number for as long as the same thing is arriving: so the client
-    /// record can time how long each one takes, however the reads cut it.
+    /// number for as long as the same thing is arriving: so the connection
+    /// can time how long each one takes, however the reads cut it.
     pub fn arriving(&self, header_begun: bool) -> Option<u64> {
         if self.message.is_some() {
             Some(self.message_number)
@@ -171,7 +173,8 @@ impl MessageReader {
     }
 
     /// With `--trace`: the frames read whole since the last call, in order,
-    /// for the record to show (it shows them before it acts on an event).
+    /// for the connection to keep for the trace (it keeps them before it
+    /// acts on an event).
     pub fn seen_frames(&mut self) -> Vec<Seen> {
         std::mem::take(&mut self.seen)
     }
@@ -181,19 +184,19 @@ impl MessageReader {
     ///
     /// The bytes it uses are consumed from the inbox and unmasked in place;
     /// an unfinished frame header is left there for the next call. After an
-    /// [`Event::Failed`], stop calling.
-    pub fn read_event(&mut self, inbox: &mut Inbox) -> Option<Event> {
+    /// [`Incoming::Failed`], stop calling.
+    pub fn read_event(&mut self, inbox: &mut Inbox) -> Option<Incoming> {
         match self.read_frames(inbox) {
             Ok(event) => event,
             Err(violation) => {
                 self.discard();
-                Some(Event::Failed(violation))
+                Some(Incoming::Failed(violation))
             }
         }
     }
 
     /// The steps of `read_event`.
-    fn read_frames(&mut self, inbox: &mut Inbox) -> Result<Option<Event>, Violation> {
+    fn read_frames(&mut self, inbox: &mut Inbox) -> Result<Option<Incoming>, Violation> {
         loop {
             // 1. A new frame starts with its header.
             if self.frame.is_none() {
@@ -235,27 +238,21 @@ impl MessageReader {
                 }
                 self.check_size(0, header.payload_len)?;
                 self.message = Some(PartialMessage {
-                    text: header.opcode == OpCode::Text,
+                    text: matches!(header.opcode, OpCode::Text),
                     data: std::mem::take(&mut self.spare),
                     utf8: Utf8Check::default(),
                 });
             }
             OpCode::Close | OpCode::Ping | OpCode::Pong => self.control.clear(),
         }
-        if header.opcode != OpCode::Continuation {
+        if !matches!(header.opcode, OpCode::Continuation) {
             self.begun += 1;
         }
         if matches!(header.opcode, OpCode::Text | OpCode::Binary) {
             self.message_number = self.begun;
         }
-        let seen = self.trace.then(|| Seen {
-            direction: Direction::In,
-            header,
-            header_bytes: bytes.to_vec(),
-            wire: Vec::new(),
-            plain: Vec::new(),
-            text: !header.opcode.is_control() && self.message.as_ref().is_some_and(|m| m.text),
-        });
+        let text = !header.opcode.is_control() && self.message.as_ref().is_some_and(|m| m.text);
+        let seen = self.trace.then(|| Seen::incoming(header, bytes, text));
         self.frame = Some(IncomingFrame {
             header,
             received: 0,
@@ -283,11 +280,15 @@ impl MessageReader {
         };
         let wanted = frame.header.payload_len - frame.received;
         let piece = inbox.take(usize::try_from(wanted).unwrap_or(usize::MAX));
-        keep(&mut frame.seen, piece, |seen| &mut seen.wire);
+        if let Some(seen) = &mut frame.seen {
+            Seen::keep(&mut seen.wire, piece);
+        }
         if let Some(mask) = frame.header.mask {
             frame::unmask(piece, mask, frame.received);
         }
-        keep(&mut frame.seen, piece, |seen| &mut seen.plain);
+        if let Some(seen) = &mut frame.seen {
+            Seen::keep(&mut seen.plain, piece);
+        }
         frame.received += piece.len() as u64;
 
         if frame.header.opcode.is_control() {
@@ -316,13 +317,13 @@ impl MessageReader {
 
     /// A whole frame arrived: control frames are events at once; data
     /// frames are, when they finish a message (FIN set).
-    fn finish_frame(&mut self, header: Header) -> Result<Option<Event>, Violation> {
+    fn finish_frame(&mut self, header: Header) -> Result<Option<Incoming>, Violation> {
         match header.opcode {
-            OpCode::Ping => Ok(Some(Event::Ping(self.take_control()))),
-            OpCode::Pong => Ok(Some(Event::Pong(self.take_control()))),
+            OpCode::Ping => Ok(Some(Incoming::Ping(self.take_control()))),
+            OpCode::Pong => Ok(Some(Incoming::Pong(self.take_control()))),
             OpCode::Close => {
                 let close = close::parse_payload(&self.take_control())?;
-                Ok(Some(Event::Close(close)))
+                Ok(Some(Incoming::Close(close)))
             }
             OpCode::Text | OpCode::Binary | OpCode::Continuation if header.fin => {
                 self.finish_message().map(Some)
@@ -337,28 +338,18 @@ impl MessageReader {
     }
 
     /// The last frame of a message arrived (FIN set).
-    fn finish_message(&mut self) -> Result<Event, Violation> {
+    fn finish_message(&mut self) -> Result<Incoming, Violation> {
         // `start_frame` began a message for this frame or an earlier one.
         let Some(message) = self.message.take() else {
             return Err(Violation::UnexpectedContinuation);
         };
         if !message.text {
-            return Ok(Event::Message(Message::Binary(message.data)));
+            return Ok(Incoming::Message(Message::Binary(message.data)));
         }
         // §8.1: the text must be complete, too: not cut in a character.
         let text = message.utf8.finish(message.data);
         let text = text.map_err(|_| Violation::InvalidUtf8)?;
-        Ok(Event::Message(Message::Text(text)))
-    }
-}
-
-/// With `--trace`: keep the first bytes of a payload, up to `trace::KEPT`,
-/// in the part of `seen` that `part` picks.
-fn keep(seen: &mut Option<Seen>, piece: &[u8], part: fn(&mut Seen) -> &mut Vec<u8>) {
-    if let Some(seen) = seen {
-        let kept = part(seen);
-        let room = trace::KEPT.saturating_sub(kept.len());
-        kept.extend_from_slice(&piece[..piece.len().min(room)]);
+        Ok(Incoming::Message(Message::Text(text)))
     }
 }
 
@@ -372,13 +363,13 @@ mod tests {
     /// Feed `input` in pieces of `step` bytes, like reads from a socket, and
     /// collect every event; stop after a close or a failure, as the client
     /// record does.
-    fn run(input: &[u8], step: usize) -> Vec<Event> {
+    fn run(input: &[u8], step: usize) -> Vec<Incoming> {
         let mut reader = MessageReader::new(LIMIT, false);
         let (mut inbox, mut events) = (Inbox::default(), Vec::new());
         for piece in input.chunks(step.max(1)) {
             inbox.extend(piece);
             while let Some(event) = reader.read_event(&mut inbox) {
-                let last = matches!(event, Event::Close(_) | Event::Failed(_));
+                let last = matches!(event, Incoming::Close(_) | Incoming::Failed(_));
                 events.push(event);
                 if last {
                     return events;
@@ -388,8 +379,8 @@ mod tests {
         events
     }
 
-    fn text(s: &str) -> Event {
-        Event::Message(Message::Text(s.to_owned()))
+    fn text(s: &str) -> Incoming {
+        Incoming::Message(Message::Text(s.to_owned()))
     }
 
     #[test]
@@ -408,7 +399,7 @@ mod tests {
         input.extend(client_frame(0x89, b"are you there?"));
         input.extend(client_frame(0x80, b"lo"));
         for step in [1, 3, 1000] {
-            let ping = Event::Ping(b"are you there?".to_vec());
+            let ping = Incoming::Ping(b"are you there?".to_vec());
             assert_eq!(run(&input, step), vec![ping, text("Hello")]);
         }
     }
@@ -419,8 +410,8 @@ mod tests {
         input.extend(client_frame(0x82, b"two"));
         input.extend(client_frame(0x8A, b"unsolicited pong"));
         input.extend(client_frame(0x81, b""));
-        let binary = Event::Message(Message::Binary(b"two".to_vec()));
-        let pong = Event::Pong(b"unsolicited pong".to_vec());
+        let binary = Incoming::Message(Message::Binary(b"two".to_vec()));
+        let pong = Incoming::Pong(b"unsolicited pong".to_vec());
         assert_eq!(
             run(&input, input.len()),
             vec![text("one"), binary, pong, text("")]
@@ -435,7 +426,7 @@ mod tests {
             code: Some(1001),
             reason: "gone".into(),
         };
-        assert_eq!(run(&input, 4), vec![Event::Close(closed)]);
+        assert_eq!(run(&input, 4), vec![Incoming::Close(closed)]);
     }
 
     #[test]
@@ -459,7 +450,7 @@ mod tests {
         ];
         for (input, violation) in cases {
             let events = run(&[input.clone(), input].concat(), 1);
-            assert_eq!(events, vec![Event::Failed(violation)]);
+            assert_eq!(events, vec![Incoming::Failed(violation)]);
         }
     }
 
@@ -471,12 +462,12 @@ mod tests {
         // Header (6 bytes) plus two payload bytes: the 0xFF is already there.
         inbox.extend(&frame[..8]);
         let event = reader.read_event(&mut inbox);
-        assert_eq!(event, Some(Event::Failed(Violation::InvalidUtf8)));
+        assert_eq!(event, Some(Incoming::Failed(Violation::InvalidUtf8)));
     }
 
     #[test]
     fn too_big_fails_on_the_header_alone() {
-        let too_big = Some(Event::Failed(Violation::MessageTooBig { limit: 10 }));
+        let too_big = Some(Incoming::Failed(Violation::MessageTooBig { limit: 10 }));
         let mut reader = MessageReader::new(10, false);
         let mut inbox = Inbox::default();
         // A masked binary header declaring 2^40 bytes: nothing else follows.
@@ -500,7 +491,10 @@ mod tests {
         assert_eq!(inbox.unread(), &frame[..3]);
         inbox.extend(&frame[3..]);
         let event = reader.read_event(&mut inbox);
-        assert_eq!(event, Some(Event::Message(Message::Binary(vec![7; 300]))));
+        assert_eq!(
+            event,
+            Some(Incoming::Message(Message::Binary(vec![7; 300])))
+        );
         assert!(inbox.unread().is_empty());
     }
 }

@@ -21,6 +21,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+/// The `log` target of every `--trace` block (`RUST_LOG` can name it too).
+pub const TRACE_TARGET: &str = "socket_server::trace";
+
 /// How many bytes of a peer's data [`escape`] shows before it cuts.
 pub const SHOWN_BYTES: usize = 200;
 
@@ -31,7 +34,7 @@ pub fn init(path: &Path, trace: bool) {
     let mut builder =
         env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"));
     if trace {
-        builder.filter_module(crate::server::trace::TARGET, log::LevelFilter::Trace);
+        builder.filter_module(TRACE_TARGET, log::LevelFilter::Trace);
     }
     builder
         .format_timestamp_millis()

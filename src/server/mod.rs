@@ -3,10 +3,12 @@
 //! One thread, one loop, and every socket call of the program. Every socket
 //! is non-blocking, so no call can stall the loop on one client;
 //! `Poller::wait` (the PHP's `socket_select`: `epoll` or `poll`) sleeps
-//! until some socket is ready or some deadline is due. The client records (`client.rs`) never
-//! touch a socket: the loop hands them the bytes it read, routes the
-//! messages they give back, and writes the bytes they want written.
+//! until some socket is ready or some deadline is due. The client records
+//! (`server/client.rs`) never touch a socket: the loop hands them the bytes
+//! it read, hands the events they give back to the app (`server/app.rs`),
+//! and writes the bytes they want written.
 
+pub mod app;
 pub mod client;
 pub mod console;
 #[allow(unsafe_code)]
@@ -16,20 +18,19 @@ pub mod timers;
 pub mod trace;
 pub mod www;
 
-use crate::app::room::{Delivery, Room};
-use crate::app::tutorial::{self, Clock, Reply};
-use crate::config::{Config, Mode};
+use crate::config::Config;
 use crate::protocol::buffers::PIECES_PER_WRITE;
+use crate::protocol::close;
+use crate::protocol::connection::{Event, Step};
 use crate::protocol::frame::{self, OpCode};
-use crate::protocol::reader::Message;
-use client::{Happening, Step};
+use app::{App, Delivery};
 use log::{info, warn};
 use poll::{socket_of, Interest, Poller, Ready, Socket};
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener};
 use std::rc::Rc;
-use std::time::{Duration, Instant, SystemTime};
-use table::{Admission, Clients};
+use std::time::{Duration, Instant};
+use table::{Admission, Clients, Entry};
 
 /// How much one `read()` takes (the PHP read 2048 bytes at a time). Room
 /// for a 64 KiB message and its header in one read: at 64 KiB, each such
@@ -64,12 +65,12 @@ pub struct Server {
     master: TcpListener,
     /// The PHP's `$clients` and `$client_list`.
     clients: Clients,
-    /// Who is in the chat room (`--mode chat`).
-    room: Room,
+    /// What the server says: the tutorial's replies, the echo, or the
+    /// chat room (`src/app/`).
+    app: Box<dyn App>,
     /// Bytes queued for every member of the room and not yet written
     /// (see `deliver`).
     queued_for_room: usize,
-    started: Instant,
     /// The one buffer every read goes into: the PHP's `$data`.
     buffer: Vec<u8>,
     /// What the loop waits on: the PHP's `$sockets` array, kept up to date
@@ -77,6 +78,10 @@ pub struct Server {
     poller: Poller,
     /// What the last wait found ready (kept, to reuse its memory).
     ready: Vec<Ready>,
+    /// The listener's own socket, to tell it from the clients' in `ready`.
+    listener: Socket,
+    /// The clients changed since the last wait, to settle before the next.
+    changed: Vec<Socket>,
     /// Whether the poller watches the listener now (not while accepting is
     /// paused, or once we are stopping).
     listening: bool,
@@ -89,7 +94,7 @@ impl Server {
     /// The PHP's `socket_create`, `SO_REUSEADDR`, `socket_bind` and
     /// `socket_listen`: std's `TcpListener::bind` does all four (on Unix it
     /// sets `SO_REUSEADDR` and listens with a backlog of 128).
-    pub fn bind(mut config: Config) -> io::Result<Server> {
+    pub fn bind(mut config: Config, app: Box<dyn App>) -> io::Result<Server> {
         // Every client takes a file descriptor: let the process have all it
         // may, and say so if that is fewer than --max-clients needs.
         if let Some(descriptors) = poll::raise_descriptor_limit() {
@@ -110,19 +115,21 @@ impl Server {
             read: true,
             write: false,
         };
-        poller.add(socket_of(&master), watch)?;
+        let listener = socket_of(&master);
+        poller.add(listener, watch)?;
         // With `--port 0` the system chose: the Host rule needs the real one.
         config.port = master.local_addr()?.port();
         Ok(Server {
             clients: Clients::new(config.limits.max_buffered),
-            room: Room::default(),
+            app,
             queued_for_room: 0,
             config: Rc::new(config),
             master,
-            started: Instant::now(),
             buffer: vec![0; READ_SIZE],
             poller,
             ready: Vec::new(),
+            listener,
+            changed: Vec::new(),
             listening: true,
             accept_paused_until: None,
             stopping_since: None,
@@ -136,15 +143,18 @@ impl Server {
 
     /// The PHP's `while(true)`. Each turn:
     ///
-    /// 1. on a stop signal, say goodbye to every client; once they are gone
-    ///    (or the grace period is over), return. On SIGHUP, open the log
-    ///    file again;
-    /// 2. wait for readiness or the next deadline (`socket_select`);
-    /// 3. accept new clients (the PHP's `$master` branch);
-    /// 4. read from clients that sent something and route their messages,
+    /// 1. on a stop signal, say goodbye to every client; on SIGHUP, open the
+    ///    log file again;
+    /// 2. settle the clients the last turn changed: tell the poller what we
+    ///    now want from each socket, and file each one's next deadline;
+    /// 3. once stopping and every client is gone (or the grace period is
+    ///    over), return;
+    /// 4. wait for readiness or the next deadline (`socket_select`);
+    /// 5. accept new clients (the PHP's `$master` branch);
+    /// 6. read from clients that sent something and route their messages,
     ///    and write to those whose socket has room (the PHP's other branch);
-    /// 5. act on the deadlines that have passed;
-    /// 6. drop the clients whose connection is over.
+    /// 7. act on the deadlines that have passed;
+    /// 8. drop the clients whose connection is over.
     pub fn run(&mut self) -> io::Result<()> {
         let waiting = self.poller.kind().name();
         info!(
@@ -159,6 +169,7 @@ impl Server {
                 console::reopen(); // this very line goes to the new file
                 info!("SIGHUP: the log file is opened again");
             }
+            self.settle_changed();
             if self.stopped() {
                 break;
             }
@@ -170,7 +181,7 @@ impl Server {
             self.accept_paused_until = self.accept_paused_until.filter(|until| now < *until);
             let ready = std::mem::take(&mut self.ready);
             for fd in &ready {
-                if fd.socket == socket_of(&self.master) {
+                if fd.socket == self.listener {
                     self.accept_clients(now);
                     continue;
                 }
@@ -214,11 +225,7 @@ impl Server {
                 read: accepting,
                 write: false,
             };
-            if self
-                .poller
-                .change(socket_of(&self.master), interest)
-                .is_ok()
-            {
+            if self.poller.change(self.listener, interest).is_ok() {
                 self.listening = accepting;
             }
         }
@@ -298,23 +305,26 @@ impl Server {
             let Some(entry) = self.clients.get_mut(socket) else {
                 return;
             };
-            if !entry.client.wants_read() {
+            let connection = &mut entry.client.connection;
+            if !connection.wants_read() {
                 break;
             }
             let n = match entry.stream.read(&mut self.buffer) {
                 Ok(0) => {
-                    entry.client.receive_eof(now);
+                    connection.receive_eof(now);
                     break;
                 }
                 Ok(n) => n,
                 Err(e) if would_block(&e) => break,
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => {
-                    entry.client.drop_now(format_args!("read failed: {e}"), now);
+                    entry.client.drop_now(format!("read failed: {e}"), now);
                     break;
                 }
             };
-            entry.client.receive_data(&self.buffer[..n], now);
+            // The PHP's `socket_recv`, then its two branches: the bytes go
+            // to the connection, and what they make happen is routed.
+            connection.receive_data(&self.buffer[..n], now);
             self.route_events(socket, now);
             // Less than a buffer: the socket is empty for now, and the
             // poller will say when more comes. Not reading again only to
@@ -327,80 +337,48 @@ impl Server {
         self.write_to(socket, now);
     }
 
-    /// Take everything that happened out of a client (it joined, messages,
-    /// it left) and route it.
+    /// Take everything the app must hear out of a client (it joined, its
+    /// messages, it left), and send what the app answers.
     fn route_events(&mut self, socket: Socket, now: Instant) {
-        while let Some(happening) = self
-            .clients
-            .client_mut(socket)
-            .and_then(|client| client.next_event(now))
-        {
-            match self.config.mode {
-                Mode::Chat => self.route_to_room(socket, happening, now),
-                Mode::Tutorial | Mode::Echo => self.route_reply(socket, happening, now),
+        while let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
+            let deliveries = match client.next_event(now) {
+                None => break,
+                Some(Event::Joined) => self.app.open(socket, &client.id),
+                Some(Event::Message(message)) => self.app.message(socket, message, now),
+                Some(Event::Left) => self.app.close(socket),
+                Some(_) => continue, // the record dealt with it
+            };
+            for delivery in deliveries {
+                self.deliver(socket, delivery, now);
             }
         }
-        self.write_to_room(now);
-    }
-
-    /// Tutorial and echo mode: a message's reply (`replies.rs`) goes back to
-    /// its sender, as in the PHP (`socket_write($client, encode("You have
-    /// entered: ".$decoded_data))`, line 63). Comings and goings need no
-    /// answer.
-    fn route_reply(&mut self, from: Socket, happening: Happening, now: Instant) {
-        let Happening::Message(message) = happening else {
-            return;
-        };
-        let reply = tutorial::reply(self.config.mode, message, self.clock(now));
-        let Some(client) = self.clients.client_mut(from) else {
-            return;
-        };
-        match reply {
-            Reply::Send(reply) => client.send(reply, now),
-            Reply::SendAndClose(reply) => {
-                client.send(reply, now);
-                client.close(crate::protocol::close::NORMAL, "bye", now);
-            }
+        if self.queued_for_room > 0 {
+            self.write_to_room(now);
         }
     }
 
-    /// Chat mode: the room (`room.rs`) says what goes to whom.
-    fn route_to_room(&mut self, from: Socket, happening: Happening, now: Instant) {
-        let deliveries = match happening {
-            Happening::Joined => {
-                let Some(client) = self.clients.client_mut(from) else {
-                    return;
-                };
-                let id = client.id.clone();
-                self.room.join(from, &id)
-            }
-            Happening::Message(message) => self.room.hear(from, message, self.clock(now)),
-            Happening::Left => self.room.leave(from),
-        };
-        for delivery in deliveries {
-            self.deliver(from, delivery, now);
-        }
-    }
-
-    /// Send what the room wants sent. A text for all is encoded once, and
-    /// the same frame is queued for every member; they are written to once
-    /// the whole burst from one client is routed (`write_to_room`), so that
-    /// ten messages read at once cost each member one write, not ten.
+    /// Send what the app wants sent: the PHP's `socket_write($client,
+    /// encode("You have entered: ".$decoded_data))` (line 63), without the
+    /// write. A text for all is encoded once, and the same frame is queued
+    /// for every member; they are written to once the whole burst from one
+    /// client is routed (`write_to_room`), so that ten messages read at
+    /// once cost each member one write, not ten.
     fn deliver(&mut self, from: Socket, delivery: Delivery, now: Instant) {
         match delivery {
-            Delivery::To(socket, text) => {
-                if let Some(client) = self.clients.client_mut(socket) {
-                    client.send(Message::Text(text), now);
+            Delivery::To(socket, message) => {
+                if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
+                    client.send(message, now);
                 }
             }
             Delivery::All(text) => {
                 let mut frame = Vec::with_capacity(text.len() + 10);
                 frame::encode(&mut frame, OpCode::Text, text.as_bytes());
-                if let Some(sender) = self.clients.client_mut(from) {
-                    sender.show_frame_to_all(&frame, self.room.len(), now);
+                let members = self.app.members();
+                if let Some(Entry { client: sender, .. }) = self.clients.get_mut(from) {
+                    sender.show_frame_to_all(&frame, members.len(), now);
                 }
-                for socket in self.room.sockets() {
-                    if let Some(client) = self.clients.client_mut(socket) {
+                for socket in members {
+                    if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
                         client.send_frame(&frame, now);
                     }
                 }
@@ -410,12 +388,12 @@ impl Server {
                 }
             }
             Delivery::Close(socket) => {
-                if let Some(client) = self.clients.client_mut(socket) {
-                    client.close(crate::protocol::close::NORMAL, "bye", now);
+                if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
+                    client.close(close::NORMAL, "bye", now);
                 }
             }
             Delivery::Log(socket, line) => {
-                if let Some(client) = self.clients.client_mut(socket) {
+                if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
                     client.log(log::Level::Info, now, format_args!("{line}"));
                 }
             }
@@ -426,21 +404,9 @@ impl Server {
     /// takes it: a member that does not read holds up nobody (its output
     /// waits in its outbox, up to `--max-pending-output`).
     fn write_to_room(&mut self, now: Instant) {
-        if self.queued_for_room == 0 {
-            return;
-        }
         self.queued_for_room = 0;
-        let members: Vec<Socket> = self.room.sockets().collect();
-        for socket in members {
+        for socket in self.app.members() {
             self.write_to(socket, now);
-        }
-    }
-
-    /// The time, for the replies that tell it.
-    fn clock(&self, now: Instant) -> Clock {
-        Clock {
-            uptime: now - self.started,
-            now: SystemTime::now(),
         }
     }
 
@@ -453,11 +419,11 @@ impl Server {
             return;
         };
         let (stream, client) = (&mut entry.stream, &mut entry.client);
-        while client.wants_write() {
+        while client.connection.wants_write() {
             // One piece: a plain write(2). Several (a frame header and the
             // big payload moved in behind it): up to four in one writev(2).
             let mut pieces = [&[][..]; PIECES_PER_WRITE];
-            let count = client.data_to_send(&mut pieces);
+            let count = client.connection.data_to_send(&mut pieces);
             let written = if count == 1 {
                 stream.write(pieces[0])
             } else {
@@ -466,18 +432,18 @@ impl Server {
             };
             match written {
                 Ok(0) => {
-                    client.drop_now(format_args!("write failed: wrote nothing"), now);
+                    client.drop_now("write failed: wrote nothing".into(), now);
                     break;
                 }
                 Ok(n) => client.data_sent(n, now),
                 Err(e) if would_block(&e) => {
-                    client.send_blocked();
+                    client.connection.send_blocked();
                     break;
                 }
                 Err(e) if interrupted(&e) => continue,
                 // A closed or reset peer: EPIPE or ECONNRESET.
                 Err(e) => {
-                    client.drop_now(format_args!("write failed: {e}"), now);
+                    client.drop_now(format!("write failed: {e}"), now);
                     break;
                 }
             }
@@ -491,26 +457,42 @@ impl Server {
             }
             Step::Drop => return self.clients.mark_gone(socket),
         }
-        self.settle(socket, now);
+        // What the poller watches and when the client is next due are
+        // brought up to date once a turn, before the wait (`settle`): not
+        // here, on the path of every message.
+        self.changed.push(socket);
+    }
+
+    /// Settle every client changed since the last wait (each at most once).
+    fn settle_changed(&mut self) {
+        let mut changed = std::mem::take(&mut self.changed);
+        changed.sort_unstable();
+        changed.dedup();
+        let now = Instant::now();
+        for socket in changed.drain(..) {
+            self.settle(socket, now);
+        }
+        self.changed = changed; // its memory serves the next turn
     }
 
     /// After a change to a client: tell the poller if what we want from its
     /// socket changed (to write: output is waiting), and file its deadline.
-    /// Every path that touches a client once it is in the table ends here,
-    /// through `write_to` (`Clients::connect` files a new one itself).
+    /// Every path that touches a client once it is in the table ends in
+    /// `write_to`, which lists it for this (`Clients::connect` files a new
+    /// one itself).
     fn settle(&mut self, socket: Socket, now: Instant) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;
         };
         let wants = Interest {
-            read: entry.client.wants_read(),
-            write: entry.client.wants_write(),
+            read: entry.client.connection.wants_read(),
+            write: entry.client.connection.wants_write(),
         };
         if wants != entry.interest {
             match self.poller.change(socket, wants) {
                 Ok(()) => entry.interest = wants,
                 Err(e) => {
-                    let why = format_args!("cannot watch its socket: {e}");
+                    let why = format!("cannot watch its socket: {e}");
                     entry.client.drop_now(why, now);
                     return self.clients.mark_gone(socket);
                 }
@@ -522,7 +504,7 @@ impl Server {
     /// Act on every deadline that has passed.
     fn check_timeouts(&mut self, now: Instant) {
         for socket in self.clients.take_due(now) {
-            if let Some(client) = self.clients.client_mut(socket) {
+            if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
                 client.on_timeout(now);
             }
             self.route_events(socket, now);
@@ -555,7 +537,7 @@ impl Server {
         self.stopping_since = Some(now);
         let sockets: Vec<Socket> = self.clients.iter().map(|(socket, _)| socket).collect();
         for socket in sockets {
-            if let Some(client) = self.clients.client_mut(socket) {
+            if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
                 client.on_stop(now);
             }
             self.route_events(socket, now);

@@ -32,26 +32,41 @@
 //! every socket after a short sleep; the non-blocking socket calls then sort
 //! out what really is ready.
 
+use crate::config::PollerKind;
 use std::collections::HashMap;
 use std::io;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-/// The key of a socket in the client table: its file descriptor, as the PHP
-/// keyed `$clients[$socket]`.
+/// A file descriptor, as C knows it.
 #[cfg(unix)]
-pub type Socket = std::os::fd::RawFd;
+type Fd = std::os::fd::RawFd;
 #[cfg(windows)]
-pub type Socket = std::os::windows::io::RawSocket;
+type Fd = std::os::windows::io::RawSocket;
 
-/// The table key of a listener or stream.
+/// A socket, as the client table, the poller and the app know it: the
+/// PHP's `$socket`, the key of `$clients[$socket]`. Inside, its file
+/// descriptor; only the server makes one ([`socket_of`]) or looks inside,
+/// so the app can say to whom, and can do nothing else with it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Socket(Fd);
+
+/// The socket of a listener or stream.
 #[cfg(unix)]
 pub fn socket_of(s: &impl std::os::fd::AsRawFd) -> Socket {
-    s.as_raw_fd()
+    Socket(s.as_raw_fd())
 }
 #[cfg(windows)]
 pub fn socket_of(s: &impl std::os::windows::io::AsRawSocket) -> Socket {
-    s.as_raw_socket()
+    Socket(s.as_raw_socket())
+}
+
+#[cfg(test)]
+impl Socket {
+    /// A socket number for a test that needs no real one.
+    pub fn numbered(n: i32) -> Socket {
+        Socket(n as Fd)
+    }
 }
 
 // The event bits of `struct pollfd`; the same numbers on Linux, the BSDs
@@ -66,7 +81,7 @@ const POLLNVAL: i16 = 0x020;
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct PollFd {
-    fd: Socket,
+    fd: Fd,
     events: i16,
     revents: i16,
 }
@@ -82,14 +97,14 @@ impl PollFd {
             events |= POLLOUT;
         }
         PollFd {
-            fd: socket,
+            fd: socket.0,
             events,
             revents: 0,
         }
     }
 
     pub fn socket(&self) -> Socket {
-        self.fd
+        Socket(self.fd)
     }
 
     /// Data (or an end of stream, or an error) is waiting to be read. An
@@ -275,7 +290,7 @@ fn millis(timeout: Option<Duration>) -> i32 {
 /// line is dropped instead.
 #[cfg(unix)]
 pub fn stderr_has_room() -> bool {
-    let mut stderr = [PollFd::new(2, false, true)];
+    let mut stderr = [PollFd::new(Socket(2), false, true)];
     matches!(wait(&mut stderr, Some(Duration::ZERO)), Ok(1)) && stderr[0].writable()
 }
 
@@ -293,34 +308,6 @@ pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
         fd.revents = fd.events;
     }
     Ok(fds.len())
-}
-
-/// Which way the loop waits: `--poller`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `epoll(7)`: the kernel keeps the list; a wait costs what is ready.
-    /// Linux only.
-    Epoll,
-    /// `poll(2)`: the whole list on every wait, as `socket_select` did.
-    Poll,
-}
-
-impl Kind {
-    /// epoll where there is one, else poll.
-    pub fn best() -> Kind {
-        if cfg!(target_os = "linux") {
-            Kind::Epoll
-        } else {
-            Kind::Poll
-        }
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Epoll => "epoll",
-            Kind::Poll => "poll",
-        }
-    }
 }
 
 /// What the loop wants to hear about one socket.
@@ -361,22 +348,22 @@ enum Backend {
 impl Poller {
     /// A poller of `kind`. (`--poller epoll` is refused on a system without
     /// epoll before it gets here.)
-    pub fn new(kind: Kind) -> io::Result<Poller> {
+    pub fn new(kind: PollerKind) -> io::Result<Poller> {
         let backend = match kind {
             #[cfg(target_os = "linux")]
-            Kind::Epoll => Backend::Epoll(Epoll::new()?),
+            PollerKind::Epoll => Backend::Epoll(Epoll::new()?),
             #[cfg(not(target_os = "linux"))]
-            Kind::Epoll => return Err(io::Error::from(io::ErrorKind::Unsupported)),
-            Kind::Poll => Backend::Poll(PollList::default()),
+            PollerKind::Epoll => return Err(io::Error::from(io::ErrorKind::Unsupported)),
+            PollerKind::Poll => Backend::Poll(PollList::default()),
         };
         Ok(Poller { backend })
     }
 
-    pub fn kind(&self) -> Kind {
+    pub fn kind(&self) -> PollerKind {
         match self.backend {
-            Backend::Poll(_) => Kind::Poll,
+            Backend::Poll(_) => PollerKind::Poll,
             #[cfg(target_os = "linux")]
-            Backend::Epoll(_) => Kind::Epoll,
+            Backend::Epoll(_) => PollerKind::Epoll,
         }
     }
 
@@ -452,7 +439,7 @@ impl PollList {
         if let Some(i) = self.place.remove(&socket) {
             self.list.swap_remove(i);
             if let Some(moved) = self.list.get(i) {
-                self.place.insert(moved.fd, i);
+                self.place.insert(moved.socket(), i);
             }
         }
     }
@@ -464,7 +451,7 @@ impl PollList {
         // poll(2) marked the ready ones in place: look through them all.
         let marked = self.list.iter().filter(|fd| fd.revents != 0);
         ready.extend(marked.map(|fd| Ready {
-            socket: fd.fd,
+            socket: fd.socket(),
             readable: fd.readable(),
             writable: fd.writable(),
         }));
@@ -525,12 +512,12 @@ impl Epoll {
         }
         let mut event = sys::EpollEvent {
             events,
-            data: socket as u64,
+            data: socket.0 as u64,
         };
         // SAFETY: `event` is a valid `struct epoll_event` (`#[repr(C)]`,
         // packed as C packs it), which epoll_ctl(2) only reads; both
         // descriptors are plain integers the kernel checks.
-        let result = unsafe { sys::epoll_ctl(self.fd.as_raw_fd(), op, socket, &mut event) };
+        let result = unsafe { sys::epoll_ctl(self.fd.as_raw_fd(), op, socket.0, &mut event) };
         if result < 0 {
             return Err(io::Error::last_os_error());
         }
@@ -562,7 +549,7 @@ impl Epoll {
             // Copied out: a field of a packed struct cannot be borrowed.
             let (bits, data) = (event.events, event.data);
             ready.push(Ready {
-                socket: data as Socket,
+                socket: Socket(data as Fd),
                 readable: bits & (sys::EPOLLIN | sys::EPOLLRDHUP | sys::EPOLLERR | sys::EPOLLHUP)
                     != 0,
                 writable: bits & (sys::EPOLLOUT | sys::EPOLLERR | sys::EPOLLHUP) != 0,
@@ -648,10 +635,10 @@ mod tests {
     }
 
     /// Both pollers, where the system has them.
-    fn kinds() -> Vec<Kind> {
-        let mut kinds = vec![Kind::Poll];
+    fn kinds() -> Vec<PollerKind> {
+        let mut kinds = vec![PollerKind::Poll];
         if cfg!(target_os = "linux") {
-            kinds.push(Kind::Epoll);
+            kinds.push(PollerKind::Epoll);
         }
         kinds
     }
@@ -705,7 +692,7 @@ mod tests {
     fn a_poll_list_stays_right_when_a_socket_in_the_middle_goes() {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut poller = Poller::new(Kind::Poll).unwrap();
+        let mut poller = Poller::new(PollerKind::Poll).unwrap();
         let read = Interest {
             read: true,
             write: false,

@@ -4,14 +4,16 @@
 //!
 //! The PHP kept two arrays keyed by the socket: `$client_list` held the
 //! socket and `$clients` the record (id, `handshake` flag). We keep the same
-//! pair, in one map: each [`Entry`] holds the `TcpStream` (only `server.rs`
-//! calls it) and its [`Client`] record (which never sees it). A `BTreeMap`
+//! pair, in one map: each [`Entry`] holds the `TcpStream` (only the loop,
+//! `server/mod.rs`, calls it) and its [`Client`] record (which never sees
+//! it). A `BTreeMap`
 //! keeps the clients in socket order, so a debugger session shows them in
 //! the same order every time.
 
 use crate::config::{Config, Limits};
 use crate::protocol::buffers::Total;
-use crate::server::client::{Client, State};
+use crate::protocol::connection::State;
+use crate::server::client::{Client, Shared};
 use crate::server::console::{self, LogBudget};
 use crate::server::poll::{socket_of, Interest, Poller, Socket};
 use crate::server::timers::Timers;
@@ -172,9 +174,12 @@ impl Clients {
     ) {
         let id = self.uniqid();
         let full = admission != Admission::Welcome;
-        let total = Rc::clone(&self.total);
-        let budget = self.log_budget_for(peer.ip(), now);
-        let client = Client::new(id, peer, Rc::clone(config), total, budget, full, now);
+        let shared = Shared {
+            config: Rc::clone(config),
+            total: Rc::clone(&self.total),
+            log_budget: self.log_budget_for(peer.ip(), now),
+        };
+        let client = Client::new(id, peer, shared, full, now);
         client.log(Info, now, format_args!("Accepted client {peer}"));
         let (socket, serial) = (socket_of(&stream), self.next_serial);
         // A new client has a request to read, and nothing to write yet.
@@ -398,7 +403,7 @@ mod tests {
         let (stream, addr) = listener.accept().unwrap();
         let socket = socket_of(&stream);
         let mut clients = Clients::new(1 << 20);
-        let mut poller = Poller::new(crate::server::poll::Kind::Poll).unwrap();
+        let mut poller = Poller::new(crate::config::PollerKind::Poll).unwrap();
         let config = Rc::new(Config::default());
         let admission = Admission::Welcome;
         clients.connect(stream, addr, admission, &config, t0, &mut poller);
@@ -421,7 +426,8 @@ mod tests {
         // The handshake is done at 5 s: the deadline moves later (the idle
         // ping, at 65 s), and the entry at 10 s is left where it was.
         let client = clients.client_mut(socket).unwrap();
-        client.receive_data(REQUEST, at(5));
+        client.connection.receive_data(REQUEST, at(5));
+        client.next_event(at(5)); // the request is answered: a WebSocket
         assert_eq!(client.deadline(), Some(at(65)));
         clients.file(socket);
         assert_eq!(clients.next_deadline(), Some(at(10)));
@@ -442,7 +448,8 @@ mod tests {
         let at = |s| t0 + std::time::Duration::from_secs(s);
         let (mut clients, _poller, socket, _peer) = one_client(t0);
         let client = clients.client_mut(socket).unwrap();
-        client.receive_data(REQUEST, t0);
+        client.connection.receive_data(REQUEST, t0);
+        client.next_event(t0); // the request is answered: a WebSocket
         clients.take_due(at(10));
         clients.file(socket);
         assert_eq!(clients.next_deadline(), Some(at(60)));

@@ -72,16 +72,16 @@ mod tests {
         let start = Instant::now();
         let at = |s| start + Duration::from_secs(s);
         let mut timers = Timers::default();
-        timers.file(at(30), 7);
-        timers.file(at(10), 8);
-        timers.file(at(20), 9);
+        timers.file(at(30), Socket::numbered(7));
+        timers.file(at(10), Socket::numbered(8));
+        timers.file(at(20), Socket::numbered(9));
         assert_eq!(timers.first(), Some(at(10)));
         assert_eq!(timers.pop_due(at(5)), None);
-        assert_eq!(timers.pop_due(at(25)), Some((at(10), 8)));
-        assert_eq!(timers.pop_due(at(25)), Some((at(20), 9)));
+        assert_eq!(timers.pop_due(at(25)), Some((at(10), Socket::numbered(8))));
+        assert_eq!(timers.pop_due(at(25)), Some((at(20), Socket::numbered(9))));
         assert_eq!(timers.pop_due(at(25)), None);
         assert_eq!(timers.len(), 1);
-        timers.rebuild([(at(40), 9)].into_iter());
+        timers.rebuild([(at(40), Socket::numbered(9))].into_iter());
         assert_eq!(timers.first(), Some(at(40)));
     }
 }

@@ -7,69 +7,20 @@
 //! the way RFC 6455 §5.2 draws a frame header, with the values in the
 //! boxes, and then says in words what each field means.
 //!
-//! The functions here only format: they take what the client record saw
-//! and return the text of one block. The record calls them only when
+//! The functions here only format: they take what the protocol kept
+//! (`protocol/seen.rs`) or the record read, and return the text of one
+//! block. The record calls them only when
 //! tracing is on, so nothing is formatted otherwise. Anything the peer sent
 //! goes through `console::escape`, so a trace cannot forge a log line.
 
 use crate::protocol::close;
 use crate::protocol::frame::{Header, OpCode};
 use crate::protocol::handshake::AcceptKey;
+use crate::protocol::seen::{Direction, Seen};
 use crate::server::console::{escape, escape_up_to};
-
-/// The `log` target of every trace block (`RUST_LOG` can name it too).
-pub const TARGET: &str = "socket_server::trace";
 
 /// How many bytes of a frame or payload are shown in hex.
 pub const SHOWN_HEX: usize = 16;
-
-/// How many payload bytes a frame's block keeps: every control payload
-/// whole (they are at most 125 bytes, §5.5), and the start of a message.
-pub const KEPT: usize = 125;
-
-/// Which way a frame went.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Direction {
-    /// From the client to the server: masked.
-    In,
-    /// From the server to the client: never masked (§5.1).
-    Out,
-    /// From the server to every member of the chat room: one frame, the
-    /// same bytes for each, shown once.
-    ToAll { members: usize },
-}
-
-/// What `--trace` shows of one frame.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Seen {
-    pub direction: Direction,
-    pub header: Header,
-    /// The header's bytes, as they were on the wire (2 to 14).
-    pub header_bytes: Vec<u8>,
-    /// The first payload bytes as they were on the wire (masked, if the
-    /// frame was), at most [`KEPT`].
-    pub wire: Vec<u8>,
-    /// The same bytes unmasked, at most [`KEPT`].
-    pub plain: Vec<u8>,
-    /// The frame carries (part of) a text message.
-    pub text: bool,
-}
-
-impl Seen {
-    /// A frame seen whole, as we write it: its bytes, header then payload.
-    pub fn outgoing(header: Header, bytes: &[u8]) -> Seen {
-        let payload = &bytes[header.header_len..];
-        let kept = payload[..payload.len().min(KEPT)].to_vec();
-        Seen {
-            direction: Direction::Out,
-            header,
-            header_bytes: bytes[..header.header_len].to_vec(),
-            wire: kept.clone(),
-            plain: kept,
-            text: header.opcode == OpCode::Text,
-        }
-    }
-}
 
 /// A request head as received, or a response as sent: one line each, with
 /// the line ends shown (`\r\n`), and then the body, if it is short.

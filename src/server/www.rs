@@ -3,7 +3,7 @@
 //! The tutorial had you open `socket_client.html` straight from disk. Here
 //! the same port that speaks WebSocket also serves the page, so opening
 //! `http://127.0.0.1:1222/` just works and the page's origin is the server's
-//! own (which the Origin check in `access.rs` relies on).
+//! own (which the Origin check in `protocol/access.rs` relies on).
 //!
 //! A file is never read whole: [`serve`] opens it and answers with the
 //! response's head and a [`Body`], which the client record reads a
@@ -14,6 +14,7 @@ use crate::protocol::http::{self, Refusal, Request};
 use std::fs::File;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+use std::time::SystemTime;
 
 /// The page served for `/`: the tutorial's client, rewritten.
 pub const INDEX: &str = "socket_client.html";
@@ -102,7 +103,7 @@ pub fn serve(root: &Path, request: &Request) -> Result<Page, Refusal> {
         ("Cache-Control", "no-cache"),
         ("X-Content-Type-Options", "nosniff"),
     ];
-    let head = http::response_head(200, &headers, length);
+    let head = http::response_head(200, &headers, length, SystemTime::now());
     let body = (!head_only && length > 0).then_some(Body { file, left: length });
     Ok(Page { head, body })
 }

@@ -33,10 +33,11 @@ use socket_server::config::Config;
 use socket_server::protocol::access;
 use socket_server::protocol::buffers::{Inbox, Total};
 use socket_server::protocol::close::{self, CloseFrame, Violation};
+use socket_server::protocol::connection::{Event, State};
 use socket_server::protocol::frame;
 use socket_server::protocol::http::{self, MAX_REQUEST_HEAD};
-use socket_server::protocol::reader::{Event, Message, MessageReader};
-use socket_server::server::client::{Client, Happening, State};
+use socket_server::protocol::reader::{Incoming, Message, MessageReader};
+use socket_server::server::client::{Client, Shared};
 use socket_server::server::console::LogBudget;
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -426,7 +427,7 @@ fn host_allowed_answers_only_this_servers_names() {
         let bytes = mutate(rng, &start, &corpus, tokens);
         let host = String::from_utf8_lossy(&bytes);
         assert_eq!(
-            access::host_allowed(&host, &config),
+            access::host_allowed(&host, &config.policy()),
             host_rule(&host),
             "Host {host:?}"
         );
@@ -694,7 +695,7 @@ const LIMIT: usize = 1000;
 struct Script {
     bytes: Vec<u8>,
     frames: usize,
-    events: Vec<Event>,
+    events: Vec<Incoming>,
     pongs: Vec<Vec<u8>>,
     /// The close frame's code and reason, if the stream ends with one.
     close: Option<CloseFrame>,
@@ -716,11 +717,11 @@ impl Script {
             let payload = rng.bytes(len);
             if rng.chance(70) {
                 self.push(0x80 | PING, &payload, rng);
-                self.events.push(Event::Ping(payload.clone()));
+                self.events.push(Incoming::Ping(payload.clone()));
                 self.pongs.push(payload);
             } else {
                 self.push(0x80 | PONG, &payload, rng);
-                self.events.push(Event::Pong(payload));
+                self.events.push(Incoming::Pong(payload));
             }
         }
     }
@@ -786,7 +787,7 @@ fn valid_stream(rng: &mut Rng) -> Script {
             let fin = if i == pieces - 1 { 0x80 } else { 0 };
             script.push(fin | code, &data[bounds[0]..bounds[1]], rng);
         }
-        script.events.push(Event::Message(message));
+        script.events.push(Incoming::Message(message));
     }
     script.controls(rng);
     if rng.chance(60) {
@@ -806,7 +807,7 @@ fn valid_stream(rng: &mut Rng) -> Script {
             None => Vec::new(),
         };
         script.push(0x80 | CLOSE, &payload, rng);
-        script.events.push(Event::Close(close.clone()));
+        script.events.push(Incoming::Close(close.clone()));
         script.close = Some(close);
         // After the close, anything is ignored (§5.5.1).
         if rng.chance(50) {
@@ -822,14 +823,14 @@ fn valid_stream(rng: &mut Rng) -> Script {
 /// arrive in reads of the given sizes (cycled) and wait in an inbox, and
 /// `read_event` is called until it wants more. Reading stops after a close
 /// or a failure, as the record's does.
-fn read_events(stream: &[u8], reads: &[usize]) -> Vec<Event> {
+fn read_events(stream: &[u8], reads: &[usize]) -> Vec<Incoming> {
     let mut reader = MessageReader::new(LIMIT, false);
     let mut inbox = Inbox::default();
     let mut events = Vec::new();
     for piece in pieces(stream, reads) {
         inbox.extend(piece);
         while let Some(event) = reader.read_event(&mut inbox) {
-            let last = matches!(event, Event::Close(_) | Event::Failed(_));
+            let last = matches!(event, Incoming::Close(_) | Incoming::Failed(_));
             events.push(event);
             if last {
                 return events;
@@ -885,18 +886,15 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
     let now = Instant::now();
     let total = Rc::new(Total::new(config.limits.max_buffered));
     let budget = Rc::new(std::cell::RefCell::new(LogBudget::new(now)));
-    let mut client = Client::new(
-        "fuzz".into(),
-        peer,
-        Rc::new(config),
+    let shared = Shared {
+        config: Rc::new(config),
         total,
-        budget,
-        false,
-        now,
-    );
+        log_budget: budget,
+    };
+    let mut client = Client::new("fuzz".into(), peer, shared, false, now);
     let request = &request_corpus("127.0.0.1:1222")[0];
-    client.receive_data(request, now);
-    assert_eq!(client.next_event(now), Some(Happening::Joined));
+    client.connection.receive_data(request, now);
+    assert_eq!(client.next_event(now), Some(Event::Joined));
     assert_eq!(client.next_event(now), None);
     let head = take_output(&mut client);
     assert!(head.starts_with(b"HTTP/1.1 101 "), "{head:?}");
@@ -906,9 +904,9 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
         ended: false,
     };
     for piece in pieces(stream, reads) {
-        client.receive_data(piece, now);
-        while let Some(happening) = client.next_event(now) {
-            if let Happening::Message(message) = happening {
+        client.connection.receive_data(piece, now);
+        while let Some(event) = client.next_event(now) {
+            if let Event::Message(message) = event {
                 client.send(message.clone(), now);
                 talk.messages.push(message);
             }
@@ -922,9 +920,9 @@ fn converse(stream: &[u8], reads: &[usize]) -> Conversation {
 /// Everything the record wants written, as if the socket took it all.
 fn take_output(client: &mut Client) -> Vec<u8> {
     let mut out = Vec::new();
-    while client.wants_write() {
+    while client.connection.wants_write() {
         let mut pieces = [&[][..]; 8];
-        let count = client.data_to_send(&mut pieces);
+        let count = client.connection.data_to_send(&mut pieces);
         let bytes = pieces[..count].concat();
         client.data_sent(bytes.len(), Instant::now());
         out.extend(bytes);
@@ -954,11 +952,11 @@ fn server_frames(mut out: &[u8]) -> Vec<Frame> {
 
 /// What holds for any stream, valid or not, between what the reader found
 /// (`events`) and what the record answered (`talk`).
-fn check_conversation(events: &[Event], talk: &Conversation) {
+fn check_conversation(events: &[Incoming], talk: &Conversation) {
     let messages: Vec<&Message> = events
         .iter()
         .filter_map(|event| match event {
-            Event::Message(message) => Some(message),
+            Incoming::Message(message) => Some(message),
             _ => None,
         })
         .collect();
@@ -980,15 +978,17 @@ fn check_conversation(events: &[Event], talk: &Conversation) {
     let mut expected = Vec::new();
     for event in events {
         match event {
-            Event::Message(Message::Text(text)) => expected.push((TEXT, text.as_bytes().to_vec())),
-            Event::Message(Message::Binary(data)) => expected.push((BINARY, data.clone())),
-            Event::Ping(data) => expected.push((PONG, data.clone())),
-            Event::Pong(_) => {}
-            Event::Close(close) => {
+            Incoming::Message(Message::Text(text)) => {
+                expected.push((TEXT, text.as_bytes().to_vec()))
+            }
+            Incoming::Message(Message::Binary(data)) => expected.push((BINARY, data.clone())),
+            Incoming::Ping(data) => expected.push((PONG, data.clone())),
+            Incoming::Pong(_) => {}
+            Incoming::Close(close) => {
                 let code = close.code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec());
                 expected.push((CLOSE, code));
             }
-            Event::Failed(violation) => {
+            Incoming::Failed(violation) => {
                 let code = violation.close_code().to_be_bytes().to_vec();
                 expected.push((CLOSE, code));
             }
@@ -1013,7 +1013,10 @@ fn check_conversation(events: &[Event], talk: &Conversation) {
             assert!(close::is_valid_on_wire(code), "sent close code {code}");
         }
     }
-    let ended = matches!(events.last(), Some(Event::Close(_) | Event::Failed(_)));
+    let ended = matches!(
+        events.last(),
+        Some(Incoming::Close(_) | Incoming::Failed(_))
+    );
     assert_eq!(talk.ended, ended);
 }
 
@@ -1097,7 +1100,7 @@ fn huge_declared_lengths_are_refused_from_the_header_alone() {
         let events = read_events(&stream, &[usize::MAX]);
         assert_eq!(
             events,
-            [Event::Failed(Violation::MessageTooBig { limit: LIMIT })],
+            [Incoming::Failed(Violation::MessageTooBig { limit: LIMIT })],
             "declared {declared}"
         );
         check_conversation(&events, &converse(&stream, &[usize::MAX]));

@@ -1,0 +1,103 @@
+//! What `--trace` shows of a frame: the bytes the protocol kept, for the
+//! server to format (`server/trace.rs`).
+//!
+//! Kept only when tracing is on: the reader and the connection are told so
+//! when they are made, and with it off nothing here is made or copied.
+
+use super::close::Violation;
+use super::frame::{self, Header, OpCode};
+
+/// How many payload bytes a frame keeps for the trace: every control
+/// payload whole (they are at most 125 bytes, §5.5), and the start of a
+/// message.
+pub const KEPT: usize = 125;
+
+/// What `--trace` shows, in the order it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Shown {
+    /// A frame read or queued.
+    Frame(Seen),
+    /// The connection failed on a broken rule: with the first bytes that
+    /// were left unread, to show where it was.
+    Failure(Violation, Vec<u8>),
+}
+
+/// Which way a frame went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Direction {
+    /// From the client to the server: masked.
+    In,
+    /// From the server to the client: never masked (§5.1).
+    Out,
+    /// From the server to every member of the chat room: one frame, the
+    /// same bytes for each, shown once.
+    ToAll { members: usize },
+}
+
+/// What `--trace` shows of one frame.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub direction: Direction,
+    pub header: Header,
+    /// The header's bytes, as they were on the wire (2 to 14).
+    pub header_bytes: Vec<u8>,
+    /// The first payload bytes as they were on the wire (masked, if the
+    /// frame was), at most [`KEPT`].
+    pub wire: Vec<u8>,
+    /// The same bytes unmasked, at most [`KEPT`].
+    pub plain: Vec<u8>,
+    /// The frame carries (part of) a text message.
+    pub text: bool,
+}
+
+impl Seen {
+    /// A frame arriving: its header now, its payload as it comes ([`Seen::keep`]).
+    pub fn incoming(header: Header, header_bytes: &[u8], text: bool) -> Seen {
+        Seen {
+            direction: Direction::In,
+            header,
+            header_bytes: header_bytes.to_vec(),
+            wire: Vec::new(),
+            plain: Vec::new(),
+            text,
+        }
+    }
+
+    /// A frame we send: `opcode` and its whole `payload`.
+    pub fn outgoing(opcode: OpCode, payload: &[u8]) -> Seen {
+        let mut header_bytes = Vec::new();
+        frame::encode_header(&mut header_bytes, opcode, payload.len());
+        let kept = payload[..payload.len().min(KEPT)].to_vec();
+        Seen {
+            direction: Direction::Out,
+            header: Header {
+                fin: true,
+                opcode,
+                mask: None,
+                payload_len: payload.len() as u64,
+                header_len: header_bytes.len(),
+            },
+            header_bytes,
+            wire: kept.clone(),
+            plain: kept,
+            text: opcode == OpCode::Text,
+        }
+    }
+
+    /// A frame already encoded (`bytes`, header then payload), sent to all
+    /// `members` of the room.
+    pub fn to_all(bytes: &[u8], members: usize) -> Option<Seen> {
+        let header = frame::parse_header(bytes, false).ok()??;
+        let payload = bytes.get(header.header_len..)?;
+        let mut seen = Seen::outgoing(header.opcode, payload);
+        seen.direction = Direction::ToAll { members };
+        Some(seen)
+    }
+
+    /// Keep the first bytes of a payload piece, up to [`KEPT`] in all: as
+    /// it came (`wire`) or unmasked (`plain`).
+    pub fn keep(kept: &mut Vec<u8>, piece: &[u8]) {
+        let room = KEPT.saturating_sub(kept.len());
+        kept.extend_from_slice(&piece[..piece.len().min(room)]);
+    }
+}

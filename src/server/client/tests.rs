@@ -1,0 +1,280 @@
+//! The record around a connection: its HTTP answers (pages, refusals, the
+//! 503 of a full server), its share of what all clients hold, and the
+//! tidy timer that gives back memory grown for a big message. (Ported from
+//! the tests of the old `Client`; the protocol's own are in
+//! `protocol/connection/tests.rs`.)
+
+use super::*;
+use crate::config::Limits;
+use crate::protocol::close;
+use crate::protocol::frame::{self, tests::client_frame, OpCode};
+
+/// The tutorial's own request (its `Origin` is allowed below).
+const TUTORIAL_REQUEST: &[u8] = b"GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
+    Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
+    Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
+
+fn secs(s: f64) -> Duration {
+    Duration::from_secs_f64(s)
+}
+
+/// Round numbers, so that every deadline below can be read off at once.
+fn limits() -> Limits {
+    Limits {
+        handshake_timeout: secs(10.0),
+        idle_timeout: Some(secs(1.0)),
+        close_timeout: secs(2.0),
+        ..Limits::default()
+    }
+}
+
+/// A client accepted at `t0`, with these limits.
+fn accepted(limits: Limits, server_full: bool, t0: Instant) -> Client {
+    // The tutorial's request names another site's host and origin.
+    let config = Config {
+        limits,
+        allowed_origins: vec!["http://example.com".into()],
+        allowed_hosts: vec!["server.example.com".into()],
+        ..Config::default()
+    };
+    let peer = "127.0.0.1:50000".parse().unwrap();
+    let shared = Shared {
+        total: Rc::new(Total::new(config.limits.max_buffered)),
+        log_budget: Rc::new(RefCell::new(LogBudget::new(t0))),
+        config: Rc::new(config),
+    };
+    Client::new("test".into(), peer, shared, server_full, t0)
+}
+
+/// The next whole message, as the old record's `next_message` gave it:
+/// `Joined` and `Left` are passed over.
+fn next_message(client: &mut Client, now: Instant) -> Option<Message> {
+    loop {
+        if let Event::Message(message) = client.next_event(now)? {
+            return Some(message);
+        }
+    }
+}
+
+/// Do its buffers hold memory grown for big messages, now unused?
+fn holds_spare_memory(client: &Client) -> bool {
+    client.connection.holds_spare_memory()
+}
+
+/// A client that sent the tutorial's request at `t0` and got its 101.
+fn open(limits: Limits, t0: Instant) -> Client {
+    let mut client = accepted(limits, false, t0);
+    client.connection.receive_data(TUTORIAL_REQUEST, t0);
+    assert_eq!(next_message(&mut client, t0), None);
+    let response = written(&mut client, t0);
+    assert!(response.starts_with(b"HTTP/1.1 101 "));
+    assert_eq!(client.after_write(t0), Step::KeepGoing);
+    client
+}
+
+/// All that is waiting to be written, joined.
+fn pending(client: &Client) -> Vec<u8> {
+    let mut pieces = [&[][..]; 64];
+    let count = client.connection.data_to_send(&mut pieces);
+    pieces[..count].concat()
+}
+
+/// Everything the client wants written, as if the socket took it all
+/// (each write may queue more: the next chunk of a file).
+fn written(client: &mut Client, now: Instant) -> Vec<u8> {
+    let mut all = Vec::new();
+    while client.connection.wants_write() {
+        let bytes = pending(client);
+        client.data_sent(bytes.len(), now);
+        all.extend(bytes);
+    }
+    all
+}
+
+/// The server frames in `bytes`, as (opcode, payload).
+fn frames(mut bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
+    let mut frames = Vec::new();
+    while let Some(header) = frame::parse_header(bytes, false).unwrap() {
+        let end = header.header_len + header.payload_len as usize;
+        frames.push((header.opcode, bytes[header.header_len..end].to_vec()));
+        bytes = &bytes[end..];
+    }
+    assert!(bytes.is_empty(), "a frame cut short");
+    frames
+}
+
+fn close_frame(code: u16, reason: &str) -> (OpCode, Vec<u8>) {
+    (OpCode::Close, close::payload(code, reason))
+}
+
+#[test]
+fn memory_grown_for_a_big_message_is_given_back_once_the_client_is_quiet() {
+    let t0 = Instant::now();
+    let mut client = open(Limits::default(), t0);
+    let idle_ping = t0 + Limits::default().idle_timeout.unwrap();
+    assert_eq!(client.deadline(), Some(idle_ping));
+    // A 100 KB message arrives in two reads, and is echoed.
+    let frame = client_frame(0x82, &[7; 100_000]);
+    client.connection.receive_data(&frame[..60_000], t0);
+    client.connection.receive_data(&frame[60_000..], t0);
+    let message = next_message(&mut client, t0).expect("the whole message");
+    let Message::Binary(payload) = &message else {
+        panic!("{message:?}")
+    };
+    let memory = payload.as_ptr();
+    client.send(message, t0);
+    written(&mut client, t0);
+    assert_eq!(client.after_write(t0), Step::KeepGoing);
+    // Busy: the inbox keeps what it grew to; the reply's payload, moved
+    // into the outbox and written, comes back to serve the next
+    // message, and counts as held (the inbox's memory, bounded by the
+    // reads, does not). Both stay until the client has been done with
+    // big messages for TIDY_AFTER.
+    let (inbox, outbox, reader) = client.connection.parts();
+    assert!(inbox.holds_spare() && !outbox.holds_spare());
+    assert!(reader.spare_capacity() >= 100_000);
+    assert!(client.total.held() >= 100_000);
+    assert_eq!(client.deadline(), Some(t0 + TIDY_AFTER));
+    // The next message grows into that same memory.
+    client.connection.receive_data(&frame, t0);
+    let Some(Message::Binary(next)) = next_message(&mut client, t0) else {
+        panic!("the second message")
+    };
+    assert_eq!(next.as_ptr(), memory);
+    client.send(Message::Binary(next), t0);
+    written(&mut client, t0);
+    client.after_write(t0);
+    // Quiet: all of it given back.
+    client.on_timeout(t0 + TIDY_AFTER);
+    assert!(!holds_spare_memory(&client));
+    assert_eq!(client.total.held(), 0);
+    assert_eq!(client.deadline(), Some(idle_ping));
+}
+
+#[test]
+fn a_page_is_sent_then_our_side_closes_then_we_linger() {
+    let t0 = Instant::now();
+    let mut client = accepted(limits(), false, t0);
+    client
+        .connection
+        .receive_data(b"GET / HTTP/1.1\r\nHost: localhost:1222\r\n\r\n", t0);
+    assert_eq!(next_message(&mut client, t0), None);
+    let page = written(&mut client, t0);
+    assert!(page.starts_with(b"HTTP/1.1 200 OK\r\n"));
+    assert_eq!(client.after_write(t0), Step::ShutdownWrite);
+    assert_eq!(client.state(), State::Lingering { since: t0 });
+    // Late bytes are read and thrown away.
+    client.connection.receive_data(b"more", t0);
+    assert_eq!(next_message(&mut client, t0), None);
+    assert!(pending(&client).is_empty());
+    // The peer's FIN ends it; so does the close timeout.
+    client.connection.receive_eof(t0 + secs(0.1));
+    assert_eq!(client.after_write(t0), Step::Drop);
+    let mut silent = accepted(limits(), false, t0);
+    silent
+        .connection
+        .receive_data(b"GET / HTTP/1.1\r\nHost: localhost:1222\r\n\r\n", t0);
+    next_message(&mut silent, t0);
+    written(&mut silent, t0);
+    assert_eq!(silent.after_write(t0), Step::ShutdownWrite);
+    silent.on_timeout(t0 + secs(1.9));
+    assert_eq!(silent.after_write(t0 + secs(1.9)), Step::KeepGoing);
+    silent.on_timeout(t0 + secs(2.0));
+    assert_eq!(silent.after_write(t0 + secs(2.0)), Step::Drop);
+}
+
+#[test]
+fn a_page_asked_of_another_host_gets_421() {
+    let t0 = Instant::now();
+    let mut client = accepted(limits(), false, t0);
+    client
+        .connection
+        .receive_data(b"GET / HTTP/1.1\r\nHost: evil.example:1222\r\n\r\n", t0);
+    // The loop asks for the next event after every read: the request is
+    // answered there.
+    next_message(&mut client, t0);
+    let response = written(&mut client, t0);
+    assert!(response.starts_with(b"HTTP/1.1 421 Misdirected Request\r\n"));
+}
+
+#[test]
+fn past_max_clients_a_handshake_gets_503_and_a_page_is_still_served() {
+    let t0 = Instant::now();
+    let mut full = accepted(limits(), true, t0);
+    full.connection.receive_data(TUTORIAL_REQUEST, t0);
+    next_message(&mut full, t0);
+    let response = written(&mut full, t0);
+    assert!(response.starts_with(b"HTTP/1.1 503 Service Unavailable\r\n"));
+    assert_eq!(full.after_write(t0), Step::ShutdownWrite);
+    let mut page = accepted(limits(), true, t0);
+    page.connection
+        .receive_data(b"GET / HTTP/1.1\r\nHost: localhost:1222\r\n\r\n", t0);
+    next_message(&mut page, t0);
+    assert!(written(&mut page, t0).starts_with(b"HTTP/1.1 200 OK\r\n"));
+}
+
+#[test]
+fn a_peer_reading_a_long_reply_is_alive_without_a_word() {
+    let t0 = Instant::now();
+    let mut client = open(limits(), t0);
+    client.send(Message::Binary(vec![0; 100_000]), t0);
+    // The socket takes 10 KB every half second: the peer reads steadily.
+    let mut now = t0;
+    client.data_sent(10_000, now);
+    while client.connection.wants_write() {
+        now += secs(0.5);
+        client.on_timeout(now);
+        let n = pending(&client).len().min(10_000);
+        client.data_sent(n, now);
+    }
+    assert!(now > t0 + secs(4.0));
+    assert!(matches!(client.state(), State::Open { pinged: false, .. }));
+    // First the reply's memory is given back, TIDY_AFTER after it last
+    // held much (at most a second ago); then the idle ping waits a
+    // whole idle period from the last read.
+    let tidy = client.deadline().expect("a deadline");
+    assert!(tidy <= now + TIDY_AFTER && holds_spare_memory(&client));
+    client.on_timeout(tidy);
+    assert!(!holds_spare_memory(&client));
+    assert_eq!(client.deadline(), Some(now + secs(1.0)));
+}
+
+#[test]
+fn a_message_past_the_total_fails_with_1013_and_others_go_on() {
+    let t0 = Instant::now();
+    let small = Limits {
+        max_buffered: 1000,
+        ..limits()
+    };
+    let mut a = open(small.clone(), t0);
+    // The second client shares the first one's total.
+    let mut b = open(small, t0);
+    b.total = Rc::clone(&a.total);
+    let big = client_frame(0x82, &[1; 700]);
+    a.connection.receive_data(&big[..8 + 600], t0);
+    assert_eq!(next_message(&mut a, t0), None);
+    let other = client_frame(0x82, &[2; 500]);
+    b.connection.receive_data(&other[..8 + 450], t0);
+    assert_eq!(next_message(&mut b, t0), None);
+    assert_eq!(
+        frames(&written(&mut b, t0)),
+        [close_frame(
+            1013,
+            "the server holds too much already; try later"
+        )]
+    );
+    // Once its close frame is out, B holds nothing; A finishes and gets
+    // its echo.
+    assert_eq!(b.after_write(t0), Step::ShutdownWrite);
+    assert_eq!(a.total.held(), 600);
+    a.connection.receive_data(&big[8 + 600..], t0);
+    let message = next_message(&mut a, t0).unwrap();
+    a.send(message, t0);
+    assert_eq!(
+        frames(&written(&mut a, t0)),
+        [(OpCode::Binary, vec![1; 700])]
+    );
+    assert_eq!(a.after_write(t0), Step::KeepGoing);
+    drop(b);
+    assert_eq!(a.total.held(), 0);
+}

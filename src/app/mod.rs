@@ -1,16 +1,16 @@
 //! The app: what the server says. The loop hands every event to one
 //! [`App`] (`server/app.rs`), chosen here from `--mode`, once:
 //!
-//! - `tutorial` ([`tutorial::Tutorial`]): the PHP's `"You have entered: "`
+//! - `tutorial` (`tutorial::Tutorial`): the PHP's `"You have entered: "`
 //!   and the commands its page lists;
-//! - `echo` ([`tutorial::Echo`]): every message back, unchanged;
-//! - `chat` ([`room::Chat`]): one room, every message to every member.
+//! - `echo` (`tutorial::Echo`): every message back, unchanged;
+//! - `chat` (`room::Chat`): one room, every message to every member.
 //!
 //! An app touches no socket and writes no log line itself: it answers
 //! with [`Delivery`]s, and the server sends them.
 
-pub mod room;
-pub mod tutorial;
+pub(crate) mod room;
+pub(crate) mod tutorial;
 
 use crate::config::Mode;
 use crate::server::app::{App, Delivery};

@@ -86,12 +86,9 @@ pub struct Room {
 
 impl Room {
     /// How many are in the room.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.members.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.members.is_empty()
     }
 
     /// The members' sockets, for a delivery to all.

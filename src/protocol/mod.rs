@@ -9,12 +9,12 @@
 
 pub mod access;
 pub mod buffers;
-pub mod calendar;
+pub(crate) mod calendar;
 pub mod close;
 pub mod connection;
 pub mod frame;
-pub mod handshake;
+pub(crate) mod handshake;
 pub mod http;
 pub mod reader;
-pub mod seen;
-pub mod utf8;
+pub(crate) mod seen;
+pub(crate) mod utf8;

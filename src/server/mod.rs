@@ -13,9 +13,9 @@ pub mod client;
 pub mod console;
 #[allow(unsafe_code)]
 pub mod poll;
-pub mod table;
-pub mod timers;
-pub mod trace;
+pub(crate) mod table;
+pub(crate) mod timers;
+pub(crate) mod trace;
 pub mod www;
 
 use crate::config::Config;

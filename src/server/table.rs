@@ -109,11 +109,6 @@ impl Clients {
         }
     }
 
-    /// Bytes all clients hold together (messages arriving, output waiting).
-    pub fn held(&self) -> usize {
-        self.total.held()
-    }
-
     /// May one more connection from `ip` in? `--max-clients-per-ip` first;
     /// then, if the table is full, the oldest connection still in its
     /// handshake is closed to make room (`make_room`); then the capacity
@@ -257,15 +252,6 @@ impl Clients {
     /// The PHP's `getClientBySocket()`: the socket and its record.
     pub fn get_mut(&mut self, socket: Socket) -> Option<&mut Entry> {
         self.table.get_mut(&socket)
-    }
-
-    /// The record alone.
-    pub fn client_mut(&mut self, socket: Socket) -> Option<&mut Client> {
-        self.get_mut(socket).map(|entry| &mut entry.client)
-    }
-
-    pub fn len(&self) -> usize {
-        self.table.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -425,7 +411,7 @@ mod tests {
         assert_eq!(clients.take_due(at(9)), []);
         // The handshake is done at 5 s: the deadline moves later (the idle
         // ping, at 65 s), and the entry at 10 s is left where it was.
-        let client = clients.client_mut(socket).unwrap();
+        let client = &mut clients.get_mut(socket).unwrap().client;
         client.connection.receive_data(REQUEST, at(5));
         client.next_event(at(5)); // the request is answered: a WebSocket
         assert_eq!(client.deadline(), Some(at(65)));
@@ -447,14 +433,14 @@ mod tests {
         let t0 = Instant::now();
         let at = |s| t0 + std::time::Duration::from_secs(s);
         let (mut clients, _poller, socket, _peer) = one_client(t0);
-        let client = clients.client_mut(socket).unwrap();
+        let client = &mut clients.get_mut(socket).unwrap().client;
         client.connection.receive_data(REQUEST, t0);
         client.next_event(t0); // the request is answered: a WebSocket
         clients.take_due(at(10));
         clients.file(socket);
         assert_eq!(clients.next_deadline(), Some(at(60)));
         // We start to close at 6 s: the peer has 5 s to answer.
-        let client = clients.client_mut(socket).unwrap();
+        let client = &mut clients.get_mut(socket).unwrap().client;
         client.close(1000, "bye", at(6));
         clients.file(socket);
         assert_eq!(clients.take_due(at(11)), [socket]);

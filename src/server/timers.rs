@@ -52,10 +52,6 @@ impl Timers {
         self.heap.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.heap.is_empty()
-    }
-
     /// Start again from these entries alone: the left-over ones go.
     pub fn rebuild(&mut self, entries: impl Iterator<Item = (Instant, Socket)>) {
         self.heap = entries.map(Reverse).collect();

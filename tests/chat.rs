@@ -53,6 +53,23 @@ fn join(server: &Server) -> Member {
     Member { client, id, name }
 }
 
+/// Would fail if a member whose connection breaks (a reset: the server's
+/// read fails) stayed in the room: the others would never hear that it
+/// left, and its socket, once its number is reused, would get the room's
+/// messages without having joined.
+#[test]
+fn a_member_whose_connection_breaks_is_announced_as_gone() {
+    let server = Server::start(&["--mode", "chat"]);
+    let mut alice = join(&server);
+    let bob = join(&server);
+    assert_eq!(field(&alice.client.read_text(), "id"), bob.id);
+    let bob_id = bob.id.clone();
+    bob.client.reset();
+    let left = alice.client.read_text();
+    assert_eq!((kind(&left), field(&left, "id")), ("leave".into(), bob_id));
+    assert!(server.wait_for_log("read failed"));
+}
+
 /// Would fail if a message went to the sender only (the tutorial's way), or
 /// not to the sender, or without who said it.
 #[test]

@@ -132,36 +132,35 @@ impl Client {
 
     /// Log an event, in the words the PHP's `console()` would have used.
     fn note(&mut self, event: &Event, now: Instant) {
-        let line = |this: &Self, level, what: std::fmt::Arguments| this.log(level, now, what);
         match event {
             Event::BadRequest(refusal, head) => self.refuse_head(*refusal, head, now),
             Event::LateMessage => {
                 let late = "a message after our close frame: not answered";
-                line(self, Debug, format_args!("{late}"));
+                self.log(Debug, now, format_args!("{late}"));
             }
             Event::PeerClosed(close) => {
                 let code = close.code.map_or("none".to_string(), |c| c.to_string());
                 let reason = escape(close.reason.as_bytes());
                 let closed = format_args!("closed by client: code {code}, reason \"{reason}\"");
-                line(self, Info, closed);
+                self.log(Info, now, closed);
             }
             Event::Failed(violation) => {
                 let code = violation.close_code();
                 let fails = format_args!("the connection fails: {violation}; closing with {code}");
-                line(self, Warn, fails);
+                self.log(Warn, now, fails);
             }
             Event::Closing(code, reason) => {
-                line(self, Info, format_args!("closing with {code} ({reason})"));
+                self.log(Info, now, format_args!("closing with {code} ({reason})"));
             }
-            Event::Pinged => line(self, Debug, format_args!("idle; sending a ping")),
+            Event::Pinged => self.log(Debug, now, format_args!("idle; sending a ping")),
             Event::Hangup { handshaken: false } => {
-                line(self, Info, format_args!("left before the handshake"));
+                self.log(Info, now, format_args!("left before the handshake"));
             }
             Event::Hangup { handshaken: true } => {
                 let why = "closed the connection without a close frame (1006)";
-                line(self, Info, format_args!("{why}"));
+                self.log(Info, now, format_args!("{why}"));
             }
-            Event::Dropped(why) => line(self, Info, format_args!("{why}; dropped")),
+            Event::Dropped(why) => self.log(Info, now, format_args!("{why}; dropped")),
             Event::Request(..) | Event::Message(_) | Event::Joined | Event::Left => {}
         }
     }
@@ -240,7 +239,7 @@ impl Client {
                 // The file follows the head, a chunk at a time, as the
                 // socket takes it (`refill_body`).
                 self.body = page.body;
-                self.refill_body(now);
+                self.refill_body();
             }
             Err(refusal) => self.respond(refusal, now),
         }
@@ -259,7 +258,7 @@ impl Client {
 
     /// While a file is being sent and everything before it has gone out,
     /// queue its next chunk: a file of any size holds one chunk of memory.
-    fn refill_body(&mut self, now: Instant) {
+    fn refill_body(&mut self) {
         let Some(body) = &mut self.body else {
             return;
         };
@@ -270,7 +269,7 @@ impl Client {
             Some(Err(e)) => {
                 self.body = None;
                 let why = format!("cannot go on reading the file it asked for: {e}");
-                self.drop_now(why, now);
+                self.drop_now(why);
             }
         }
     }
@@ -338,7 +337,7 @@ impl Client {
         }
         self.connection.data_sent(n, now);
         if self.body.is_some() {
-            self.refill_body(now);
+            self.refill_body();
         }
     }
 
@@ -349,22 +348,11 @@ impl Client {
         self.connection.after_write(self.body.is_some(), now)
     }
 
-    /// End the connection now (a socket error), saying why in the log once
-    /// the loop hears of it (`next_event`).
-    pub fn drop_now(&mut self, why: String, now: Instant) {
+    /// End the connection now (a socket error). Why is logged, and the app
+    /// hears it left, when the loop next takes its events (it does, for
+    /// every client that is gone, before the socket is closed).
+    pub fn drop_now(&mut self, why: String) {
         self.connection.drop_now(Dropped::Io(why));
-        self.note_now(now);
-    }
-
-    /// Log what the connection has to say straight away (the loop may not
-    /// ask again: the client is going).
-    fn note_now(&mut self, now: Instant) {
-        while let Some(event) = self.connection.next_event(now) {
-            match event {
-                Event::Joined | Event::Left => {} // the loop routes a gone client's leaving
-                event => self.note(&event, now),
-            }
-        }
     }
 
     // --- Time --------------------------------------------------------------

@@ -318,7 +318,7 @@ impl Server {
                 Err(e) if would_block(&e) => break,
                 Err(e) if interrupted(&e) => continue,
                 Err(e) => {
-                    entry.client.drop_now(format!("read failed: {e}"), now);
+                    entry.client.drop_now(format!("read failed: {e}"));
                     break;
                 }
             };
@@ -432,7 +432,7 @@ impl Server {
             };
             match written {
                 Ok(0) => {
-                    client.drop_now("write failed: wrote nothing".into(), now);
+                    client.drop_now("write failed: wrote nothing".into());
                     break;
                 }
                 Ok(n) => client.data_sent(n, now),
@@ -443,7 +443,7 @@ impl Server {
                 Err(e) if interrupted(&e) => continue,
                 // A closed or reset peer: EPIPE or ECONNRESET.
                 Err(e) => {
-                    client.drop_now(format!("write failed: {e}"), now);
+                    client.drop_now(format!("write failed: {e}"));
                     break;
                 }
             }
@@ -468,9 +468,8 @@ impl Server {
         let mut changed = std::mem::take(&mut self.changed);
         changed.sort_unstable();
         changed.dedup();
-        let now = Instant::now();
         for socket in changed.drain(..) {
-            self.settle(socket, now);
+            self.settle(socket);
         }
         self.changed = changed; // its memory serves the next turn
     }
@@ -480,7 +479,7 @@ impl Server {
     /// Every path that touches a client once it is in the table ends in
     /// `write_to`, which lists it for this (`Clients::connect` files a new
     /// one itself).
-    fn settle(&mut self, socket: Socket, now: Instant) {
+    fn settle(&mut self, socket: Socket) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;
         };
@@ -493,7 +492,7 @@ impl Server {
                 Ok(()) => entry.interest = wants,
                 Err(e) => {
                     let why = format!("cannot watch its socket: {e}");
-                    entry.client.drop_now(why, now);
+                    entry.client.drop_now(why);
                     return self.clients.mark_gone(socket);
                 }
             }

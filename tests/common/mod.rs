@@ -360,6 +360,14 @@ impl Client {
         }
     }
 
+    /// Break the connection: close it with a reset (RST) instead of a FIN,
+    /// so that the server's next read fails.
+    pub fn reset(self) {
+        let socket = socket2::SockRef::from(&self.stream);
+        socket.set_linger(Some(Duration::ZERO)).expect("SO_LINGER");
+        drop(self);
+    }
+
     /// Send a request head and read the response head; bytes after it stay
     /// buffered for `read_frame`.
     pub fn handshake(&mut self, request: &str) -> String {

@@ -92,6 +92,9 @@ pub enum State {
         /// How far the search for the head's end has got: each read's bytes
         /// are searched once.
         search: HeadSearch,
+        /// The whole head has been handed out ([`Event::Request`] or
+        /// [`Event::BadRequest`]), and waits for its answer: no more is read.
+        asked: bool,
     },
     /// A WebSocket: messages both ways. The PHP's `handshake == true`.
     Open {
@@ -254,6 +257,7 @@ impl Connection {
             state: State::Handshaking {
                 since: now,
                 search: HeadSearch::default(),
+                asked: false,
             },
             rules,
             inbox: Inbox::default(),
@@ -396,10 +400,15 @@ impl Connection {
 
     /// Once the request head is whole, hand it out to be answered.
     fn read_request(&mut self) {
-        let State::Handshaking { search, .. } = &mut self.state else {
+        let State::Handshaking { search, asked, .. } = &mut self.state else {
             return;
         };
-        match search.parse(self.inbox.unread()) {
+        if *asked {
+            return; // one request per connection: the answer ends it
+        }
+        let parsed = search.parse(self.inbox.unread());
+        *asked = !matches!(parsed, Ok(None));
+        match parsed {
             Ok(None) => {} // not all here yet
             Ok(Some((request, head_len))) => {
                 let head = self.inbox.unread()[..head_len].to_vec();

@@ -118,6 +118,13 @@ impl Client {
                 self.show_seen(now);
             }
             self.recount(now);
+            // A message arriving that takes what all clients hold past
+            // `--max-buffered` fails its own connection (1013); every
+            // other client goes on.
+            if self.total.would_pass(0) && self.connection.arriving() > 0 {
+                self.connection.fail(Violation::ServerBusy, now);
+                continue;
+            }
             match event? {
                 Event::Request(request, head) => self.answer(&request, &head, now),
                 Event::Message(message) => {
@@ -281,6 +288,10 @@ impl Client {
     /// what all clients hold past `--max-buffered`: then this connection
     /// fails with 1013, and every other goes on.
     pub fn send(&mut self, message: Message, now: Instant) {
+        // §5.5.1: nothing is sent once our close frame is out.
+        if !self.connection.is_open() {
+            return;
+        }
         let len = match &message {
             Message::Text(text) => text.len(),
             Message::Binary(data) => data.len(),
@@ -300,6 +311,9 @@ impl Client {
     /// Queue a frame already encoded: a message for the whole room, the
     /// same bytes for every member. The rule of [`Client::send`] holds.
     pub fn send_frame(&mut self, frame: &[u8], now: Instant) {
+        if !self.connection.is_open() {
+            return;
+        }
         if self.total.would_pass(frame.len()) {
             return self.connection.fail(Violation::ServerBusy, now);
         }
@@ -391,20 +405,15 @@ impl Client {
 
     /// Count what this client holds now in the server's total: the bytes
     /// read and not used yet, the message arriving, the bytes waiting to go
-    /// out, and the memory its buffers keep for what comes next. A message
-    /// arriving that takes the total past the limit fails its own
-    /// connection (1013); every other client goes on. Also note when it
-    /// last needed big buffers: they are given back [`TIDY_AFTER`] later.
+    /// out, and the memory its buffers keep for what comes next. Also note
+    /// when it last needed big buffers: they are given back [`TIDY_AFTER`]
+    /// later.
     fn recount(&mut self, now: Instant) {
         let holds = self.connection.held();
         self.total.change(self.counted, holds);
         self.counted = holds;
         if self.connection.in_use() > KEEP_CAPACITY {
             self.big_until = now + TIDY_AFTER;
-        }
-        if self.total.would_pass(0) && self.connection.arriving() > 0 {
-            self.connection.fail(Violation::ServerBusy, now);
-            self.show_seen(now);
         }
     }
 

@@ -278,3 +278,23 @@ fn a_message_past_the_total_fails_with_1013_and_others_go_on() {
     drop(b);
     assert_eq!(a.total.held(), 0);
 }
+
+/// Would fail if a reply refused for memory (1013) could still fail a
+/// connection whose close frame is out: its closing handshake would be cut
+/// short, and it would leave `Closing` for `Flushing`.
+#[test]
+fn a_reply_after_our_close_changes_nothing_even_when_memory_is_short() {
+    let t0 = Instant::now();
+    let small = Limits {
+        max_buffered: 1000,
+        ..limits()
+    };
+    let mut client = open(small, t0);
+    client.close(1000, "bye", t0);
+    written(&mut client, t0);
+    assert!(matches!(client.state(), State::Closing { .. }));
+    client.send(Message::Binary(vec![0; 2000]), t0);
+    let state = client.state();
+    assert!(matches!(state, State::Closing { .. }), "{state:?}");
+    assert_eq!(pending(&client), b"");
+}

@@ -32,7 +32,7 @@ pub enum PollerKind {
 
 impl PollerKind {
     /// epoll where there is one, else poll.
-    pub fn best() -> PollerKind {
+    pub(crate) fn best() -> PollerKind {
         if cfg!(target_os = "linux") {
             PollerKind::Epoll
         } else {

@@ -4,8 +4,24 @@
 // `unsafe` is refused everywhere but in `server::poll`, which declares the C
 // functions std does not wrap (epoll(7), poll(2), signal(2), getrlimit(2)).
 #![deny(unsafe_code)]
+// What no one outside the crate needs is `pub(crate)`, but the docs are read
+// whole (`make doc` documents private items too), so a public item's doc may
+// link to a crate-private one.
+#![allow(rustdoc::private_intra_doc_links)]
 
-pub mod app;
-pub mod config;
+// The layers, bottom first; each may use only those above it in this list
+// (`tests/layers.rs`). They are public for the binary, the tests and the
+// bench, and only as far as those need: the rest is `pub(crate)`.
+
+/// RFC 6455 and just enough HTTP, pure. Public for the fuzz tests
+/// (`tests/robustness/fuzz.rs`: the parsers, the reader, the connection)
+/// and the bench's own frames (`frame::encode`, `parse_header`, `unmask`).
 pub mod protocol;
+/// The flags: `main.rs` parses them; the tests build a `Config`.
+pub mod config;
+/// The I/O: `Server` for `main.rs`, the log (`console`) and the signals
+/// (`poll`) it starts, and for the fuzz tests a whole `client::Client` and
+/// `www::serve`.
 pub mod server;
+/// What the server says: `app::for_mode`, for `main.rs`.
+pub mod app;

@@ -45,9 +45,10 @@ const LOOPBACK_NAMES: [&str; 3] = ["localhost", "127.0.0.1", "[::1]"];
 /// A page asked of the wrong server (RFC 9110 §15.5.20: "the request was
 /// directed at a server that is unable or unwilling to produce an
 /// authoritative response").
-pub const WRONG_HOST_PAGE: Refusal = Refusal::new(421, "the Host header does not name this server");
+pub(crate) const WRONG_HOST_PAGE: Refusal =
+    Refusal::new(421, "the Host header does not name this server");
 /// A WebSocket handshake for the wrong server.
-pub const WRONG_HOST_SOCKET: Refusal =
+pub(crate) const WRONG_HOST_SOCKET: Refusal =
     Refusal::new(403, "the Host header does not name this server");
 
 /// Does a `Host` header (`name` or `name:port`) name this server?
@@ -82,7 +83,7 @@ pub fn host_allowed(host: &str, policy: &Policy) -> bool {
 /// - Otherwise, only a page this server served itself: `http://` (this
 ///   server speaks no TLS, so an `https` page is another origin) with the
 ///   same host and port as the `Host`, which must name this server.
-pub fn origin_allowed(origins: &[&str], host: &str, policy: &Policy) -> bool {
+pub(crate) fn origin_allowed(origins: &[&str], host: &str, policy: &Policy) -> bool {
     let origin = match origins {
         [] => return true,
         [origin] => *origin,

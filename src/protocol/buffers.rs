@@ -19,7 +19,7 @@ use std::collections::VecDeque;
 /// many small messages come meanwhile: one big message must not cost a
 /// client memory for the rest of its life, and an idle connection costs
 /// about 1 KiB.
-pub const KEEP_CAPACITY: usize = 16 * 1024;
+pub(crate) const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// What all clients hold together: messages still arriving and output not
 /// yet written, against `--max-buffered`. Each client keeps itself counted
@@ -50,7 +50,7 @@ impl Total {
     }
 
     /// Would `more` bytes take the total past the limit?
-    pub fn would_pass(&self, more: usize) -> bool {
+    pub(crate) fn would_pass(&self, more: usize) -> bool {
         self.held.get().saturating_add(more) > self.limit
     }
 }
@@ -58,7 +58,7 @@ impl Total {
 /// What `buffer` counts for in [`Total`]: a small buffer, the bytes it
 /// holds (`in_use`); a buffer grown past [`KEEP_CAPACITY`], all its memory,
 /// used or kept for later.
-pub fn held(buffer: &Vec<u8>, in_use: usize) -> usize {
+pub(crate) fn held(buffer: &Vec<u8>, in_use: usize) -> usize {
     if buffer.capacity() > KEEP_CAPACITY {
         buffer.capacity()
     } else {
@@ -101,7 +101,7 @@ impl Inbox {
     }
 
     /// `n` more bytes are used. `n` is at most `unread().len()`.
-    pub fn consume(&mut self, n: usize) {
+    pub(crate) fn consume(&mut self, n: usize) {
         self.read = (self.read + n).min(self.bytes.len());
         self.tidy();
     }
@@ -124,7 +124,7 @@ impl Inbox {
 
     /// Once nothing is left unread, start again at the front (keeping the
     /// memory, for the next read).
-    pub fn tidy(&mut self) {
+    pub(crate) fn tidy(&mut self) {
         if self.read == self.bytes.len() {
             self.bytes.clear();
             self.read = 0;
@@ -132,7 +132,7 @@ impl Inbox {
     }
 
     /// Nothing unread, but holding more memory than it may keep for good.
-    pub fn holds_spare(&self) -> bool {
+    pub(crate) fn holds_spare(&self) -> bool {
         self.unread().is_empty() && self.bytes.capacity() > KEEP_CAPACITY
     }
 
@@ -145,7 +145,7 @@ impl Inbox {
     }
 
     /// The tidy timer: give back what [`Inbox::holds_spare`].
-    pub fn shrink(&mut self) {
+    pub(crate) fn shrink(&mut self) {
         self.tidy();
         give_back(&mut self.bytes);
     }
@@ -154,7 +154,7 @@ impl Inbox {
 /// A payload at least this big is moved into the outbox as a piece of its
 /// own rather than copied behind its frame header ([`Outbox::push`]).
 /// Smaller ones are cheaper to copy than to send as a separate piece.
-pub const MOVE_AT: usize = 16 * 1024;
+pub(crate) const MOVE_AT: usize = 16 * 1024;
 
 /// Bytes waiting to be written to the socket, in pieces, oldest first.
 ///
@@ -166,7 +166,7 @@ pub const MOVE_AT: usize = 16 * 1024;
 /// (`writev`, through [`Outbox::pending`]). Writes may be partial, so it
 /// remembers how much of the first piece is already sent.
 #[derive(Debug, Default)]
-pub struct Outbox {
+pub(crate) struct Outbox {
     /// The last piece is the one appended to (a moved-in payload is always
     /// followed by a fresh piece).
     pieces: VecDeque<Vec<u8>>,
@@ -183,7 +183,7 @@ pub struct Outbox {
 }
 
 /// At most this many pieces are offered to one write.
-pub const PIECES_PER_WRITE: usize = 4;
+pub(crate) const PIECES_PER_WRITE: usize = 4;
 
 impl Outbox {
     /// Append to the last piece with `write` (frame headers, small frames,
@@ -193,7 +193,7 @@ impl Outbox {
     /// small writes, and only when something is added, so that a big reply
     /// being written bit by bit is never moved (moving it on each partial
     /// write was 4% of a 16 MiB echo).
-    pub fn queue<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    pub(crate) fn queue<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
         if self.pieces.is_empty() {
             self.pieces.push_back(Vec::new());
         }
@@ -246,18 +246,18 @@ impl Outbox {
 
     /// Was the socket full at the last attempt to write? Then any bytes it
     /// takes now, it has room for because the peer read.
-    pub fn socket_full(&self) -> bool {
+    pub(crate) fn socket_full(&self) -> bool {
         self.socket_full
     }
 
     /// A write took nothing: the socket is full.
-    pub fn mark_socket_full(&mut self) {
+    pub(crate) fn mark_socket_full(&mut self) {
         self.socket_full = true;
     }
 
     /// The socket took `n` bytes of what [`Outbox::pending`] offered. If
     /// that was not all it was offered, the socket is full.
-    pub fn advance(&mut self, n: usize) {
+    pub(crate) fn advance(&mut self, n: usize) {
         // What the loop was offered: the same pieces `pending` gives now
         // (nothing has changed since), as many as one write takes.
         let mut offered = [&[][..]; PIECES_PER_WRITE];
@@ -303,12 +303,12 @@ impl Outbox {
     }
 
     /// The memory of a moved-in payload now written, if there is one.
-    pub fn take_written(&mut self) -> Option<Vec<u8>> {
+    pub(crate) fn take_written(&mut self) -> Option<Vec<u8>> {
         self.written.take()
     }
 
     /// Empty, but holding more memory than it may keep for good.
-    pub fn holds_spare(&self) -> bool {
+    pub(crate) fn holds_spare(&self) -> bool {
         self.is_empty()
             && self
                 .pieces
@@ -317,7 +317,7 @@ impl Outbox {
     }
 
     /// The tidy timer: give back what [`Outbox::holds_spare`].
-    pub fn shrink(&mut self) {
+    pub(crate) fn shrink(&mut self) {
         if self.is_empty() {
             self.pieces.iter_mut().for_each(give_back);
         }

@@ -49,7 +49,7 @@ impl DateTime {
     }
 
     /// `Wed, 25 Nov 2026 01:02:03 GMT`: the IMF-fixdate of RFC 9110 §5.6.7.
-    pub fn http_date(&self) -> String {
+    pub(crate) fn http_date(&self) -> String {
         format!(
             "{}, {:02} {} {} {:02}:{:02}:{:02} GMT",
             &WEEKDAYS[self.weekday as usize][..3],

@@ -11,32 +11,32 @@
 use std::fmt;
 
 /// RFC 6455 §7.4.1: 1000 means the purpose of the connection was fulfilled.
-pub const NORMAL: u16 = 1000;
+pub(crate) const NORMAL: u16 = 1000;
 /// RFC 6455 §7.4.1: 1001 means the endpoint is going away (server shutdown).
-pub const GOING_AWAY: u16 = 1001;
+pub(crate) const GOING_AWAY: u16 = 1001;
 /// RFC 6455 §7.4.1: 1002 means the peer broke the protocol.
-pub const PROTOCOL_ERROR: u16 = 1002;
+pub(crate) const PROTOCOL_ERROR: u16 = 1002;
 /// RFC 6455 §7.4.1: 1007 means a message's data did not match its type
 /// (for us: a text message that is not UTF-8).
-pub const INVALID_DATA: u16 = 1007;
+pub(crate) const INVALID_DATA: u16 = 1007;
 /// RFC 6455 §7.4.1: 1008 means a message broke the endpoint's policy: for
 /// us, a message that took longer than `--message-timeout` to arrive.
-pub const POLICY_VIOLATION: u16 = 1008;
+pub(crate) const POLICY_VIOLATION: u16 = 1008;
 /// RFC 6455 §7.4.1: 1009 means a message is too big to process.
-pub const MESSAGE_TOO_BIG: u16 = 1009;
+pub(crate) const MESSAGE_TOO_BIG: u16 = 1009;
 /// RFC 6455 §7.4.1: 1011 means the server met "an unexpected condition that
 /// prevented it from fulfilling the request". We send it to a peer that
 /// stopped answering pings: it is not the peer's protocol error (1002) nor a
 /// policy (1008), and the connection cannot go on.
-pub const INTERNAL_ERROR: u16 = 1011;
+pub(crate) const INTERNAL_ERROR: u16 = 1011;
 /// The IANA registry (RFC 6455 §11.7) adds 1013, "Try Again Later": the
 /// server is overloaded. We send it to a client whose message would pass
 /// `--max-buffered`, the memory all clients' messages may hold together.
-pub const TRY_AGAIN_LATER: u16 = 1013;
+pub(crate) const TRY_AGAIN_LATER: u16 = 1013;
 
 /// What a close code means, in the words of RFC 6455 §7.4.1 and the IANA
 /// registry it created (§11.7): for the log and `--trace`.
-pub fn meaning(code: u16) -> &'static str {
+pub(crate) fn meaning(code: u16) -> &'static str {
     match code {
         1000 => "normal closure",
         1001 => "going away",
@@ -191,7 +191,7 @@ pub struct CloseFrame {
 }
 
 /// Read and check a peer's close payload (RFC 6455 §5.5.1, §7.4, §8.1).
-pub fn parse_payload(payload: &[u8]) -> Result<CloseFrame, Violation> {
+pub(crate) fn parse_payload(payload: &[u8]) -> Result<CloseFrame, Violation> {
     match payload {
         [] => Ok(CloseFrame {
             code: None,

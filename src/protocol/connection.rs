@@ -36,14 +36,14 @@ use std::time::{Duration, Instant};
 /// Stop reading while this much output waits for the peer: a peer that
 /// sends without reading is slowed down by TCP itself instead of filling
 /// our memory. (Past `max_pending_output` it is dropped.)
-pub const READ_PAUSE: usize = 256 * 1024;
+pub(crate) const READ_PAUSE: usize = 256 * 1024;
 
 /// What an idle ping carries (§5.5.2 lets us choose; the pong echoes it).
 const PING_PAYLOAD: &[u8] = b"are you there?";
 
 /// How many bytes of what was left unread a failed connection keeps, for
 /// `--trace` to show where the broken rule was.
-pub const UNREAD_KEPT: usize = 16;
+pub(crate) const UNREAD_KEPT: usize = 16;
 
 /// What one connection may take, as plain values (the server's flags,
 /// `config.rs`, fill them in).
@@ -300,7 +300,7 @@ impl Connection {
     /// The peer closed its side of the TCP connection (a read returned 0).
     /// Whatever we still owe it is written first: a peer that only
     /// half-closed can still read its answer.
-    pub fn receive_eof(&mut self, now: Instant) {
+    pub(crate) fn receive_eof(&mut self, now: Instant) {
         let next = match self.state {
             State::Handshaking { .. } => {
                 self.events.push_back(Event::Hangup { handshaken: false });
@@ -392,7 +392,7 @@ impl Connection {
     }
 
     /// Is the WebSocket open in both directions (no close frame sent yet)?
-    pub fn is_open(&self) -> bool {
+    pub(crate) fn is_open(&self) -> bool {
         matches!(self.state, State::Open { .. })
     }
 
@@ -451,7 +451,7 @@ impl Connection {
     /// Queue more of a page's body, with `write`; `None` if bytes are still
     /// waiting to go out (a file is sent a chunk at a time, as the socket
     /// takes it, so it holds one chunk of memory whatever its size).
-    pub fn queue_body<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> Option<R> {
+    pub(crate) fn queue_body<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> Option<R> {
         self.outbox.is_empty().then(|| self.outbox.queue(write))
     }
 
@@ -555,7 +555,7 @@ impl Connection {
 
     /// Queue a frame already encoded: a message for the whole room, encoded
     /// once and queued, the same bytes, for every member.
-    pub fn send_frame(&mut self, frame: &[u8]) {
+    pub(crate) fn send_frame(&mut self, frame: &[u8]) {
         if self.is_open() {
             self.outbox.queue(|out| out.extend_from_slice(frame));
         }
@@ -607,7 +607,7 @@ impl Connection {
     }
 
     /// The socket took none of [`Connection::data_to_send`]: it is full.
-    pub fn send_blocked(&mut self) {
+    pub(crate) fn send_blocked(&mut self) {
         self.outbox.mark_socket_full();
     }
 
@@ -626,7 +626,7 @@ impl Connection {
     /// Should the loop read? Not once it is gone or the peer has closed its
     /// side, and not while too much output waits (backpressure:
     /// [`READ_PAUSE`]).
-    pub fn wants_read(&self) -> bool {
+    pub(crate) fn wants_read(&self) -> bool {
         match self.state {
             State::Gone
             | State::Flushing {
@@ -650,7 +650,7 @@ impl Connection {
     /// go on, close our side (our last bytes are out), or let go (too much
     /// left unread: the other half of backpressure; `sending_file`: a file
     /// is sent a chunk at a time, which is not what that cap is for).
-    pub fn after_write(&mut self, sending_file: bool, now: Instant) -> Step {
+    pub(crate) fn after_write(&mut self, sending_file: bool, now: Instant) -> Step {
         let (pending, limit) = (self.outbox.len(), self.rules.max_pending_output);
         if pending > limit && !sending_file {
             self.drop_now(Dropped::Unread { pending, limit });
@@ -721,7 +721,7 @@ impl Connection {
     /// If a timer has run out, act on it. (The loop may call this when
     /// nothing is due: a deadline that moved later is refiled only when its
     /// old time comes. Then it does nothing.)
-    pub fn on_timeout(&mut self, now: Instant) {
+    pub(crate) fn on_timeout(&mut self, now: Instant) {
         let Some((timer, at)) = self.timer() else {
             return;
         };
@@ -753,7 +753,7 @@ impl Connection {
 
     /// The server is stopping: say goodbye with 1001 Going Away (§7.4.1) to
     /// a WebSocket; drop one still in its handshake.
-    pub fn on_stop(&mut self, now: Instant) {
+    pub(crate) fn on_stop(&mut self, now: Instant) {
         match self.state {
             State::Open { .. } => self.close(close::GOING_AWAY, "server shutting down", now),
             State::Handshaking { .. } => self.enter(State::Gone),
@@ -771,17 +771,17 @@ impl Connection {
     }
 
     /// Bytes in use now (not memory merely kept).
-    pub fn in_use(&self) -> usize {
+    pub(crate) fn in_use(&self) -> usize {
         self.inbox.unread().len() + self.reader.buffered() + self.outbox.len()
     }
 
     /// Bytes held in a message not yet whole.
-    pub fn arriving(&self) -> usize {
+    pub(crate) fn arriving(&self) -> usize {
         self.reader.buffered()
     }
 
     /// Do its buffers hold memory grown for big messages, now unused?
-    pub fn holds_spare_memory(&self) -> bool {
+    pub(crate) fn holds_spare_memory(&self) -> bool {
         self.inbox.holds_spare()
             || self.outbox.holds_spare()
             || self.reader.spare_capacity() > super::buffers::KEEP_CAPACITY
@@ -789,12 +789,12 @@ impl Connection {
 
     /// Its buffers and reader, for a test to look into.
     #[cfg(test)]
-    pub fn parts(&self) -> (&Inbox, &Outbox, &MessageReader) {
+    pub(crate) fn parts(&self) -> (&Inbox, &Outbox, &MessageReader) {
         (&self.inbox, &self.outbox, &self.reader)
     }
 
     /// Give back what [`Connection::holds_spare_memory`] (the tidy timer).
-    pub fn shrink(&mut self) {
+    pub(crate) fn shrink(&mut self) {
         self.inbox.shrink();
         self.outbox.shrink();
         self.reader.shrink();

@@ -204,7 +204,7 @@ pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 /// Append the header of a whole, final, unmasked frame of `len` payload
 /// bytes: [`encode`] without the payload, for a payload that follows in a
 /// buffer of its own.
-pub fn encode_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
+pub(crate) fn encode_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
     // FIN set, no RSV bits, then the opcode: the PHP's `0x80 | 0x1` for text.
     out.push(0x80 | opcode as u8);
     if len <= 125 {

@@ -66,9 +66,9 @@ impl Refusal {
 }
 
 /// No blank line within [`MAX_REQUEST_HEAD`] bytes.
-pub const HEAD_TOO_LARGE: Refusal = Refusal::new(431, "request head larger than 8 KiB");
+pub(crate) const HEAD_TOO_LARGE: Refusal = Refusal::new(431, "request head larger than 8 KiB");
 /// A well-formed request for an HTTP version other than 1.x.
-pub const VERSION_NOT_SUPPORTED: Refusal = Refusal::new(505, "only HTTP/1.x is served here");
+pub(crate) const VERSION_NOT_SUPPORTED: Refusal = Refusal::new(505, "only HTTP/1.x is served here");
 
 /// The bytes are not an HTTP/1.x request head; `why` says what is wrong.
 const fn malformed(why: &'static str) -> Refusal {
@@ -85,7 +85,7 @@ impl Request {
     }
 
     /// How many times a header appears.
-    pub fn header_count(&self, name: &str) -> usize {
+    pub(crate) fn header_count(&self, name: &str) -> usize {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -95,7 +95,7 @@ impl Request {
     /// Does a comma-separated header (such as `Connection: keep-alive,
     /// Upgrade`) contain `token`, ignoring case? Every header line with that
     /// name counts (RFC 9110 §5.3).
-    pub fn has_token(&self, name: &str, token: &str) -> bool {
+    pub(crate) fn has_token(&self, name: &str, token: &str) -> bool {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -118,7 +118,7 @@ impl Request {
     /// absolute form (`http://host:port/path`, which RFC 6455 §4.1 allows
     /// in a handshake too) names it, and the `Host` header is then ignored;
     /// otherwise the `Host` header does (§3.2). `None`: neither does.
-    pub fn authority(&self) -> Option<&str> {
+    pub(crate) fn authority(&self) -> Option<&str> {
         match split_absolute(&self.target) {
             Some((authority, _)) => Some(authority),
             None => self.header("Host"),
@@ -245,8 +245,10 @@ impl HeadSearch {
         Ok(None)
     }
 
-    /// Bytes all searches so far have looked at.
-    pub fn examined(&self) -> usize {
+    /// Bytes all searches so far have looked at (a test checks each byte
+    /// is searched about once).
+    #[cfg(test)]
+    pub(crate) fn examined(&self) -> usize {
         self.examined
     }
 }
@@ -332,7 +334,7 @@ fn is_token(s: &str) -> bool {
 }
 
 /// The standard reason phrase for the statuses this server sends.
-pub fn reason_phrase(status: u16) -> &'static str {
+pub(crate) fn reason_phrase(status: u16) -> &'static str {
     match status {
         101 => "Switching Protocols",
         200 => "OK",
@@ -356,7 +358,12 @@ pub fn reason_phrase(status: u16) -> &'static str {
 /// so, always carries a `Content-Length`, and (RFC 9110 §6.6.1: a server
 /// with a clock MUST) a `Date`. The time is passed in: this module has no
 /// clock of its own.
-pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8], date: SystemTime) -> Vec<u8> {
+pub(crate) fn response(
+    status: u16,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    date: SystemTime,
+) -> Vec<u8> {
     let mut bytes = response_head(status, headers, body.len() as u64, date);
     bytes.extend_from_slice(body);
     bytes
@@ -364,7 +371,7 @@ pub fn response(status: u16, headers: &[(&str, &str)], body: &[u8], date: System
 
 /// A response's head alone, for a body of `length` bytes that follows it
 /// (a file, sent as the socket takes it), or none (HEAD).
-pub fn response_head(
+pub(crate) fn response_head(
     status: u16,
     headers: &[(&str, &str)],
     length: u64,
@@ -386,7 +393,7 @@ pub fn response_head(
 
 /// The 101 (RFC 6455 §4.2.2): byte for byte the PHP's, the status line and
 /// these headers alone: the connection stays open, and no body follows.
-pub fn switching_protocols(headers: &[(&str, &str)]) -> Vec<u8> {
+pub(crate) fn switching_protocols(headers: &[(&str, &str)]) -> Vec<u8> {
     let mut head = status_and_headers(101, headers);
     head.push_str("\r\n");
     head.into_bytes()

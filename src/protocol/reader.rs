@@ -130,7 +130,7 @@ impl MessageReader {
     /// to arrive (`header_begun`) and nothing else is under way. The same
     /// number for as long as the same thing is arriving: so the connection
     /// can time how long each one takes, however the reads cut it.
-    pub fn arriving(&self, header_begun: bool) -> Option<u64> {
+    pub(crate) fn arriving(&self, header_begun: bool) -> Option<u64> {
         if self.message.is_some() {
             Some(self.message_number)
         } else if self.frame.is_some() {
@@ -152,7 +152,7 @@ impl MessageReader {
     /// A message's memory, back from the outbox once its reply was
     /// written: kept for the next message, if it is bigger than what is
     /// kept already.
-    pub fn recycle(&mut self, mut buffer: Vec<u8>) {
+    pub(crate) fn recycle(&mut self, mut buffer: Vec<u8>) {
         if buffer.capacity() > self.spare.capacity() {
             buffer.clear();
             self.spare = buffer;
@@ -160,13 +160,13 @@ impl MessageReader {
     }
 
     /// The memory kept for the next message.
-    pub fn spare_capacity(&self) -> usize {
+    pub(crate) fn spare_capacity(&self) -> usize {
         self.spare.capacity()
     }
 
     /// The tidy timer: give back the memory kept for the next
     /// message, if it is more than a buffer may keep for good.
-    pub fn shrink(&mut self) {
+    pub(crate) fn shrink(&mut self) {
         if self.spare.capacity() > KEEP_CAPACITY {
             self.spare = Vec::new();
         }
@@ -175,7 +175,7 @@ impl MessageReader {
     /// With `--trace`: the frames read whole since the last call, in order,
     /// for the connection to keep for the trace (it keeps them before it
     /// acts on an event).
-    pub fn seen_frames(&mut self) -> Vec<Seen> {
+    pub(crate) fn seen_frames(&mut self) -> Vec<Seen> {
         std::mem::take(&mut self.seen)
     }
 

@@ -64,7 +64,7 @@ impl Seen {
     }
 
     /// A frame we send: `opcode` and its whole `payload`.
-    pub fn outgoing(opcode: OpCode, payload: &[u8]) -> Seen {
+    pub(crate) fn outgoing(opcode: OpCode, payload: &[u8]) -> Seen {
         let mut header_bytes = Vec::new();
         frame::encode_header(&mut header_bytes, opcode, payload.len());
         let kept = payload[..payload.len().min(KEPT)].to_vec();
@@ -86,7 +86,7 @@ impl Seen {
 
     /// A frame already encoded (`bytes`, header then payload), sent to all
     /// `members` of the room.
-    pub fn to_all(bytes: &[u8], members: usize) -> Option<Seen> {
+    pub(crate) fn to_all(bytes: &[u8], members: usize) -> Option<Seen> {
         let header = frame::parse_header(bytes, false).ok()??;
         let payload = bytes.get(header.header_len..)?;
         let mut seen = Seen::outgoing(header.opcode, payload);

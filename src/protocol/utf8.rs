@@ -26,7 +26,7 @@ impl Utf8Check {
     /// Check what was appended to `text` since the last call. `text` is the
     /// whole message so far, so a character cut in two by a frame or read
     /// boundary is checked again, whole, next time.
-    pub fn feed(&mut self, text: &[u8]) -> Result<(), InvalidUtf8> {
+    pub(crate) fn feed(&mut self, text: &[u8]) -> Result<(), InvalidUtf8> {
         match std::str::from_utf8(&text[self.checked..]) {
             Ok(_) => {
                 self.checked = text.len();

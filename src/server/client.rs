@@ -38,7 +38,7 @@ use std::time::{Duration, Instant, SystemTime};
 /// made them grow. Long enough that a busy client keeps its buffers from
 /// one message to the next; short enough that memory is back soon after a
 /// burst. Small messages meanwhile do not keep it.
-pub const TIDY_AFTER: Duration = Duration::from_secs(1);
+pub(crate) const TIDY_AFTER: Duration = Duration::from_secs(1);
 
 /// The table was full when it came: a handshake gets this.
 const FULL: Refusal = Refusal::new(503, "too many clients, try again later");
@@ -310,7 +310,7 @@ impl Client {
 
     /// Queue a frame already encoded: a message for the whole room, the
     /// same bytes for every member. The rule of [`Client::send`] holds.
-    pub fn send_frame(&mut self, frame: &[u8], now: Instant) {
+    pub(crate) fn send_frame(&mut self, frame: &[u8], now: Instant) {
         if !self.connection.is_open() {
             return;
         }
@@ -325,7 +325,7 @@ impl Client {
     /// a line this client caused, within its address's budget. (Shown for
     /// each member, it cost each member's budget, so one talker could use
     /// up everyone's, and the log grew with the room.)
-    pub fn show_frame_to_all(&self, frame: &[u8], members: usize, now: Instant) {
+    pub(crate) fn show_frame_to_all(&self, frame: &[u8], members: usize, now: Instant) {
         if !self.config.trace {
             return;
         }
@@ -357,7 +357,7 @@ impl Client {
 
     /// What the loop must do now that it has written what the socket took
     /// (the connection decides); its memory is counted again.
-    pub fn after_write(&mut self, now: Instant) -> Step {
+    pub(crate) fn after_write(&mut self, now: Instant) -> Step {
         self.recount(now);
         self.connection.after_write(self.body.is_some(), now)
     }
@@ -385,7 +385,7 @@ impl Client {
     }
 
     /// If a deadline has passed, act on it.
-    pub fn on_timeout(&mut self, now: Instant) {
+    pub(crate) fn on_timeout(&mut self, now: Instant) {
         if self.tidy_due() && now >= self.big_until {
             self.connection.shrink();
         }
@@ -396,7 +396,7 @@ impl Client {
 
     /// The server is stopping: 1001 to a WebSocket, and one still in its
     /// handshake is dropped.
-    pub fn on_stop(&mut self, now: Instant) {
+    pub(crate) fn on_stop(&mut self, now: Instant) {
         self.connection.on_stop(now);
         self.show_seen(now);
     }

@@ -22,10 +22,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 /// The `log` target of every `--trace` block (`RUST_LOG` can name it too).
-pub const TRACE_TARGET: &str = "socket_server::trace";
+pub(crate) const TRACE_TARGET: &str = "socket_server::trace";
 
 /// How many bytes of a peer's data [`escape`] shows before it cuts.
-pub const SHOWN_BYTES: usize = 200;
+pub(crate) const SHOWN_BYTES: usize = 200;
 
 /// Start logging to `path`; with `trace`, let `--trace`'s blocks through
 /// too. Call once, before the server starts.
@@ -75,7 +75,7 @@ static REOPEN: AtomicBool = AtomicBool::new(false);
 
 /// Open the log file again before the next line, by its name: after
 /// logrotate has moved it (it sends SIGHUP), or after it failed.
-pub fn reopen() {
+pub(crate) fn reopen() {
     REOPEN.store(true, Ordering::SeqCst);
 }
 
@@ -147,8 +147,8 @@ impl Write for LogFile {
 /// `--trace`, or reloading the page, stays inside it; a script sending
 /// thousands of messages or connections a second, or the biggest lines it
 /// can make, does not.
-pub const BYTES_AT_ONCE: i64 = 32 * 1024;
-pub const BYTES_PER_SECOND: i64 = 2 * 1024;
+pub(crate) const BYTES_AT_ONCE: i64 = 32 * 1024;
+pub(crate) const BYTES_PER_SECOND: i64 = 2 * 1024;
 
 /// What `env_logger` adds to a line we hand it, counted against the budget
 /// too: its prefix (`[2026-12-03T16:28:35.424Z INFO  socket_server::client] `)
@@ -206,7 +206,7 @@ impl LogBudget {
     }
 
     /// A line was written: take its bytes off what is left.
-    pub fn spend(&mut self, line: &str) {
+    pub(crate) fn spend(&mut self, line: &str) {
         let newlines = line.bytes().filter(|&b| b == b'\n').count();
         let bytes = PREFIX_BYTES + line.len() + INDENT_BYTES * newlines;
         self.left = self
@@ -215,14 +215,14 @@ impl LogBudget {
     }
 
     /// Lines held back and not yet reported; from now on, none.
-    pub fn take_held_back(&mut self) -> u64 {
+    pub(crate) fn take_held_back(&mut self) -> u64 {
         std::mem::take(&mut self.held_back)
     }
 
     /// Has it earned back its whole burst? (Then, with no connection left
     /// to use it, it may be forgotten, and a new one made if the address
     /// comes back.)
-    pub fn is_full(&mut self, now: Instant) -> bool {
+    pub(crate) fn is_full(&mut self, now: Instant) -> bool {
         self.refill(now);
         self.left == BYTES_AT_ONCE
     }
@@ -245,7 +245,7 @@ impl LogBudget {
 /// now; first, if lines were held back since its last one, say how many.
 /// A line whose level is off costs nothing and spends nothing, and no line
 /// is formatted unless it is written.
-pub fn log_within(
+pub(crate) fn log_within(
     budget: &RefCell<LogBudget>,
     address: IpAddr,
     now: Instant,
@@ -270,7 +270,7 @@ pub fn log_within(
 }
 
 /// The line that reports lines held back by an address's [`LogBudget`].
-pub fn held_back_line(address: IpAddr, count: u64) -> String {
+pub(crate) fn held_back_line(address: IpAddr, count: u64) -> String {
     format!(
         "{count} lines from {address} not logged (an address may have {} KiB of lines \
          at once, then {} KiB a second)",
@@ -283,12 +283,12 @@ pub fn held_back_line(address: IpAddr, count: u64) -> String {
 /// the characters `is_risky` names, which are written as escapes (`\n`, `\u{1b}`);
 /// invalid bytes become `\xNN`; and past [`SHOWN_BYTES`] the text is cut,
 /// saying how long it was.
-pub fn escape(bytes: &[u8]) -> String {
+pub(crate) fn escape(bytes: &[u8]) -> String {
     escape_up_to(bytes, SHOWN_BYTES)
 }
 
 /// [`escape`], showing up to `limit` bytes.
-pub fn escape_up_to(bytes: &[u8], limit: usize) -> String {
+pub(crate) fn escape_up_to(bytes: &[u8], limit: usize) -> String {
     let shown = &bytes[..bytes.len().min(limit)];
     let mut text = String::with_capacity(shown.len());
     for chunk in shown.utf8_chunks() {

@@ -53,18 +53,18 @@ pub struct Socket(Fd);
 
 /// The socket of a listener or stream.
 #[cfg(unix)]
-pub fn socket_of(s: &impl std::os::fd::AsRawFd) -> Socket {
+pub(crate) fn socket_of(s: &impl std::os::fd::AsRawFd) -> Socket {
     Socket(s.as_raw_fd())
 }
 #[cfg(windows)]
-pub fn socket_of(s: &impl std::os::windows::io::AsRawSocket) -> Socket {
+pub(crate) fn socket_of(s: &impl std::os::windows::io::AsRawSocket) -> Socket {
     Socket(s.as_raw_socket())
 }
 
 #[cfg(test)]
 impl Socket {
     /// A socket number for a test that needs no real one.
-    pub fn numbered(n: i32) -> Socket {
+    pub(crate) fn numbered(n: i32) -> Socket {
         Socket(n as Fd)
     }
 }
@@ -80,7 +80,7 @@ const POLLNVAL: i16 = 0x020;
 /// One socket to wait on: C's `struct pollfd`, field for field.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
-pub struct PollFd {
+pub(crate) struct PollFd {
     fd: Fd,
     events: i16,
     revents: i16,
@@ -114,7 +114,7 @@ impl PollFd {
     }
 
     /// There is room to write (or an error that a write will report).
-    pub fn writable(&self) -> bool {
+    pub(crate) fn writable(&self) -> bool {
         self.revents & (POLLOUT | POLLERR | POLLHUP | POLLNVAL) != 0
     }
 }
@@ -258,7 +258,7 @@ pub fn raise_descriptor_limit() -> Option<u64> {
 /// limit). Returns how many are ready; 0 means the time ran out or a signal
 /// arrived.
 #[cfg(unix)]
-pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
+pub(crate) fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
     let millis = millis(timeout);
     // SAFETY: `fds` is a valid, exclusively borrowed slice of `PollFd`, which
     // is `#[repr(C)]` with the layout of `struct pollfd`; we pass its true
@@ -289,19 +289,19 @@ fn millis(timeout: Option<Duration>) -> i32 {
 /// nobody reads, a blocking write would stop the whole server, so such a
 /// line is dropped instead.
 #[cfg(unix)]
-pub fn stderr_has_room() -> bool {
+pub(crate) fn stderr_has_room() -> bool {
     let mut stderr = [PollFd::new(Socket(2), false, true)];
     matches!(wait(&mut stderr, Some(Duration::ZERO)), Ok(1)) && stderr[0].writable()
 }
 
 #[cfg(not(unix))]
-pub fn stderr_has_room() -> bool {
+pub(crate) fn stderr_has_room() -> bool {
     true
 }
 
 /// The portable fallback: nap briefly, then call everything "ready".
 #[cfg(not(unix))]
-pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
+pub(crate) fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> {
     let nap = Duration::from_millis(5);
     std::thread::sleep(timeout.map_or(nap, |t| t.min(nap)));
     for fd in fds.iter_mut() {
@@ -312,7 +312,7 @@ pub fn wait(fds: &mut [PollFd], timeout: Option<Duration>) -> io::Result<usize> 
 
 /// What the loop wants to hear about one socket.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Interest {
+pub(crate) struct Interest {
     /// Tell us when there is something to read (or an end, or an error).
     pub read: bool,
     /// Tell us when there is room to write.
@@ -321,7 +321,7 @@ pub struct Interest {
 
 /// A socket the wait found ready.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Ready {
+pub(crate) struct Ready {
     pub socket: Socket,
     /// Data, an end of stream or an error waits: reading tells which.
     pub readable: bool,
@@ -332,7 +332,7 @@ pub struct Ready {
 /// The sockets the loop waits on, each with its [`Interest`], and the wait.
 /// The loop tells it when a socket comes, when what it wants changes, and
 /// when it goes; nothing is rebuilt between waits.
-pub struct Poller {
+pub(crate) struct Poller {
     backend: Backend,
 }
 
@@ -387,7 +387,7 @@ impl Poller {
 
     /// Stop watching `socket`; call it before the socket is closed (its
     /// number may be reused at once).
-    pub fn remove(&mut self, socket: Socket) {
+    pub(crate) fn remove(&mut self, socket: Socket) {
         match &mut self.backend {
             Backend::Poll(list) => list.remove(socket),
             // Closing the socket would take it off the kernel's list as
@@ -562,7 +562,7 @@ impl Epoll {
 /// Did a call fail because no file descriptor is left, for this process
 /// (EMFILE) or for the whole system (ENFILE)? The same numbers on Linux,
 /// macOS and the BSDs.
-pub fn out_of_descriptors(e: &io::Error) -> bool {
+pub(crate) fn out_of_descriptors(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(24 | 23))
 }
 
@@ -610,12 +610,12 @@ pub fn catch_signals() {
 pub fn catch_signals() {}
 
 /// Has a stop signal arrived?
-pub fn stop_requested() -> bool {
+pub(crate) fn stop_requested() -> bool {
     STOP.load(Ordering::SeqCst)
 }
 
 /// Has SIGHUP arrived since the last call?
-pub fn hangup_requested() -> bool {
+pub(crate) fn hangup_requested() -> bool {
     HANGUP.swap(false, Ordering::SeqCst)
 }
 

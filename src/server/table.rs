@@ -82,7 +82,7 @@ pub struct Clients {
 impl Admission {
     /// May one more connection in, when `count` are in the table already?
     /// The capacity rule, decided here alone.
-    pub fn for_count(count: usize, limits: &Limits) -> Admission {
+    pub(crate) fn for_count(count: usize, limits: &Limits) -> Admission {
         if count >= limits.max_clients.saturating_add(OVERFLOW) {
             Admission::Refused
         } else if count >= limits.max_clients {
@@ -113,7 +113,7 @@ impl Clients {
     /// then, if the table is full, the oldest connection still in its
     /// handshake is closed to make room (`make_room`); then the capacity
     /// rule, [`Admission::for_count`].
-    pub fn admission(
+    pub(crate) fn admission(
         &mut self,
         limits: &Limits,
         ip: IpAddr,
@@ -139,7 +139,7 @@ impl Clients {
     /// cannot keep real clients out for longer than it lasts. Those that
     /// finished their handshake are never closed for room: they get the 503
     /// instead. Returns whether it closed one.
-    pub fn make_room(&mut self, why: &str, now: Instant, poller: &mut Poller) -> bool {
+    pub(crate) fn make_room(&mut self, why: &str, now: Instant, poller: &mut Poller) -> bool {
         while let Some((socket, serial)) = self.arrivals.pop_front() {
             let oldest = self.table.get(&socket).filter(|entry| {
                 entry.serial == serial && matches!(entry.client.state(), State::Handshaking { .. })
@@ -229,13 +229,13 @@ impl Clients {
 
     /// The earliest deadline of any client (perhaps a left-over one: then
     /// the loop wakes, finds nothing due, and sleeps again).
-    pub fn next_deadline(&self) -> Option<Instant> {
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
         self.timers.first()
     }
 
     /// The clients whose deadline has come, each taken out of the timers
     /// (the loop files them again after it has acted).
-    pub fn take_due(&mut self, now: Instant) -> Vec<Socket> {
+    pub(crate) fn take_due(&mut self, now: Instant) -> Vec<Socket> {
         let mut due = Vec::new();
         while let Some((at, socket)) = self.timers.pop_due(now) {
             let Some(entry) = self.table.get_mut(&socket) else {
@@ -267,7 +267,7 @@ impl Clients {
 
     /// How many clients have finished their handshake and not started to
     /// close.
-    pub fn open_count(&self) -> usize {
+    pub(crate) fn open_count(&self) -> usize {
         let open = |(_, c): &(Socket, &Client)| matches!(c.state(), State::Open { .. });
         self.iter().filter(open).count()
     }
@@ -278,13 +278,13 @@ impl Clients {
     }
 
     /// This client's connection is over: drop it at the end of the turn.
-    pub fn mark_gone(&mut self, socket: Socket) {
+    pub(crate) fn mark_gone(&mut self, socket: Socket) {
         self.gone.push(socket);
     }
 
     /// Remove the clients marked gone. Dropping a `TcpStream` closes its
     /// socket: the PHP's `socket_close()`.
-    pub fn drop_gone(&mut self, now: Instant, poller: &mut Poller) {
+    pub(crate) fn drop_gone(&mut self, now: Instant, poller: &mut Poller) {
         for socket in std::mem::take(&mut self.gone) {
             if let Some(entry) = self.table.remove(&socket) {
                 self.forget(socket, entry, now, poller);
@@ -315,7 +315,7 @@ impl Clients {
 
     /// A connection from `peer` was closed unanswered (`Admission::Refused`):
     /// say so within its address's budget, as for every line a peer causes.
-    pub fn log_refused(&mut self, peer: SocketAddr, now: Instant) {
+    pub(crate) fn log_refused(&mut self, peer: SocketAddr, now: Instant) {
         let budget = self.log_budget_for(peer.ip(), now);
         let already = self.table.len();
         console::log_within(&budget, peer.ip(), now, Warn, module_path!(), || {

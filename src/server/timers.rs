@@ -40,7 +40,7 @@ impl Timers {
     }
 
     /// The earliest entry, if its time has come, taken out.
-    pub fn pop_due(&mut self, now: Instant) -> Option<(Instant, Socket)> {
+    pub(crate) fn pop_due(&mut self, now: Instant) -> Option<(Instant, Socket)> {
         match self.first() {
             Some(at) if at <= now => self.heap.pop().map(|Reverse(entry)| entry),
             _ => None,
@@ -53,7 +53,7 @@ impl Timers {
     }
 
     /// Start again from these entries alone: the left-over ones go.
-    pub fn rebuild(&mut self, entries: impl Iterator<Item = (Instant, Socket)>) {
+    pub(crate) fn rebuild(&mut self, entries: impl Iterator<Item = (Instant, Socket)>) {
         self.heap = entries.map(Reverse).collect();
     }
 }

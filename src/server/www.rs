@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 /// The page served for `/`: the tutorial's client, rewritten.
-pub const INDEX: &str = "socket_client.html";
+pub(crate) const INDEX: &str = "socket_client.html";
 
 /// How much of a file is read at a time: all a file being sent holds in
 /// memory.

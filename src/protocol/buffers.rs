@@ -44,8 +44,8 @@ impl Total {
         self.held.set(held.saturating_add(after));
     }
 
-    /// Bytes held, all clients together.
-    pub fn held(&self) -> usize {
+    /// Bytes counted, all clients together.
+    pub fn sum(&self) -> usize {
         self.held.get()
     }
 
@@ -58,7 +58,7 @@ impl Total {
 /// What `buffer` counts for in [`Total`]: a small buffer, the bytes it
 /// holds (`in_use`); a buffer grown past [`KEEP_CAPACITY`], all its memory,
 /// used or kept for later.
-pub(crate) fn held(buffer: &Vec<u8>, in_use: usize) -> usize {
+pub(crate) fn counts_for(buffer: &Vec<u8>, in_use: usize) -> usize {
     if buffer.capacity() > KEEP_CAPACITY {
         buffer.capacity()
     } else {
@@ -103,7 +103,7 @@ impl Inbox {
     /// `n` more bytes are used. `n` is at most `unread().len()`.
     pub(crate) fn consume(&mut self, n: usize) {
         self.read = (self.read + n).min(self.bytes.len());
-        self.tidy();
+        self.rewind();
     }
 
     /// Use the next `n` bytes (at most what is unread), handing them out
@@ -124,7 +124,7 @@ impl Inbox {
 
     /// Once nothing is left unread, start again at the front (keeping the
     /// memory, for the next read).
-    pub(crate) fn tidy(&mut self) {
+    pub(crate) fn rewind(&mut self) {
         if self.read == self.bytes.len() {
             self.bytes.clear();
             self.read = 0;
@@ -140,13 +140,13 @@ impl Inbox {
     /// memory is not counted: it grows with the reads, at most about two
     /// of them, not with what a peer declares, and the tidy timer gives it
     /// back.)
-    pub fn held(&self) -> usize {
+    pub fn counted(&self) -> usize {
         self.unread().len()
     }
 
     /// The tidy timer: give back what [`Inbox::holds_spare`].
-    pub(crate) fn shrink(&mut self) {
-        self.tidy();
+    pub(crate) fn give_back_spare(&mut self) {
+        self.rewind();
         give_back(&mut self.bytes);
     }
 }
@@ -288,17 +288,17 @@ impl Outbox {
     }
 
     /// What it counts for in [`Total`]: each piece as [`held`] says.
-    pub fn held(&self) -> usize {
+    pub fn counted(&self) -> usize {
         let first = self
             .pieces
             .iter()
             .take(1)
-            .map(|piece| held(piece, piece.len() - self.sent));
+            .map(|piece| counts_for(piece, piece.len() - self.sent));
         let rest = self
             .pieces
             .iter()
             .skip(1)
-            .map(|piece| held(piece, piece.len()));
+            .map(|piece| counts_for(piece, piece.len()));
         first.chain(rest).sum()
     }
 
@@ -317,7 +317,7 @@ impl Outbox {
     }
 
     /// The tidy timer: give back what [`Outbox::holds_spare`].
-    pub(crate) fn shrink(&mut self) {
+    pub(crate) fn give_back_spare(&mut self) {
         if self.is_empty() {
             self.pieces.iter_mut().for_each(give_back);
         }
@@ -343,7 +343,7 @@ mod tests {
     }
 
     #[test]
-    fn an_emptied_inbox_keeps_its_memory_until_told_to_shrink() {
+    fn an_emptied_inbox_keeps_its_memory_until_told_to_give_it_back() {
         let mut inbox = Inbox::default();
         inbox.extend(&vec![0; 64 * 1024]);
         inbox.consume(64 * 1024);
@@ -353,9 +353,9 @@ mod tests {
         inbox.extend(&[1; 100]);
         assert!(!inbox.holds_spare()); // not empty: nothing to give back
         inbox.take(100);
-        inbox.tidy();
+        inbox.rewind();
         // Quiet: given back.
-        inbox.shrink();
+        inbox.give_back_spare();
         assert_eq!(inbox.bytes.capacity(), 0);
         assert!(!inbox.holds_spare());
         // A small buffer is kept for good.
@@ -442,19 +442,19 @@ mod tests {
         let total = Total::new(100);
         total.change(0, 60);
         total.change(0, 30);
-        assert_eq!(total.held(), 90);
+        assert_eq!(total.sum(), 90);
         assert!(!total.would_pass(10) && total.would_pass(11));
         total.change(60, 0);
-        assert_eq!(total.held(), 30);
+        assert_eq!(total.sum(), 30);
     }
 
     #[test]
-    fn an_emptied_outbox_keeps_its_memory_until_told_to_shrink() {
+    fn an_emptied_outbox_keeps_its_memory_until_told_to_give_it_back() {
         let mut outbox = Outbox::default();
         outbox.queue(|out| out.extend_from_slice(&vec![0; 1 << 20]));
         outbox.advance(1 << 20);
         assert!(outbox.holds_spare());
-        outbox.shrink();
+        outbox.give_back_spare();
         assert!(!outbox.holds_spare());
         assert!(outbox.pieces.iter().all(|piece| piece.capacity() == 0));
     }

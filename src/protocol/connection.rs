@@ -341,7 +341,7 @@ impl Connection {
             self.on_incoming(incoming, now);
         }
         match self.state {
-            State::Open { .. } | State::Closing { .. } => self.inbox.tidy(),
+            State::Open { .. } | State::Closing { .. } => self.inbox.rewind(),
             State::Handshaking { .. } => {}
             // Ending: nothing more will be read from it.
             State::Flushing { .. } | State::Lingering { .. } | State::Gone => self.inbox.discard(),
@@ -763,11 +763,11 @@ impl Connection {
 
     // --- Memory ------------------------------------------------------------
 
-    /// What its buffers hold now, as `buffers::held` counts it: bytes read
+    /// What its buffers hold now, as `buffers::counts_for` counts it: bytes read
     /// and not used, the message arriving, bytes waiting to go out, and
     /// memory kept for what comes next.
-    pub fn held(&self) -> usize {
-        self.inbox.held() + self.reader.held() + self.outbox.held()
+    pub fn counted(&self) -> usize {
+        self.inbox.counted() + self.reader.counted() + self.outbox.counted()
     }
 
     /// Bytes in use now (not memory merely kept).
@@ -794,10 +794,10 @@ impl Connection {
     }
 
     /// Give back what [`Connection::holds_spare_memory`] (the tidy timer).
-    pub(crate) fn shrink(&mut self) {
-        self.inbox.shrink();
-        self.outbox.shrink();
-        self.reader.shrink();
+    pub(crate) fn give_back_spare(&mut self) {
+        self.inbox.give_back_spare();
+        self.outbox.give_back_spare();
+        self.reader.give_back_spare();
     }
 }
 

@@ -20,7 +20,7 @@
 //! (`connection.rs`) -> the app's answers (`src/app/`) -> frames
 //! (`frame::encode`) -> bytes.
 
-use crate::protocol::buffers::{held, Inbox, KEEP_CAPACITY};
+use crate::protocol::buffers::{counts_for, Inbox, KEEP_CAPACITY};
 use crate::protocol::close::{self, CloseFrame, Violation};
 use crate::protocol::frame::{self, Header, OpCode};
 use crate::protocol::seen::Seen;
@@ -113,15 +113,15 @@ impl MessageReader {
         self.message.as_ref().map_or(0, |m| m.data.len()) + self.control.len()
     }
 
-    /// What it counts for in the server's total (`buffers::held`): the
+    /// What it counts for in the server's total (`buffers::counts_for`): the
     /// message arriving and the control frame, and the memory kept for the
     /// next message.
-    pub fn held(&self) -> usize {
+    pub fn counted(&self) -> usize {
         let message = self
             .message
             .as_ref()
-            .map_or(0, |m| held(&m.data, m.data.len()));
-        message + self.control.len() + held(&self.spare, 0)
+            .map_or(0, |m| counts_for(&m.data, m.data.len()));
+        message + self.control.len() + counts_for(&self.spare, 0)
     }
 
     /// The number of what is arriving now, if anything is: a message (all
@@ -166,7 +166,7 @@ impl MessageReader {
 
     /// The tidy timer: give back the memory kept for the next
     /// message, if it is more than a buffer may keep for good.
-    pub(crate) fn shrink(&mut self) {
+    pub(crate) fn give_back_spare(&mut self) {
         if self.spare.capacity() > KEEP_CAPACITY {
             self.spare = Vec::new();
         }

@@ -387,7 +387,7 @@ impl Client {
     /// If a deadline has passed, act on it.
     pub(crate) fn on_timeout(&mut self, now: Instant) {
         if self.tidy_due() && now >= self.big_until {
-            self.connection.shrink();
+            self.connection.give_back_spare();
         }
         self.connection.on_timeout(now);
         self.show_seen(now);
@@ -409,7 +409,7 @@ impl Client {
     /// when it last needed big buffers: they are given back [`TIDY_AFTER`]
     /// later.
     fn recount(&mut self, now: Instant) {
-        let holds = self.connection.held();
+        let holds = self.connection.counted();
         self.total.change(self.counted, holds);
         self.counted = holds;
         if self.connection.in_use() > KEEP_CAPACITY {

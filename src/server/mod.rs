@@ -497,7 +497,7 @@ impl Server {
                 }
             }
         }
-        self.clients.file(socket);
+        self.clients.schedule(socket);
     }
 
     /// Act on every deadline that has passed.
@@ -520,7 +520,7 @@ impl Server {
             self.route_events(socket, now);
             next += 1;
         }
-        self.clients.drop_gone(now, &mut self.poller);
+        self.clients.close_gone(now, &mut self.poller);
     }
 
     /// Ctrl-C or SIGTERM: stop accepting, and close every WebSocket client

@@ -201,13 +201,13 @@ impl Clients {
             filed: None,
         };
         self.table.insert(socket, entry);
-        self.file(socket);
+        self.schedule(socket);
     }
 
     /// File a client in the timers at its deadline, if that is earlier than
     /// where it is filed now (a later one waits for the old entry to come
     /// up: see `timers.rs`). Called after every change to a client.
-    pub fn file(&mut self, socket: Socket) {
+    pub fn schedule(&mut self, socket: Socket) {
         let Some(entry) = self.table.get_mut(&socket) else {
             return;
         };
@@ -284,7 +284,7 @@ impl Clients {
 
     /// Remove the clients marked gone. Dropping a `TcpStream` closes its
     /// socket: the PHP's `socket_close()`.
-    pub(crate) fn drop_gone(&mut self, now: Instant, poller: &mut Poller) {
+    pub(crate) fn close_gone(&mut self, now: Instant, poller: &mut Poller) {
         for socket in std::mem::take(&mut self.gone) {
             if let Some(entry) = self.table.remove(&socket) {
                 self.forget(socket, entry, now, poller);
@@ -415,12 +415,12 @@ mod tests {
         client.connection.receive_data(REQUEST, at(5));
         client.next_event(at(5)); // the request is answered: a WebSocket
         assert_eq!(client.deadline(), Some(at(65)));
-        clients.file(socket);
+        clients.schedule(socket);
         assert_eq!(clients.next_deadline(), Some(at(10)));
         // At 10 s it comes up (nothing is due: the loop's on_timeout does
         // nothing), and filing it again puts it at 65 s.
         assert_eq!(clients.take_due(at(10)), [socket]);
-        clients.file(socket);
+        clients.schedule(socket);
         assert_eq!(clients.next_deadline(), Some(at(65)));
         assert_eq!(clients.take_due(at(64)), []);
         assert_eq!(clients.take_due(at(65)), [socket]);
@@ -437,12 +437,12 @@ mod tests {
         client.connection.receive_data(REQUEST, t0);
         client.next_event(t0); // the request is answered: a WebSocket
         clients.take_due(at(10));
-        clients.file(socket);
+        clients.schedule(socket);
         assert_eq!(clients.next_deadline(), Some(at(60)));
         // We start to close at 6 s: the peer has 5 s to answer.
         let client = &mut clients.get_mut(socket).unwrap().client;
         client.close(1000, "bye", at(6));
-        clients.file(socket);
+        clients.schedule(socket);
         assert_eq!(clients.take_due(at(11)), [socket]);
         // The entry at 60 s is left over: it comes up, and is skipped.
         assert_eq!(clients.take_due(at(99)), []);
@@ -453,7 +453,7 @@ mod tests {
         let t0 = Instant::now();
         let (mut clients, mut poller, socket, _peer) = one_client(t0);
         clients.mark_gone(socket);
-        clients.drop_gone(t0, &mut poller);
+        clients.close_gone(t0, &mut poller);
         assert!(clients.is_empty());
         let later = t0 + std::time::Duration::from_secs(99);
         assert_eq!(clients.take_due(later), []);

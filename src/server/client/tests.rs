@@ -133,7 +133,7 @@ fn memory_grown_for_a_big_message_is_given_back_once_the_client_is_quiet() {
     let (inbox, outbox, reader) = client.connection.parts();
     assert!(inbox.holds_spare() && !outbox.holds_spare());
     assert!(reader.spare_capacity() >= 100_000);
-    assert!(client.total.held() >= 100_000);
+    assert!(client.total.sum() >= 100_000);
     assert_eq!(client.deadline(), Some(t0 + TIDY_AFTER));
     // The next message grows into that same memory.
     client.connection.receive_data(&frame, t0);
@@ -147,7 +147,7 @@ fn memory_grown_for_a_big_message_is_given_back_once_the_client_is_quiet() {
     // Quiet: all of it given back.
     client.on_timeout(t0 + TIDY_AFTER);
     assert!(!holds_spare_memory(&client));
-    assert_eq!(client.total.held(), 0);
+    assert_eq!(client.total.sum(), 0);
     assert_eq!(client.deadline(), Some(idle_ping));
 }
 
@@ -266,7 +266,7 @@ fn a_message_past_the_total_fails_with_1013_and_others_go_on() {
     // Once its close frame is out, B holds nothing; A finishes and gets
     // its echo.
     assert_eq!(b.after_write(t0), Step::ShutdownWrite);
-    assert_eq!(a.total.held(), 600);
+    assert_eq!(a.total.sum(), 600);
     a.connection.receive_data(&big[8 + 600..], t0);
     let message = next_message(&mut a, t0).unwrap();
     a.send(message, t0);
@@ -276,7 +276,7 @@ fn a_message_past_the_total_fails_with_1013_and_others_go_on() {
     );
     assert_eq!(a.after_write(t0), Step::KeepGoing);
     drop(b);
-    assert_eq!(a.total.held(), 0);
+    assert_eq!(a.total.sum(), 0);
 }
 
 /// Would fail if a reply refused for memory (1013) could still fail a

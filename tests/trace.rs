@@ -131,6 +131,41 @@ fn the_rfc_hello_exchange_is_traced_byte_for_byte() {
     assert_eq!(trace_of(&server.log()), GOLDEN);
 }
 
+/// The trace and the log tell one story: a frame's block comes before the
+/// line about what it did, and the frames that line led to come after it.
+/// Would fail if the log lines were written after the frames of the same
+/// event (the peer's close in, our echo out, then "closed by client"), or
+/// the failure's line after the close frame it sends.
+#[test]
+fn each_log_line_stands_between_the_frames_it_follows_and_those_it_causes() {
+    let server = Server::echo(&["--trace"]);
+    let mut client = server.client();
+    client.send_close(1000);
+    assert_eq!(client.expect_close(), Some(1000));
+    client.expect_eof();
+    // §5.1: a frame that is not masked.
+    let mut rude = server.client();
+    rude.send(&[0x81, 0x02, b'h', b'i']);
+    assert_eq!(rude.expect_close(), Some(1002));
+    assert!(wait_until(|| count(&server.log(), "disconnected") == 2));
+    let log = server.log();
+    let at = |needle: &str| {
+        log.find(needle)
+            .unwrap_or_else(|| panic!("no {needle:?} in {log}"))
+    };
+    let close_in = at("frame in, 8 bytes");
+    let closed = at("closed by client: code 1000");
+    let echo_out = at("frame out, 4 bytes");
+    assert!(close_in < closed && closed < echo_out, "{log}");
+    let fails = at("] the connection fails: a client frame is not masked");
+    let failure_block = at("the connection fails: a client frame is not masked (unread:");
+    let close_out = log[failure_block..]
+        .find("frame out")
+        .expect("the close frame")
+        + failure_block;
+    assert!(fails < failure_block && failure_block < close_out, "{log}");
+}
+
 /// Without `--trace`, not a line of it, even with `RUST_LOG=trace`: the
 /// blocks are not even formatted. Would fail if tracing were on by default
 /// or followed `RUST_LOG`.

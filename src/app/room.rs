@@ -48,7 +48,7 @@ impl Chat {
 }
 
 impl App for Chat {
-    fn open(&mut self, who: Socket, id: &str) -> Vec<Delivery> {
+    fn joined(&mut self, who: Socket, id: &str) -> Vec<Delivery> {
         self.room.join(who, id)
     }
 
@@ -60,7 +60,7 @@ impl App for Chat {
         self.room.hear(from, message, clock)
     }
 
-    fn close(&mut self, who: Socket) -> Vec<Delivery> {
+    fn left(&mut self, who: Socket) -> Vec<Delivery> {
         self.room.leave(who)
     }
 

@@ -27,7 +27,7 @@ impl Tutorial {
 }
 
 impl App for Tutorial {
-    fn open(&mut self, _: Socket, _: &str) -> Vec<Delivery> {
+    fn joined(&mut self, _: Socket, _: &str) -> Vec<Delivery> {
         nothing()
     }
 
@@ -44,7 +44,7 @@ impl App for Tutorial {
         }
     }
 
-    fn close(&mut self, _: Socket) -> Vec<Delivery> {
+    fn left(&mut self, _: Socket) -> Vec<Delivery> {
         nothing()
     }
 
@@ -59,7 +59,7 @@ impl App for Tutorial {
 pub struct Echo;
 
 impl App for Echo {
-    fn open(&mut self, _: Socket, _: &str) -> Vec<Delivery> {
+    fn joined(&mut self, _: Socket, _: &str) -> Vec<Delivery> {
         nothing()
     }
 
@@ -67,7 +67,7 @@ impl App for Echo {
         vec![Delivery::To(from, message)]
     }
 
-    fn close(&mut self, _: Socket) -> Vec<Delivery> {
+    fn left(&mut self, _: Socket) -> Vec<Delivery> {
         nothing()
     }
 

@@ -15,15 +15,15 @@ use std::collections::VecDeque;
 /// memory while its client is busy (freeing and allocating 64 KiB per
 /// message cost three `brk` calls and the page faults after them, and
 /// halved the rate of 64 KiB echoes), and gives it back a moment after it
-/// last held much (`Client`'s tidy timer, `client::TIDY_AFTER`), however
+/// last held much (the server's tidy timer calls `give_back_spare`), however
 /// many small messages come meanwhile: one big message must not cost a
 /// client memory for the rest of its life, and an idle connection costs
 /// about 1 KiB.
 pub(crate) const KEEP_CAPACITY: usize = 16 * 1024;
 
 /// What all clients hold together: messages still arriving and output not
-/// yet written, against `--max-buffered`. Each client keeps itself counted
-/// here (`Client::recount`), and takes itself out when it goes.
+/// yet written, against `--max-buffered`. Whoever holds a connection keeps
+/// it counted here ([`Total::change`]), and takes it out when it goes.
 #[derive(Debug)]
 pub struct Total {
     limit: usize,
@@ -47,6 +47,13 @@ impl Total {
     /// Bytes counted, all clients together.
     pub fn sum(&self) -> usize {
         self.held.get()
+    }
+
+    /// The most one client that counts `counted` now may hold: the limit,
+    /// less what all the others hold.
+    pub(crate) fn room_for(&self, counted: usize) -> usize {
+        let others = self.held.get().saturating_sub(counted);
+        self.limit.saturating_sub(others)
     }
 
     /// Would `more` bytes take the total past the limit?

@@ -161,6 +161,10 @@ pub enum Event {
     Message(Message),
     /// A message after our close frame: dropped, unanswered (§5.5.1).
     LateMessage,
+    /// A ping came; its pong is queued (§5.5.2).
+    Ponged,
+    /// A pong came: an answer to our ping, or unsolicited (§5.5.3).
+    PongCame,
     /// The peer's close frame: echoed, if ours was not out (§5.5.1).
     PeerClosed(CloseFrame),
     /// The peer broke a rule (§7.1.7): our close frame with its code is
@@ -245,9 +249,9 @@ pub struct Connection {
     reader: MessageReader,
     /// What happened and was not yet handed out by `next_event`.
     events: VecDeque<Event>,
-    /// With `rules.trace`: every frame read or queued, and a failure's
-    /// unread bytes, in order.
-    seen: Vec<Shown>,
+    /// With `rules.trace`: every frame read or queued, a failure's unread
+    /// bytes, and where each event happened among them, in order.
+    seen: VecDeque<Shown>,
 }
 
 impl Connection {
@@ -264,7 +268,7 @@ impl Connection {
             outbox: Outbox::default(),
             reader: MessageReader::new(rules.max_message_size, rules.trace),
             events: VecDeque::new(),
-            seen: Vec::new(),
+            seen: VecDeque::new(),
         }
     }
 
@@ -303,13 +307,13 @@ impl Connection {
     pub(crate) fn receive_eof(&mut self, now: Instant) {
         let next = match self.state {
             State::Handshaking { .. } => {
-                self.events.push_back(Event::Hangup { handshaken: false });
+                self.happened(Event::Hangup { handshaken: false });
                 State::Gone
             }
             // §7.1.5: closed with no close frame: "abnormal closure", 1006.
             State::Open { .. } | State::Closing { .. } => {
                 self.reader.discard();
-                self.events.push_back(Event::Hangup { handshaken: true });
+                self.happened(Event::Hangup { handshaken: true });
                 State::Flushing {
                     waiting: now,
                     peer_gone: true,
@@ -327,7 +331,11 @@ impl Connection {
     /// What happened next, in order; `None` when nothing more has. On the
     /// way it reads the frames that have arrived, answers pings, echoes a
     /// close, and fails the connection on a broken rule.
-    pub fn next_event(&mut self, now: Instant) -> Option<Event> {
+    ///
+    /// `room` is the most this connection may hold now (what the server
+    /// may hold, less what every other connection does): a message that
+    /// grows past it fails with 1013 (`Violation::ServerBusy`).
+    pub fn next_event(&mut self, now: Instant, room: usize) -> Option<Event> {
         while self.events.is_empty() && self.reads_frames() {
             let incoming = self.reader.read_event(&mut self.inbox);
             if self.rules.trace {
@@ -335,6 +343,12 @@ impl Connection {
                 self.seen.extend(frames.into_iter().map(Shown::Frame));
             }
             self.note_message_progress(now);
+            // A message that takes what the server holds past its limit
+            // fails its own connection; every other one goes on.
+            if self.reader.buffered() > 0 && self.counted() > room {
+                self.fail(Violation::ServerBusy, now);
+                break;
+            }
             let Some(incoming) = incoming else {
                 break; // the bytes ran out
             };
@@ -349,9 +363,27 @@ impl Connection {
         self.events.pop_front()
     }
 
-    /// With `rules.trace`: what was read or queued since the last call.
+    /// Something happened: hand it out in turn (`next_event`), and with
+    /// `rules.trace`, mark where it happened among the frames.
+    fn happened(&mut self, event: Event) {
+        self.events.push_back(event);
+        if self.rules.trace {
+            self.seen.push_back(Shown::Event);
+        }
+    }
+
+    /// With `rules.trace`: what was read or queued before the next event
+    /// still to be handed out (or since the last call, if none is), in
+    /// order. So the trace and the log tell one story: each event's line
+    /// comes after the frames that led to it, and before those it led to.
     pub fn seen(&mut self) -> Vec<Shown> {
-        std::mem::take(&mut self.seen)
+        let end = self.seen.iter().position(|shown| *shown == Shown::Event);
+        let before = self.seen.drain(..end.unwrap_or(self.seen.len()));
+        let before: Vec<Shown> = before.collect();
+        if end.is_some() {
+            self.seen.pop_front(); // the event's own mark
+        }
+        before
     }
 
     /// Start, or stop, the message clock: it runs while a frame or a
@@ -377,17 +409,17 @@ impl Connection {
         let was_open = self.is_open();
         let is_open = matches!(next, State::Open { .. });
         if is_open && !was_open {
-            self.events.push_back(Event::Joined);
+            self.happened(Event::Joined);
         }
         if was_open && !is_open {
-            self.events.push_back(Event::Left);
+            self.happened(Event::Left);
         }
         self.state = next;
     }
 
     /// Are incoming frames still read? Until the closing handshake is over
     /// or the connection failed (§7.1.7: after that, input is ignored).
-    fn reads_frames(&self) -> bool {
+    pub fn reads_frames(&self) -> bool {
         matches!(self.state, State::Open { .. } | State::Closing { .. })
     }
 
@@ -415,12 +447,12 @@ impl Connection {
                 // What follows the head (frames sent before our 101
                 // arrived) stays, and is read once the WebSocket is open.
                 self.inbox.consume(head_len);
-                self.events.push_back(Event::Request(request, head));
+                self.happened(Event::Request(request, head));
             }
             Err(refusal) => {
                 let head = self.inbox.unread();
                 let head = head[..head.len().min(MAX_REQUEST_HEAD)].to_vec();
-                self.events.push_back(Event::BadRequest(refusal, head));
+                self.happened(Event::BadRequest(refusal, head));
             }
         }
     }
@@ -461,21 +493,24 @@ impl Connection {
     fn on_incoming(&mut self, incoming: Incoming, now: Instant) {
         match incoming {
             Incoming::Message(message) if self.is_open() => {
-                self.events.push_back(Event::Message(message));
+                self.happened(Event::Message(message));
             }
             // §5.5.1: once our close frame is out we send no more data
             // frames, so no reply could go out: the message is dropped.
-            Incoming::Message(_) => self.events.push_back(Event::LateMessage),
+            Incoming::Message(_) => self.happened(Event::LateMessage),
             // §5.5.2: "Upon receipt of a Ping frame, an endpoint MUST send a
             // Pong frame in response, unless it already received a Close
             // frame", with "identical Application data" (§5.5.3). A pong is
             // a control frame, so it may follow our own close (§5.5.1 only
             // forbids data frames); frames are no longer read once theirs
             // has come.
-            Incoming::Ping(data) => self.queue_frame(OpCode::Pong, &data),
+            Incoming::Ping(data) => {
+                self.queue_frame(OpCode::Pong, &data);
+                self.happened(Event::Ponged);
+            }
             // §5.5.3: "A response to an unsolicited Pong frame is not
             // expected." As any byte does, it showed the peer is there.
-            Incoming::Pong(_) => {}
+            Incoming::Pong(_) => self.happened(Event::PongCame),
             Incoming::Close(close) => self.on_close_frame(close, now),
             Incoming::Failed(violation) => self.fail(violation, now),
         }
@@ -487,7 +522,7 @@ impl Connection {
         // previously send a Close frame, the endpoint MUST send a Close frame
         // in response. ... it typically echos the status code it received."
         let echo = close.code.map_or(Vec::new(), |c| c.to_be_bytes().to_vec());
-        self.events.push_back(Event::PeerClosed(close));
+        self.happened(Event::PeerClosed(close));
         if self.is_open() {
             self.queue_frame(OpCode::Close, &echo);
         }
@@ -500,16 +535,19 @@ impl Connection {
     /// code for what went wrong (unless ours is already out), read no more,
     /// and close the TCP connection.
     pub fn fail(&mut self, violation: Violation, now: Instant) {
+        if !self.reads_frames() {
+            return; // the connection is ending already
+        }
+        let payload = close::payload(violation.close_code(), &violation.to_string());
+        self.happened(Event::Failed(violation.clone()));
         if self.rules.trace {
             let unread = self.inbox.unread();
             let unread = unread[..unread.len().min(UNREAD_KEPT)].to_vec();
-            self.seen.push(Shown::Failure(violation.clone(), unread));
+            self.seen.push_back(Shown::Failure(violation, unread));
         }
         if self.is_open() {
-            let payload = close::payload(violation.close_code(), &violation.to_string());
             self.queue_frame(OpCode::Close, &payload);
         }
-        self.events.push_back(Event::Failed(violation));
         self.end_reading(now);
     }
 
@@ -546,8 +584,8 @@ impl Connection {
             self.outbox
                 .queue(|out| frame::encode_header(out, opcode, payload.len()));
             if self.rules.trace {
-                self.seen
-                    .push(Shown::Frame(Seen::outgoing(opcode, &payload)));
+                let seen = Seen::outgoing(opcode, &payload);
+                self.seen.push_back(Shown::Frame(seen));
             }
             self.outbox.push(payload);
         }
@@ -577,8 +615,8 @@ impl Connection {
     fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
         self.outbox.queue(|out| frame::encode(out, opcode, payload));
         if self.rules.trace {
-            self.seen
-                .push(Shown::Frame(Seen::outgoing(opcode, payload)));
+            let seen = Seen::outgoing(opcode, payload);
+            self.seen.push_back(Shown::Frame(seen));
         }
     }
 
@@ -674,7 +712,7 @@ impl Connection {
     /// timeout). Whatever is queued gets one last chance to be written.
     pub fn drop_now(&mut self, why: Dropped) {
         if self.state != State::Gone {
-            self.events.push_back(Event::Dropped(why));
+            self.happened(Event::Dropped(why));
             self.enter(State::Gone);
         }
     }
@@ -732,7 +770,7 @@ impl Connection {
         match timer {
             Timer::Handshake => self.drop_now(Dropped::NoHandshake(rules.handshake_timeout)),
             Timer::Idle => {
-                self.events.push_back(Event::Pinged);
+                self.happened(Event::Pinged);
                 self.queue_frame(OpCode::Ping, PING_PAYLOAD);
                 if let State::Open { pinged, .. } = &mut self.state {
                     *pinged = true;
@@ -773,11 +811,6 @@ impl Connection {
     /// Bytes in use now (not memory merely kept).
     pub(crate) fn in_use(&self) -> usize {
         self.inbox.unread().len() + self.reader.buffered() + self.outbox.len()
-    }
-
-    /// Bytes held in a message not yet whole.
-    pub(crate) fn arriving(&self) -> usize {
-        self.reader.buffered()
     }
 
     /// Do its buffers hold memory grown for big messages, now unused?

@@ -20,6 +20,9 @@ pub enum Shown {
     /// The connection failed on a broken rule: with the first bytes that
     /// were left unread, to show where it was.
     Failure(Violation, Vec<u8>),
+    /// Here an event happened (`connection::Event`): what comes before was
+    /// before it, what comes after, after.
+    Event,
 }
 
 /// Which way a frame went.

@@ -32,13 +32,13 @@ pub enum Delivery {
 pub trait App {
     /// A client's handshake is done: a WebSocket is open (the PHP's
     /// `handshake = true`). `id` is its `uniqid()`.
-    fn open(&mut self, who: Socket, id: &str) -> Vec<Delivery>;
+    fn joined(&mut self, who: Socket, id: &str) -> Vec<Delivery>;
 
     /// A whole message from a client: the PHP's `$decoded_data`.
     fn message(&mut self, from: Socket, message: Message, now: Instant) -> Vec<Delivery>;
 
     /// A client can take no more messages: it is closing, failed, or gone.
-    fn close(&mut self, who: Socket) -> Vec<Delivery>;
+    fn left(&mut self, who: Socket) -> Vec<Delivery>;
 
     /// Who a [`Delivery::All`] goes to.
     fn members(&self) -> Vec<Socket>;

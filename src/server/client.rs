@@ -113,18 +113,14 @@ impl Client {
     /// with here: an HTTP request answered, a line logged.
     pub fn next_event(&mut self, now: Instant) -> Option<Event> {
         loop {
-            let event = self.connection.next_event(now);
+            // The most it may hold: `--max-buffered`, less what every other
+            // client holds. A message that grows past it fails (1013).
+            let room = self.total.room_for(self.counted);
+            let event = self.connection.next_event(now, room);
             if self.config.trace {
                 self.show_seen(now);
             }
             self.recount(now);
-            // A message arriving that takes what all clients hold past
-            // `--max-buffered` fails its own connection (1013); every
-            // other client goes on.
-            if self.total.would_pass(0) && self.connection.arriving() > 0 {
-                self.connection.fail(Violation::ServerBusy, now);
-                continue;
-            }
             match event? {
                 Event::Request(request, head) => self.answer(&request, &head, now),
                 Event::Message(message) => {
@@ -168,6 +164,8 @@ impl Client {
                 self.log(Info, now, format_args!("{why}"));
             }
             Event::Dropped(why) => self.log(Info, now, format_args!("{why}; dropped")),
+            // A ping answered, a pong: nothing to say (§5.5.2, §5.5.3).
+            Event::Ponged | Event::PongCame => {}
             Event::Request(..) | Event::Message(_) | Event::Joined | Event::Left => {}
         }
     }
@@ -192,7 +190,7 @@ impl Client {
         if self.server_full {
             let full = format_args!("refused {target}: server full (503)");
             self.log(Warn, now, full);
-            return self.respond(FULL, now);
+            return self.refuse(FULL, now);
         }
         match handshake::handshake(request, &self.config.policy()) {
             Ok(accepted) => {
@@ -207,7 +205,7 @@ impl Client {
                 let (status, reason) = (refusal.status, refusal.reason);
                 let refused = format_args!("handshake refused: {status} {reason} ({target})");
                 self.log(Warn, now, refused);
-                self.respond(refusal, now);
+                self.refuse(refusal, now);
             }
         }
     }
@@ -218,7 +216,7 @@ impl Client {
         let (peer, status, reason) = (self.peer, refusal.status, refusal.reason);
         let bad = format_args!("bad request from {peer}: {status} {reason}");
         self.log(Warn, now, bad);
-        self.respond(refusal, now);
+        self.refuse(refusal, now);
     }
 
     /// A plain GET: a file from `www/`, or a refusal.
@@ -248,12 +246,12 @@ impl Client {
                 self.body = page.body;
                 self.refill_body();
             }
-            Err(refusal) => self.respond(refusal, now),
+            Err(refusal) => self.refuse(refusal, now),
         }
     }
 
-    /// Answer with a refusal; then the connection ends.
-    fn respond(&mut self, refusal: Refusal, now: Instant) {
+    /// Answer with a refusal (`http::Refusal`); then the connection ends.
+    fn refuse(&mut self, refusal: Refusal, now: Instant) {
         self.send_http(&refusal.response(SystemTime::now()), now);
     }
 
@@ -297,7 +295,8 @@ impl Client {
             Message::Binary(data) => data.len(),
         };
         if self.total.would_pass(len) {
-            return self.connection.fail(Violation::ServerBusy, now);
+            self.connection.fail(Violation::ServerBusy, now);
+            return self.recount(now); // what it held is given back
         }
         self.connection.send(message);
         if self.config.trace {
@@ -315,7 +314,8 @@ impl Client {
             return;
         }
         if self.total.would_pass(frame.len()) {
-            return self.connection.fail(Violation::ServerBusy, now);
+            self.connection.fail(Violation::ServerBusy, now);
+            return self.recount(now); // what it held is given back
         }
         self.connection.send_frame(frame);
         self.recount(now);
@@ -474,14 +474,18 @@ impl Client {
             return;
         }
         for shown in self.connection.seen() {
-            let block = |id: &str| match &shown {
-                Shown::Frame(seen) => trace::frame(id, seen),
-                Shown::Failure(violation, unread) => {
-                    let bytes = trace::hex(unread, unread.len());
-                    format!("[{id}] the connection fails: {violation} (unread: {bytes})")
+            match shown {
+                Shown::Frame(seen) => {
+                    self.log_with(Trace, TRACE_TARGET, now, |id| trace::frame(id, &seen));
                 }
-            };
-            self.log_with(Trace, TRACE_TARGET, now, block);
+                Shown::Failure(violation, unread) => {
+                    let bytes = trace::hex(&unread, unread.len());
+                    self.log_with(Trace, TRACE_TARGET, now, |id| {
+                        format!("[{id}] the connection fails: {violation} (unread: {bytes})")
+                    });
+                }
+                Shown::Event => {} // `seen` stops before the next one
+            }
         }
     }
 }

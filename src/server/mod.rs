@@ -343,9 +343,9 @@ impl Server {
         while let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
             let deliveries = match client.next_event(now) {
                 None => break,
-                Some(Event::Joined) => self.app.open(socket, &client.id),
+                Some(Event::Joined) => self.app.joined(socket, &client.id),
                 Some(Event::Message(message)) => self.app.message(socket, message, now),
-                Some(Event::Left) => self.app.close(socket),
+                Some(Event::Left) => self.app.left(socket),
                 Some(_) => continue, // the record dealt with it
             };
             for delivery in deliveries {
@@ -464,14 +464,22 @@ impl Server {
     }
 
     /// Settle every client changed since the last wait (each at most once).
+    /// One that cannot be watched any more is dropped at once; that may
+    /// change others (the room hears it left), and they are settled too.
     fn settle_changed(&mut self) {
-        let mut changed = std::mem::take(&mut self.changed);
-        changed.sort_unstable();
-        changed.dedup();
-        for socket in changed.drain(..) {
-            self.settle(socket);
+        loop {
+            let mut changed = std::mem::take(&mut self.changed);
+            changed.sort_unstable();
+            changed.dedup();
+            for socket in changed.drain(..) {
+                self.settle(socket);
+            }
+            self.changed = changed; // its memory serves the next turn
+            if self.clients.gone(0).is_none() {
+                return;
+            }
+            self.drop_gone(Instant::now());
         }
-        self.changed = changed; // its memory serves the next turn
     }
 
     /// After a change to a client: tell the poller if what we want from its

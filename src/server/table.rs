@@ -206,7 +206,8 @@ impl Clients {
 
     /// File a client in the timers at its deadline, if that is earlier than
     /// where it is filed now (a later one waits for the old entry to come
-    /// up: see `timers.rs`). Called after every change to a client.
+    /// up: see `timers.rs`). Called for every client changed in a turn,
+    /// once, before the next wait (`Server::settle`).
     pub fn schedule(&mut self, socket: Socket) {
         let Some(entry) = self.table.get_mut(&socket) else {
             return;

@@ -67,7 +67,7 @@ fn answer(connection: &mut Connection, request: &Request, now: Instant) {
 /// request head on the way is answered, other events are passed over.
 fn next_message(connection: &mut Connection, now: Instant) -> Option<Message> {
     loop {
-        match connection.next_event(now)? {
+        match connection.next_event(now, usize::MAX)? {
             Event::Request(request, _) => answer(connection, &request, now),
             Event::Message(message) => return Some(message),
             _ => {}

@@ -298,3 +298,54 @@ fn a_reply_after_our_close_changes_nothing_even_when_memory_is_short() {
     assert!(matches!(state, State::Closing { .. }), "{state:?}");
     assert_eq!(pending(&client), b"");
 }
+
+/// Would fail if the 1013 check could fail a connection that is already
+/// over: dropped after a reset while it held half a message, when others
+/// had filled the total, it came back as `Flushing`, its reason lost.
+#[test]
+fn a_dropped_client_stays_dropped_when_memory_is_short() {
+    let t0 = Instant::now();
+    let small = Limits {
+        max_buffered: 10_000,
+        ..limits()
+    };
+    let mut client = open(small, t0);
+    let big = client_frame(0x82, &[1; 5000]);
+    client.connection.receive_data(&big[..3000], t0);
+    assert_eq!(next_message(&mut client, t0), None);
+    client.total.change(0, 9_000); // the others fill the total
+    client.drop_now("read failed: reset".into());
+    let mut events = Vec::new();
+    while let Some(event) = client.next_event(t0) {
+        events.push(event);
+    }
+    assert_eq!(client.state(), State::Gone);
+    assert_eq!(events, [Event::Left]);
+}
+
+/// Would fail if a member failed for memory (1013) kept counting what it
+/// held until later: a frame for the whole room would then fail every
+/// member after it too.
+#[test]
+fn a_member_failed_for_memory_gives_it_back_before_the_next_is_checked() {
+    let t0 = Instant::now();
+    let small = Limits {
+        max_buffered: 10_000,
+        ..limits()
+    };
+    let mut holder = open(small.clone(), t0);
+    let mut a = open(small.clone(), t0);
+    let mut b = open(small, t0);
+    a.total = Rc::clone(&holder.total);
+    b.total = Rc::clone(&holder.total);
+    let big = client_frame(0x82, &[1; 9_500]);
+    holder.connection.receive_data(&big[..9_400], t0);
+    assert_eq!(next_message(&mut holder, t0), None);
+    let mut frame = Vec::new();
+    frame::encode(&mut frame, OpCode::Text, &[b'x'; 800]);
+    for member in [&mut holder, &mut a, &mut b] {
+        member.send_frame(&frame, t0);
+    }
+    assert!(!holder.connection.is_open());
+    assert!(a.connection.is_open() && b.connection.is_open());
+}

@@ -145,15 +145,17 @@ pub enum Step {
 }
 
 /// What happened, for the server to act on, log, or pass to the app, in
-/// the order it happened ([`Connection::next_event`]).
+/// the order it happened ([`Connection::next_event`]). (The two rare, big
+/// ones are boxed: events wait in a queue every connection keeps, and its
+/// memory is that of four of its biggest.)
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// A whole request head (its bytes, for the log): the server answers
     /// it, with [`Connection::accept`] or [`Connection::respond`].
-    Request(Request, Vec<u8>),
+    Request(Box<Request>, Vec<u8>),
     /// The bytes are no HTTP request we can read: answer this refusal
     /// (the first bytes, at most `MAX_REQUEST_HEAD`, for the trace).
-    BadRequest(Refusal, Vec<u8>),
+    BadRequest(Box<Refusal>, Vec<u8>),
     /// The handshake is done: a WebSocket is open (the PHP's
     /// `handshake = true`).
     Joined,
@@ -447,12 +449,12 @@ impl Connection {
                 // What follows the head (frames sent before our 101
                 // arrived) stays, and is read once the WebSocket is open.
                 self.inbox.consume(head_len);
-                self.happened(Event::Request(request, head));
+                self.happened(Event::Request(Box::new(request), head));
             }
             Err(refusal) => {
                 let head = self.inbox.unread();
                 let head = head[..head.len().min(MAX_REQUEST_HEAD)].to_vec();
-                self.happened(Event::BadRequest(refusal, head));
+                self.happened(Event::BadRequest(Box::new(refusal), head));
             }
         }
     }

@@ -136,7 +136,7 @@ impl Client {
     /// Log an event, in the words the PHP's `console()` would have used.
     fn note(&mut self, event: &Event, now: Instant) {
         match event {
-            Event::BadRequest(refusal, head) => self.refuse_head(*refusal, head, now),
+            Event::BadRequest(refusal, head) => self.refuse_head(**refusal, head, now),
             Event::LateMessage => {
                 let late = "a message after our close frame: not answered";
                 self.log(Debug, now, format_args!("{late}"));

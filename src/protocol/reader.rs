@@ -294,6 +294,8 @@ impl MessageReader {
         if frame.header.opcode.is_control() {
             self.control.extend_from_slice(piece);
         } else if let Some(message) = self.message.as_mut() {
+            let rest_of_frame = frame.header.payload_len - frame.received;
+            grow(&mut message.data, piece.len(), rest_of_frame);
             message.data.extend_from_slice(piece);
             // §8.1: fail as soon as the text so far cannot be valid UTF-8.
             if message.text && message.utf8.feed(&message.data).is_err() {
@@ -351,6 +353,26 @@ impl MessageReader {
         let text = text.map_err(|_| Violation::InvalidUtf8)?;
         Ok(Incoming::Message(Message::Text(text)))
     }
+}
+
+/// Make room in a message's buffer for `more` bytes that have arrived, of
+/// a frame with `rest` bytes still to come after them.
+///
+/// As a `Vec` grows (to twice what it had, so that a big message costs few
+/// copies), but never past the end of the frame: a 700 KB message takes
+/// 700 KB, not the 1 MiB that doubling would reach, and memory counted
+/// against `--max-buffered` is what the message holds. The length the peer
+/// declared only ever lowers what is reserved: never more than twice what
+/// has arrived.
+fn grow(data: &mut Vec<u8>, more: usize, rest: u64) {
+    let needed = data.len().saturating_add(more);
+    if needed <= data.capacity() {
+        return;
+    }
+    let doubled = data.capacity().saturating_mul(2).max(needed);
+    let frame_end = (needed as u64).saturating_add(rest);
+    let target = (doubled as u64).min(frame_end) as usize;
+    data.reserve_exact(target - data.len());
 }
 
 #[cfg(test)]
@@ -496,5 +518,32 @@ mod tests {
             Some(Incoming::Message(Message::Binary(vec![7; 300])))
         );
         assert!(inbox.unread().is_empty());
+    }
+
+    /// Would fail if a message's buffer grew by doubling past the end of
+    /// its frame (a 700 KB message then held 1 MiB, all of it counted
+    /// against `--max-buffered`), or if a declared length made it reserve
+    /// more than twice what has arrived.
+    #[test]
+    fn a_message_takes_the_memory_it_holds() {
+        let bytes = client_frame(0x82, &vec![7; 700_000]);
+        let mut reader = MessageReader::new(LIMIT, false);
+        let mut inbox = Inbox::default();
+        let mut message = None;
+        for piece in bytes.chunks(65_536) {
+            inbox.extend(piece);
+            if let Some(Incoming::Message(Message::Binary(data))) = reader.read_event(&mut inbox) {
+                message = Some(data);
+            }
+        }
+        assert_eq!(message.expect("the message").capacity(), 700_000);
+        // A frame that declares 900 KB, of which 40,000 bytes have come.
+        let declared = client_frame(0x82, &vec![7; 900_000]);
+        let mut inbox = Inbox::default();
+        for piece in declared[..14 + 40_000].chunks(20_007) {
+            inbox.extend(piece);
+            assert_eq!(reader.read_event(&mut inbox), None);
+        }
+        assert!(reader.counted() <= 80_000, "{}", reader.counted());
     }
 }

@@ -9,19 +9,20 @@
 // link to a crate-private one.
 #![allow(rustdoc::private_intra_doc_links)]
 
-// The layers, bottom first; each may use only those above it in this list
-// (`tests/layers.rs`). They are public for the binary, the tests and the
-// bench, and only as far as those need: the rest is `pub(crate)`.
+// The layers, from the bottom: protocol, config, server, app; each uses
+// only those below it (`tests/layers.rs`). They are public for the binary,
+// the tests and the bench, and only as far as those need: the rest is
+// `pub(crate)`.
 
-/// What the server says: `app::for_mode`, for `main.rs`.
+// What the server says: `app::for_mode`, for `main.rs`.
 pub mod app;
-/// The flags: `main.rs` parses them; the tests build a `Config`.
+// The flags: `main.rs` parses them; the tests build a `Config`.
 pub mod config;
-/// RFC 6455 and just enough HTTP, pure. Public for the fuzz tests
-/// (`tests/robustness/fuzz.rs`: the parsers, the reader, the connection)
-/// and the bench's own frames (`frame::encode`, `parse_header`, `unmask`).
+// RFC 6455 and just enough HTTP, pure. Public for the fuzz tests
+// (`tests/robustness/fuzz.rs`: the parsers, the reader, the connection)
+// and the bench's own frames (`frame::encode`, `parse_header`, `unmask`).
 pub mod protocol;
-/// The I/O: `Server` for `main.rs`, the log (`console`) and the signals
-/// (`poll`) it starts, and for the fuzz tests a whole `client::Client` and
-/// `www::serve`.
+// The I/O: `Server` for `main.rs`, the log (`console`) and the signals
+// (`poll`) it starts, and for the fuzz tests a whole `client::Client` and
+// `www::serve`.
 pub mod server;

@@ -294,7 +294,7 @@ impl Outbox {
         }
     }
 
-    /// What it counts for in [`Total`]: each piece as [`held`] says.
+    /// What it counts for in [`Total`]: each piece as [`counts_for`] says.
     pub fn counted(&self) -> usize {
         let first = self
             .pieces

@@ -360,8 +360,26 @@ pub(crate) mod tests {
         assert_eq!(header.header_len, 14);
     }
 
+    /// The server frames in `bytes`, as (opcode, payload). Shared with the
+    /// tests of the connection and the record.
+    pub(crate) fn frames(mut bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
+        let mut frames = Vec::new();
+        while let Some(header) = parse_header(bytes, false).unwrap() {
+            let end = header.header_len + header.payload_len as usize;
+            frames.push((header.opcode, bytes[header.header_len..end].to_vec()));
+            bytes = &bytes[end..];
+        }
+        assert!(bytes.is_empty(), "a frame cut short");
+        frames
+    }
+
+    /// A close frame's (opcode, payload), as `frames` gives it.
+    pub(crate) fn close_frame(code: u16, reason: &str) -> (OpCode, Vec<u8>) {
+        (OpCode::Close, crate::protocol::close::payload(code, reason))
+    }
+
     /// A client frame: `first` is the whole first byte (FIN, RSV, opcode);
-    /// the payload is masked. Shared with the tests of `reader.rs`.
+    /// the payload is masked. Shared with the tests of the reader and the connection.
     pub(crate) fn client_frame(first: u8, payload: &[u8]) -> Vec<u8> {
         let mut frame = Vec::new();
         encode(&mut frame, OpCode::Binary, payload);

@@ -6,7 +6,7 @@
 
 use super::*;
 use crate::protocol::access::{Policy, LOCAL};
-use crate::protocol::frame::tests::client_frame;
+use crate::protocol::frame::tests::{client_frame, close_frame, frames};
 use crate::protocol::handshake;
 use crate::protocol::http::Request;
 
@@ -102,22 +102,6 @@ fn written(connection: &mut Connection, now: Instant) -> Vec<u8> {
         all.extend(bytes);
     }
     all
-}
-
-/// The server frames in `bytes`, as (opcode, payload).
-fn frames(mut bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while let Some(header) = frame::parse_header(bytes, false).unwrap() {
-        let end = header.header_len + header.payload_len as usize;
-        frames.push((header.opcode, bytes[header.header_len..end].to_vec()));
-        bytes = &bytes[end..];
-    }
-    assert!(bytes.is_empty(), "a frame cut short");
-    frames
-}
-
-fn close_frame(code: u16, reason: &str) -> (OpCode, Vec<u8>) {
-    (OpCode::Close, close::payload(code, reason))
 }
 
 #[test]

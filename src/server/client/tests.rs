@@ -6,8 +6,8 @@
 
 use super::*;
 use crate::config::Limits;
-use crate::protocol::close;
-use crate::protocol::frame::{self, tests::client_frame, OpCode};
+use crate::protocol::frame::tests::{client_frame, close_frame, frames};
+use crate::protocol::frame::{self, OpCode};
 
 /// The tutorial's own request (its `Origin` is allowed below).
 const TUTORIAL_REQUEST: &[u8] = b"GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
@@ -89,22 +89,6 @@ fn written(client: &mut Client, now: Instant) -> Vec<u8> {
         all.extend(bytes);
     }
     all
-}
-
-/// The server frames in `bytes`, as (opcode, payload).
-fn frames(mut bytes: &[u8]) -> Vec<(OpCode, Vec<u8>)> {
-    let mut frames = Vec::new();
-    while let Some(header) = frame::parse_header(bytes, false).unwrap() {
-        let end = header.header_len + header.payload_len as usize;
-        frames.push((header.opcode, bytes[header.header_len..end].to_vec()));
-        bytes = &bytes[end..];
-    }
-    assert!(bytes.is_empty(), "a frame cut short");
-    frames
-}
-
-fn close_frame(code: u16, reason: &str) -> (OpCode, Vec<u8>) {
-    (OpCode::Close, close::payload(code, reason))
 }
 
 #[test]

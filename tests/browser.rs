@@ -9,8 +9,9 @@
 //! under CI (`CI=true`), where a missing browser is a failure: CI must never
 //! pass by skipping.
 //!
-//! Screenshots of tutorial and chat mode land in `target/` (the README's
-//! `docs/chat.png` is a copy of `target/browser-chat.png`).
+//! Screenshots of tutorial and chat mode, and of a message imitating the
+//! room's own line, land in `target/` (the README's `docs/chat.png` is a
+//! copy of `target/browser-chat.png`).
 
 mod common;
 
@@ -53,6 +54,22 @@ fn two_pages_chat_in_one_room() {
     assert!(report.contains("alice: hello bob"), "{report}");
     assert!(server.wait_for_log("is now called alice"));
     assert!(server.wait_for_log("left the room"));
+    assert!(shot.exists());
+}
+
+/// Issue 16: a member's message with a newline ("hi\n3:45:12 PM X left")
+/// stays one bounded message item, so its second line cannot pass for the
+/// room's own timestamped "X left".
+#[test]
+fn a_message_cannot_pass_for_the_rooms_own_line() {
+    let Some(root) = ready("a_message_cannot_pass_for_the_rooms_own_line") else {
+        return;
+    };
+    let server = Server::start(&["--mode", "chat"]);
+    let shot = root.join("target/browser-imitation.png");
+    let report = Page::run(&root, "imitation", &server, Some(&shot)).finish();
+    assert!(report.contains("imitation: one message item"), "{report}");
+    assert!(server.wait_for_log("is now called mallory"));
     assert!(shot.exists());
 }
 

@@ -4,6 +4,9 @@
 //   tutorial   a person's session with the tutorial's commands, on a phone-wide
 //              screen too; Quit, Connect, and a "bye" that stays closed
 //   chat       two pages in one room (the server runs with --mode chat)
+//   imitation  in the room, a member's message with a newline that imitates
+//              the room's own lines stays one message item (--mode chat);
+//              with a SCREENSHOT, also SCREENSHOT-360.png at phone width
 //   flood      2,000 messages of 1 KB through the page's own Send path
 //   reconnect  the page comes back by itself after the server restarts; it
 //              asks for the restart on stdout ("stop the server", "start the
@@ -18,9 +21,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 
 const [scenario, url, screenshot] = process.argv.slice(2);
-const SCENARIOS = { tutorial, chat, flood, reconnect };
+const SCENARIOS = { tutorial, chat, imitation, flood, reconnect };
 if (!SCENARIOS[scenario]) {
-  console.error("usage: node page.mjs tutorial|chat|flood|reconnect URL [SCREENSHOT]");
+  console.error("usage: node page.mjs tutorial|chat|imitation|flood|reconnect URL [SCREENSHOT]");
   process.exit(2);
 }
 
@@ -169,6 +172,81 @@ async function chat() {
   await waitForLog(alice, "bob left");
   await alice.waitForFunction(() => !document.getElementById("online").textContent.includes("bob"),
     null, { timeout: 10000 });
+}
+
+async function imitation() {
+  const alice = await open(url);
+  await waitForLog(alice, "You joined the room as ");
+  const bob = await open(url);
+  await waitForLog(bob, "You joined the room as ");
+  const mallory = await open(url);
+  await waitForLog(mallory, "You joined the room as ");
+  for (const [page, name] of [[alice, "alice"], [bob, "bob"], [mallory, "mallory"]]) {
+    await say(page, "/nick " + name);
+    await waitForLog(alice, " is now " + name);
+  }
+  await say(alice, "hello everyone");
+  await waitForLog(alice, "alice: hello everyone");
+  // A real leave, to set the imitation beside.
+  await bob.click("#quit");
+  await waitForLog(alice, "bob left");
+
+  // A member need not use this page, whose box holds one line: any client
+  // can send a newline. Mallory sends one through her page's own socket.
+  const fake = "3:45:12 PM X left";
+  const items = () => alice.locator("#log > .message").count();
+  const before = await items();
+  await mallory.evaluate((text) => socket.send(text), "hi\n" + fake);
+  await waitForLog(alice, fake);
+  await alice.waitForTimeout(300); // were it split, its other parts too
+
+  const wrong = [];
+  const after = await items();
+  if (after !== before + 1) wrong.push("message items went from " + before + " to " + after + ", not one more");
+  const seen = await alice.evaluate((fake) => {
+    // The text node that holds the imitation, and the log line it is in.
+    const walk = document.createTreeWalker(document.getElementById("log"), NodeFilter.SHOW_TEXT);
+    let node;
+    while ((node = walk.nextNode()) && !node.data.includes(fake));
+    if (!node) return null;
+    const item = node.parentElement.closest("#log > div");
+    const range = document.createRange();
+    range.setStart(node, node.data.indexOf(fake));
+    range.setEnd(node, node.data.indexOf(fake) + fake.length);
+    const system = document.querySelector("#log > .system time").getBoundingClientRect();
+    const look = (e) => { const s = getComputedStyle(e); return [s.borderLeftWidth, s.backgroundColor, s.fontStyle].join(" "); };
+    return {
+      inMessage: item.classList.contains("message"),
+      text: item.textContent,
+      // Where the imitation's line starts, and where the room's own time
+      // column ends: peer text must never reach into that column.
+      left: range.getClientRects()[0].left,
+      timeRight: system.right,
+      systemsWithIt: [...document.querySelectorAll(".system")].filter((e) => e.textContent.includes("X left")).length,
+      messageLook: look(item),
+      systemLook: look(document.querySelector("#log > .system")),
+    };
+  }, fake);
+  if (!seen) throw new Error("alice's log has no " + JSON.stringify(fake));
+  if (!seen.inMessage) wrong.push("the imitation is not inside a .message item");
+  if (!seen.text.includes("mallory: hi\n" + fake)) wrong.push("the item reads " + JSON.stringify(seen.text));
+  if (seen.systemsWithIt) wrong.push(seen.systemsWithIt + " system lines contain \"X left\"");
+  if (seen.left < seen.timeRight) {
+    wrong.push("the imitation starts at x = " + seen.left.toFixed(0) + ", inside the room's time column (which ends at " +
+      seen.timeRight.toFixed(0) + "), where a real line's time is");
+  }
+  if (seen.messageLook === seen.systemLook) wrong.push("a message and a system line look alike: " + seen.messageLook);
+  if (screenshot) await alice.screenshot({ path: screenshot });
+
+  // On a phone, too: nothing scrolls sideways, and the item is still one.
+  await alice.setViewportSize({ width: 360, height: 640 });
+  const overflow = await alice.evaluate(() =>
+    document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  if (overflow > 0) wrong.push("at 360 px the page is " + overflow + " px too wide");
+  if (screenshot) await alice.screenshot({ path: screenshot.replace(/\.png$/, "-360.png") });
+
+  if (wrong.length) throw new Error("a message passes for the room's own line:\n  " + wrong.join("\n  "));
+  console.log("imitation: one message item, " + JSON.stringify(seen.text));
 }
 
 async function flood() {

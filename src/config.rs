@@ -200,12 +200,18 @@ Options:
   --max-message-size BYTES  largest message accepted (close 1009 above)
                                                               [default: 16777216]
   --max-pending-output BYTES
-                            unread output after which a client is dropped
+                            unread output after which a client is dropped:
+                            its own answers as they are queued; a chat
+                            room's messages once it has stopped reading
                                                               [default: 33554432]
   --max-buffered BYTES      the most all clients together may hold in
-                            messages still arriving, output unread and
-                            memory kept for their next big message; a
-                            message past it gets close 1013 (try again later)
+                            messages still arriving, output unread (a chat
+                            room's message counted once) and memory kept
+                            for their next big message. A message arriving
+                            past it gets close 1013 (try again later); for a
+                            room's message, clients that do not read make
+                            room first, and if it still does not fit, its
+                            sender gets 1013
                                                               [default: 268435456]
   --message-timeout SECS    a frame or message begun must arrive whole
                             within SECS, or close 1008 (0: no limit)

@@ -27,6 +27,10 @@ use crate::server::poll::Socket;
 use std::collections::BTreeMap;
 use std::time::{Instant, SystemTime};
 
+/// `/who` names at most this many members, and says how many there are:
+/// in a room of 1,000, the whole list is about 50 KB.
+pub(crate) const WHO_PAGE: usize = 100;
+
 /// The longest nickname, in characters.
 pub const MAX_NAME: usize = 20;
 
@@ -108,7 +112,7 @@ impl Room {
             r#"{{"type":"welcome","id":{},"name":{},"members":{}}}"#,
             json(&member.id),
             json(&member.name),
-            self.roll_call()
+            self.roll_call(usize::MAX)
         );
         let joined = format!(
             r#"{{"type":"join","id":{},"name":{}}}"#,
@@ -160,7 +164,11 @@ impl Room {
         match word.to_lowercase().as_str() {
             "nick" => self.rename(socket, rest.trim()),
             "who" => {
-                let who = format!(r#"{{"type":"who","members":{}}}"#, self.roll_call());
+                // In a big room, a count and the first names: the whole
+                // list, asked again and again, would cost the server more
+                // than the asking costs the one who asks.
+                let (count, names) = (self.members.len(), self.roll_call(WHO_PAGE));
+                let who = format!(r#"{{"type":"who","members":{names},"count":{count}}}"#);
                 vec![to(socket, who)]
             }
             "help" => reply(socket, &help()),
@@ -182,17 +190,26 @@ impl Room {
         }
     }
 
-    /// `/nick NAME`: a new name, if it is a good one and nobody has it.
+    /// `/nick NAME`: a new name, if it is a good one and nobody in the room
+    /// has it, or one that passes for it ([`same_name`]).
     fn rename(&mut self, socket: Socket, name: &str) -> Vec<Delivery> {
         if let Err(why) = valid_name(name) {
-            return error(socket, why);
+            return error(socket, &why);
         }
-        let taken = self
+        let alike = self
             .members
             .iter()
-            .any(|(s, m)| *s != socket && m.name.to_lowercase() == name.to_lowercase());
-        if taken {
-            return error(socket, &format!("{name} is taken; try another name"));
+            .find(|(s, m)| **s != socket && same_name(&m.name, name));
+        if let Some((_, other)) = alike {
+            let why = if other.name.to_lowercase() == name.to_lowercase() {
+                format!("{name} is taken; try another name")
+            } else {
+                format!(
+                    "{name} looks like {}, who is in the room; try another name",
+                    other.name
+                )
+            };
+            return error(socket, &why);
         }
         let Some(member) = self.members.get_mut(&socket) else {
             return Vec::new();
@@ -208,39 +225,221 @@ impl Room {
         vec![logged, Delivery::All(renamed)]
     }
 
-    /// Everyone here, as a JSON array of `{"id":…,"name":…}`.
-    fn roll_call(&self) -> String {
+    /// Everyone here, or the `most` first, as a JSON array of
+    /// `{"id":…,"name":…}`.
+    fn roll_call(&self, most: usize) -> String {
         let members: Vec<String> = self
             .members
             .values()
+            .take(most)
             .map(|m| format!(r#"{{"id":{},"name":{}}}"#, json(&m.id), json(&m.name)))
             .collect();
         format!("[{}]", members.join(","))
     }
 }
 
-/// A name a member may take: 1 to [`MAX_NAME`] characters, letters and
-/// digits (of any script), `-`, `_` and `.`: printable, no spaces, and
-/// nothing that could pass for punctuation of the room's own.
-pub fn valid_name(name: &str) -> Result<(), &'static str> {
+/// A name a member may take (a name must not pass for another):
+/// 1 to [`MAX_NAME`] characters, each a letter from [`LETTERS`], an ASCII
+/// digit, `-`, `_` or `.`, and all its letters of one script. Anything else
+/// is refused, and the error says why.
+pub fn valid_name(name: &str) -> Result<(), String> {
     let length = name.chars().count();
     if length == 0 {
-        return Err("a name needs at least one character: /nick NAME");
+        return Err("a name needs at least one character: /nick NAME".into());
     }
     if length > MAX_NAME {
-        return Err("a name has at most 20 characters");
+        return Err(format!("a name has at most {MAX_NAME} characters"));
     }
-    if !name
-        .chars()
-        .all(|c| c.is_alphanumeric() || "-_.".contains(c))
-    {
-        return Err("a name has letters, digits, '-', '_' and '.' only");
+    // The first letter sets the script; every other letter must share it,
+    // or `аdmin` (a Cyrillic а, then Latin) would pass for `admin`.
+    let mut first: Option<(char, Script)> = None;
+    for c in name.chars() {
+        let Some(script) = script_of(c)? else {
+            continue; // a digit, '-', '_' or '.': every script may use them
+        };
+        match first {
+            None => first = Some((c, script)),
+            Some((letter, set)) if set != script => {
+                return Err(format!(
+                    "a name keeps to one script: {} is {set:?}, {} is {script:?}",
+                    show(letter),
+                    show(c)
+                ));
+            }
+            Some(_) => {}
+        }
     }
     Ok(())
 }
 
+/// The scripts a name may be written in, one per name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Script {
+    Latin,
+    Greek,
+    Cyrillic,
+}
+
+/// The letters a name may use, with their script: ranges from the Unicode
+/// Standard's Scripts.txt, letters only. std has no script table, so here
+/// is the small part we need: Latin (ASCII, Latin-1 Supplement, Latin
+/// Extended-A), the modern Greek alphabet, and Cyrillic.
+const LETTERS: &[(char, char, Script)] = &[
+    ('A', 'Z', Script::Latin),
+    ('a', 'z', Script::Latin),
+    ('\u{C0}', '\u{D6}', Script::Latin),      // À to Ö
+    ('\u{D8}', '\u{F6}', Script::Latin),      // Ø to ö: past × (U+00D7)
+    ('\u{F8}', '\u{17F}', Script::Latin),     // ø to ÿ (past ÷), Latin Extended-A
+    ('\u{386}', '\u{386}', Script::Greek),    // Ά
+    ('\u{388}', '\u{38A}', Script::Greek),    // Έ Ή Ί
+    ('\u{38C}', '\u{38C}', Script::Greek),    // Ό
+    ('\u{38E}', '\u{3A1}', Script::Greek),    // Ύ Ώ ΐ, Α to Ρ
+    ('\u{3A3}', '\u{3CE}', Script::Greek),    // Σ to ώ (U+03A2 is unassigned)
+    ('\u{400}', '\u{481}', Script::Cyrillic), // Ѐ to ҁ
+    ('\u{48A}', '\u{52F}', Script::Cyrillic), // Ҋ to ԯ: past ҂ and U+0483–U+0489
+];
+
+/// The characters that show as nothing: zero-width ones, the direction
+/// marks, the Hangul fillers (U+3164 is a "letter" to std), blanks.
+/// [`LETTERS`] already keeps them out; this table is for the error's words.
+const INVISIBLE: &[(char, char)] = &[
+    ('\u{AD}', '\u{AD}'),     // soft hyphen
+    ('\u{115F}', '\u{1160}'), // Hangul choseong and jungseong fillers
+    ('\u{180E}', '\u{180E}'), // Mongolian vowel separator
+    ('\u{200B}', '\u{200F}'), // zero-width space, (non-)joiner, LRM, RLM
+    ('\u{202A}', '\u{202E}'), // direction embeddings and overrides
+    ('\u{2060}', '\u{206F}'), // word joiner, invisible operators, isolates
+    ('\u{2800}', '\u{2800}'), // blank braille pattern
+    ('\u{3164}', '\u{3164}'), // Hangul filler
+    ('\u{FE00}', '\u{FE0F}'), // variation selectors
+    ('\u{FEFF}', '\u{FEFF}'), // zero-width no-break space (the BOM)
+    ('\u{FFA0}', '\u{FFA0}'), // half-width Hangul filler
+];
+
+/// Combining marks (general category M): drawn on the letter before them,
+/// small or not at all in many fonts, so `admin` and a mark shows as
+/// `admin`. std has no category table: these are the blocks of marks for
+/// our scripts. Some (U+0363, a small a above) are letters to std.
+const COMBINING: &[(char, char)] = &[
+    ('\u{300}', '\u{36F}'),   // Combining Diacritical Marks
+    ('\u{483}', '\u{489}'),   // Cyrillic combining marks
+    ('\u{1AB0}', '\u{1AFF}'), // Combining Diacritical Marks Extended
+    ('\u{1DC0}', '\u{1DFF}'), // Combining Diacritical Marks Supplement
+    ('\u{20D0}', '\u{20FF}'), // Combining Diacritical Marks for Symbols
+    ('\u{FE20}', '\u{FE2F}'), // Combining Half Marks
+];
+
+/// Halfwidth and Fullwidth Forms: `ａｄｍｉｎ` is `admin` drawn wide. They
+/// are refused rather than folded to ASCII: nobody needs them in a name.
+const FULL_WIDTH: &[(char, char)] = &[('\u{FF00}', '\u{FFEF}')];
+
+/// The script of `c`: `None` for the characters every script may use (the
+/// ASCII digits, `-`, `_`, `.`), or why `c` has no place in a name.
+fn script_of(c: char) -> Result<Option<Script>, String> {
+    if c.is_ascii_digit() || "-_.".contains(c) {
+        return Ok(None);
+    }
+    match LETTERS
+        .iter()
+        .find(|(from, to, _)| (*from..=*to).contains(&c))
+    {
+        Some(&(_, _, script)) => Ok(Some(script)),
+        None => Err(why_not(c)),
+    }
+}
+
+/// Why `c`, which is not in [`LETTERS`], is refused, in plain words. The
+/// invisible and combining ones are named by code point only: shown, they
+/// would be nothing, or a mark on the quote.
+fn why_not(c: char) -> String {
+    let code = format!("U+{:04X}", c as u32);
+    let within = |table: &[(char, char)]| table.iter().any(|(a, b)| (*a..=*b).contains(&c));
+    if c.is_whitespace() {
+        "a name has no spaces".into()
+    } else if c.is_control() {
+        format!("a name has no control characters ({code})")
+    } else if within(INVISIBLE) {
+        format!("{code} is invisible (zero-width, a filler, a blank): it would hide in a name")
+    } else if within(COMBINING) {
+        format!("{code} is a combining mark: type the accented letter itself (é, not e + mark)")
+    } else if within(FULL_WIDTH) {
+        format!(
+            "{} is a full-width form: type the ordinary character",
+            show(c)
+        )
+    } else {
+        format!(
+            "{} is not allowed: a name has Latin, Greek or Cyrillic letters, digits, '-', '_', '.'",
+            show(c)
+        )
+    }
+}
+
+/// `'а' (U+0430)`: a character and its code point, for an error, since
+/// the look-alikes are the point.
+fn show(c: char) -> String {
+    format!("'{c}' (U+{:04X})", c as u32)
+}
+
+/// Whether two names are one for the room: equal without case (`alice`,
+/// `ALICE`), or alike once folded (`bill`, `biII`). Two tests, not one,
+/// because look-alikes depend on case: the capital `I` passes for `l`, the
+/// small `i` does not, so [`fold`] swaps letters with their case kept.
+fn same_name(a: &str, b: &str) -> bool {
+    a.to_lowercase() == b.to_lowercase() || fold(a) == fold(b)
+}
+
+/// A name as it looks: each letter of [`LOOK_ALIKES`] swapped for the Latin
+/// letter it passes for, `I`, `l`, `1` all as `l`, `O` and `0` as `o`, then
+/// lowercased. Names that fold the same could pass for each other.
+pub fn fold(name: &str) -> String {
+    name.chars()
+        .map(looks_like)
+        .flat_map(char::to_lowercase)
+        .collect()
+}
+
+/// The letter `c` passes for: from the table, then the ASCII look-alikes.
+fn looks_like(c: char) -> char {
+    let c = LOOK_ALIKES
+        .iter()
+        .find(|(from, _)| *from == c)
+        .map_or(c, |&(_, to)| to);
+    match c {
+        'I' | 'l' | '1' => 'l',
+        'O' | '0' => 'o',
+        c => c,
+    }
+}
+
+/// Letters that pass for a Latin one, case kept: picked by hand, the
+/// common ones, from Unicode Technical Standard #39's confusables.txt (the
+/// reference list of look-alikes). TR39 maps Greek ε and τ to ɛ and ᴛ, not
+/// to e and t, so they are not here. Mixed names are refused already; this
+/// catches a whole name in one script that passes for another: `сосо`.
+#[rustfmt::skip] // a table: a row of pairs reads better than a pair a line
+const LOOK_ALIKES: &[(char, char)] = &[
+    // Latin: Turkish dotless ı, the capital İ with its dot, and long ſ.
+    ('ı', 'i'), ('İ', 'i'), ('ſ', 'f'),
+    // Cyrillic capitals, then small letters.
+    ('А', 'A'), ('В', 'B'), ('Е', 'E'), ('І', 'I'), ('Ј', 'J'), ('К', 'K'),
+    ('М', 'M'), ('Н', 'H'), ('О', 'O'), ('Р', 'P'), ('С', 'C'), ('Ѕ', 'S'),
+    ('Т', 'T'), ('У', 'Y'), ('Х', 'X'), ('Ӏ', 'I'), ('Ԛ', 'Q'), ('Ԝ', 'W'),
+    ('а', 'a'), ('ԁ', 'd'), ('е', 'e'), ('һ', 'h'), ('і', 'i'), ('ј', 'j'),
+    ('ӏ', 'l'), ('о', 'o'), ('р', 'p'), ('ԛ', 'q'), ('с', 'c'), ('ѕ', 's'),
+    ('ԝ', 'w'), ('х', 'x'), ('у', 'y'),
+    // Greek capitals, then small letters.
+    ('Α', 'A'), ('Β', 'B'), ('Ε', 'E'), ('Ζ', 'Z'), ('Η', 'H'), ('Ι', 'I'),
+    ('Κ', 'K'), ('Μ', 'M'), ('Ν', 'N'), ('Ο', 'O'), ('Ρ', 'P'), ('Τ', 'T'),
+    ('Υ', 'Y'), ('Χ', 'X'),
+    ('α', 'a'), ('γ', 'y'), ('ι', 'i'), ('κ', 'k'), ('ν', 'v'), ('ο', 'o'),
+    ('ρ', 'p'), ('υ', 'u'), ('χ', 'x'),
+];
+
 /// What the room calls a member before it picks a name: the last six hex
 /// digits of its id (its microseconds: they differ from client to client).
+/// Two of them never fold alike: [`fold`] turns `0` into `o` and `1` into
+/// `l`, and neither `o` nor `l` is a hex digit, so each folds one way.
 pub fn short_id(id: &str) -> &str {
     &id[id.len().saturating_sub(6)..]
 }
@@ -440,8 +639,124 @@ mod tests {
         assert_eq!(room.len(), 1);
     }
 
+    /// The `error` a member got for a command, if that is all it got.
+    fn refusal(deliveries: &[Delivery], socket: Socket) -> Option<String> {
+        match deliveries {
+            [Delivery::To(who, Message::Text(text))] if *who == socket => text
+                .strip_prefix(r#"{"type":"error","text":"#)
+                .map(str::to_owned),
+            _ => None,
+        }
+    }
+
+    /// Whether a rename went through: logged, then announced to all.
+    fn renamed(deliveries: &[Delivery]) -> bool {
+        matches!(deliveries, [Delivery::Log(..), Delivery::All(text)] if text.contains(r#""type":"nick""#))
+    }
+
+    /// Issue 16: each of these shows like `admin` in the page and in the
+    /// log, and `/nick` took them all beside `admin` but `admin` + U+0301
+    /// (refused, as "letters, digits ... only", not as a combining mark).
+    #[test]
+    fn names_that_look_like_a_members_are_refused_with_the_reason() {
+        let mut room = two();
+        assert!(renamed(&say(&mut room, s(5), "/nick admin")));
+        for (name, why) in [
+            ("\u{430}dmin", "one script"),  // Cyrillic а
+            ("adm\u{131}n", "looks like"),  // dotless ı: Latin, folds to i
+            ("ａｄｍｉｎ", "full-width"),   // U+FF41...
+            ("admin\u{3164}", "invisible"), // Hangul filler
+            ("admin\u{115F}", "invisible"), // Hangul choseong filler
+            ("admin\u{301}", "combining"),  // combining acute accent
+            ("admin\u{363}", "combining"),  // combining small a (a letter to std)
+            ("\u{3164}", "invisible"),      // nothing to see at all
+        ] {
+            let deliveries = say(&mut room, s(6), &format!("/nick {name}"));
+            let error = refusal(&deliveries, s(6))
+                .unwrap_or_else(|| panic!("{name:?} was not refused: {deliveries:?}"));
+            assert!(error.contains(why), "{name:?}: {error}");
+        }
+    }
+
+    /// Good names in each script pass; a twin with one character swapped
+    /// for a look-alike from elsewhere does not.
+    #[test]
+    fn good_names_pass_and_their_look_alike_twins_do_not() {
+        let mut room = two();
+        for (good, twin) in [
+            ("alice", "\u{430}lice"), // Cyrillic а
+            ("Zoë", "Zoe\u{308}"),    // e + combining diaeresis
+            ("Дмитрий", "Дмитpий"),   // Latin p
+            ("Σοφία", "Σοφiα"),       // Latin i
+            ("bob_2", "bob_２"),      // full-width 2
+        ] {
+            let twin_said = say(&mut room, s(6), &format!("/nick {twin}"));
+            assert!(
+                refusal(&twin_said, s(6)).is_some(),
+                "{twin:?}: {twin_said:?}"
+            );
+            let good_said = say(&mut room, s(5), &format!("/nick {good}"));
+            assert!(renamed(&good_said), "{good}: {good_said:?}");
+        }
+    }
+
+    /// `I`, `l` and `1` are one letter, and so are `O` and `0` (TR39 maps
+    /// them so); `i` keeps its dot, and is its own letter.
+    #[test]
+    fn ascii_look_alikes_are_one_name() {
+        let mut room = two();
+        assert!(renamed(&say(&mut room, s(5), "/nick bill")));
+        for name in ["biII", "bi11", "BILL", "bilI"] {
+            let said = say(&mut room, s(6), &format!("/nick {name}"));
+            assert!(refusal(&said, s(6)).is_some(), "{name}: {said:?}");
+        }
+        assert!(renamed(&say(&mut room, s(5), "/nick bob")));
+        for name in ["b0b", "B0B", "BOB"] {
+            let said = say(&mut room, s(6), &format!("/nick {name}"));
+            assert!(refusal(&said, s(6)).is_some(), "{name}: {said:?}");
+        }
+        // A dotted i is not an l: beside admin, adm1n and admln are free.
+        assert!(renamed(&say(&mut room, s(5), "/nick admin")));
+        assert!(renamed(&say(&mut room, s(6), "/nick adm1n")));
+        assert!(renamed(&say(&mut room, s(6), "/nick admln")));
+    }
+
+    /// A member's short id (hex) is a name like any other: a look-alike of
+    /// it is refused, and the short ids themselves stay valid.
+    #[test]
+    fn short_ids_are_names_and_their_look_alikes_are_refused() {
+        let mut room = two();
+        assert!(valid_name("0a1111").is_ok() && valid_name("0b2222").is_ok());
+        for name in ["Oa1111", "0aIlll", "oal1l1"] {
+            let said = say(&mut room, s(6), &format!("/nick {name}"));
+            assert!(refusal(&said, s(6)).is_some(), "{name}: {said:?}");
+        }
+        let hex: std::collections::BTreeSet<String> = "0123456789abcdef"
+            .chars()
+            .map(|digit| fold(&digit.to_string()))
+            .collect();
+        assert_eq!(hex.len(), 16, "two hex digits fold alike: {hex:?}");
+    }
+
     #[test]
     fn json_strings_escape_what_they_must() {
         assert_eq!(json("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
+    }
+
+    /// Would fail if `/who` in a big room answered with every name: its
+    /// answer, asked again and again, is how one connection made the server
+    /// hold far more than it sent.
+    #[test]
+    fn who_in_a_big_room_gives_a_count_and_a_page_of_names() {
+        let mut room = Room::default();
+        for n in 0..150 {
+            room.join(s(n), &format!("6b11733f{n:05x}"));
+        }
+        let answer = say(&mut room, s(0), "/who");
+        let [Delivery::To(_, Message::Text(who))] = &answer[..] else {
+            panic!("{answer:?}")
+        };
+        assert!(who.contains(r#""count":150"#), "{who}");
+        assert_eq!(who.matches(r#""id":"#).count(), WHO_PAGE);
     }
 }

@@ -10,6 +10,7 @@
 
 use std::cell::Cell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 /// A buffer may keep this much memory for good. A bigger one keeps its
 /// memory while its client is busy (freeing and allocating 64 KiB per
@@ -169,14 +170,15 @@ pub(crate) const MOVE_AT: usize = 16 * 1024;
 /// end of the last piece ([`Outbox::queue`]). A big payload is moved in as
 /// a piece of its own ([`Outbox::push`]): copying a 16 MiB message only to
 /// put a 10-byte header in front of it took a fifth of the server's time
-/// on big echoes. The loop hands the socket several pieces in one call
-/// (`writev`, through [`Outbox::pending`]). Writes may be partial, so it
-/// remembers how much of the first piece is already sent.
+/// on big echoes. A frame for a whole room is shared ([`Outbox::share`]):
+/// one copy in memory, however many members wait to be sent it. The loop
+/// hands the socket several pieces in one call (`writev`, through
+/// [`Outbox::pending`]). Writes may be partial, so it remembers how much of
+/// the first piece is already sent.
 #[derive(Debug, Default)]
 pub(crate) struct Outbox {
-    /// The last piece is the one appended to (a moved-in payload is always
-    /// followed by a fresh piece).
-    pieces: VecDeque<Vec<u8>>,
+    /// The last piece, if it is this outbox's own, is the one appended to.
+    pieces: VecDeque<Piece>,
     /// How much of the first piece is written already.
     sent: usize,
     /// Bytes still to be written, all pieces together.
@@ -187,6 +189,29 @@ pub(crate) struct Outbox {
     /// A moved-in payload, all written: its memory can serve the next
     /// message (`Outbox::take_written`).
     written: Option<Vec<u8>>,
+}
+
+/// A frame written once and queued for many (a room's message): one copy
+/// in memory, however many outboxes hold it.
+pub type SharedFrame = Rc<Vec<u8>>;
+
+/// One piece of an outbox.
+#[derive(Debug)]
+enum Piece {
+    /// Bytes of this outbox's own: it counts them, and frees them.
+    Own(Vec<u8>),
+    /// A frame queued for many (a room's): whoever made it counts it, once;
+    /// it is freed when the last outbox that holds it has written it.
+    Shared(SharedFrame),
+}
+
+impl Piece {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Piece::Own(bytes) => bytes,
+            Piece::Shared(bytes) => bytes,
+        }
+    }
 }
 
 /// At most this many pieces are offered to one write.
@@ -201,14 +226,18 @@ impl Outbox {
     /// being written bit by bit is never moved (moving it on each partial
     /// write was 4% of a 16 MiB echo).
     pub(crate) fn queue<R>(&mut self, write: impl FnOnce(&mut Vec<u8>) -> R) -> R {
-        if self.pieces.is_empty() {
-            self.pieces.push_back(Vec::new());
+        if !matches!(self.pieces.back(), Some(Piece::Own(_))) {
+            self.pieces.push_back(Piece::Own(Vec::new()));
         }
-        if self.pieces.len() == 1 && self.sent > self.pieces[0].len() / 2 {
-            self.pieces[0].drain(..self.sent);
-            self.sent = 0;
+        if let (1, Some(Piece::Own(first))) = (self.pieces.len(), self.pieces.front_mut()) {
+            if self.sent > first.len() / 2 {
+                first.drain(..self.sent);
+                self.sent = 0;
+            }
         }
-        let last = self.pieces.back_mut().expect("one piece at least");
+        let Some(Piece::Own(last)) = self.pieces.back_mut() else {
+            unreachable!("the last piece is our own: pushed above if not");
+        };
         let before = last.len();
         let result = write(last);
         self.len += last.len() - before;
@@ -218,19 +247,32 @@ impl Outbox {
     /// Move `payload` in as a piece of its own, after everything queued so
     /// far; it is freed once written.
     pub fn push(&mut self, payload: Vec<u8>) {
-        if payload.is_empty() {
-            return;
+        if !payload.is_empty() {
+            self.len += payload.len();
+            self.pieces.push_back(Piece::Own(payload));
+            // What comes next goes into a fresh piece, not behind it.
+            self.pieces.push_back(Piece::Own(Vec::new()));
         }
-        self.len += payload.len();
-        self.pieces.push_back(payload);
-        self.pieces.push_back(Vec::new());
+    }
+
+    /// Queue a frame shared with other outboxes (a room's), after
+    /// everything queued so far: this outbox holds a reference, not a copy.
+    pub(crate) fn share(&mut self, frame: &SharedFrame) {
+        if !frame.is_empty() {
+            self.len += frame.len();
+            self.pieces.push_back(Piece::Shared(Rc::clone(frame)));
+        }
     }
 
     /// What is still to be written, as up to `out.len()` pieces in order;
     /// returns how many it filled in.
     pub fn pending<'a>(&'a self, out: &mut [&'a [u8]]) -> usize {
-        let first = self.pieces.iter().take(1).map(|piece| &piece[self.sent..]);
-        let rest = self.pieces.iter().skip(1).map(|piece| &piece[..]);
+        let first = self
+            .pieces
+            .iter()
+            .take(1)
+            .map(|piece| &piece.bytes()[self.sent..]);
+        let rest = self.pieces.iter().skip(1).map(Piece::bytes);
         let mut count = 0;
         for piece in first.chain(rest).filter(|piece| !piece.is_empty()) {
             if count == out.len() {
@@ -245,6 +287,23 @@ impl Outbox {
     /// How many bytes are still to be written.
     pub fn len(&self) -> usize {
         self.len
+    }
+
+    /// How many of them are its own (not frames shared with others).
+    pub(crate) fn own_len(&self) -> usize {
+        let shared: usize = self
+            .pieces
+            .iter()
+            .map(|piece| match piece {
+                Piece::Shared(frame) => frame.len(),
+                Piece::Own(_) => 0,
+            })
+            .sum();
+        let sent_of_shared = match self.pieces.front() {
+            Some(Piece::Shared(_)) => self.sent,
+            _ => 0,
+        };
+        self.len - (shared - sent_of_shared)
     }
 
     pub fn is_empty(&self) -> bool {
@@ -273,40 +332,44 @@ impl Outbox {
         self.socket_full = n < offered;
         let mut n = n.min(self.len);
         self.len -= n;
-        while let Some(first) = self.pieces.front() {
-            let left = first.len() - self.sent;
+        let mut pieces_left = self.pieces.len();
+        while let Some(first) = self.pieces.front_mut() {
+            let left = first.bytes().len() - self.sent;
             if n < left {
                 self.sent += n;
                 break;
             }
-            // This piece is all written. The last one stays, emptied,
-            // keeping its memory for what comes next; the others go.
+            // This piece is all written. Our own last one stays, emptied,
+            // keeping its memory for what comes next; the others go (a
+            // shared frame is freed with its last holder's reference).
             n -= left;
             self.sent = 0;
-            if self.pieces.len() == 1 {
-                self.pieces[0].clear();
+            if let (1, Piece::Own(last)) = (pieces_left, &mut *first) {
+                last.clear();
                 break;
             }
-            let piece = self.pieces.pop_front().expect("a first piece");
-            if piece.capacity() >= MOVE_AT {
-                self.written = Some(piece);
+            pieces_left -= 1;
+            match self.pieces.pop_front() {
+                Some(Piece::Own(piece)) if piece.capacity() >= MOVE_AT => {
+                    self.written = Some(piece)
+                }
+                _ => {}
             }
         }
     }
 
-    /// What it counts for in [`Total`]: each piece as [`counts_for`] says.
+    /// What it counts for in [`Total`]: each piece of its own as
+    /// [`counts_for`] says. (A shared frame is counted once, by whoever
+    /// made it: not here.)
     pub fn counted(&self) -> usize {
-        let first = self
-            .pieces
-            .iter()
-            .take(1)
-            .map(|piece| counts_for(piece, piece.len() - self.sent));
-        let rest = self
-            .pieces
-            .iter()
-            .skip(1)
-            .map(|piece| counts_for(piece, piece.len()));
-        first.chain(rest).sum()
+        let mut counted = 0;
+        for (i, piece) in self.pieces.iter().enumerate() {
+            if let Piece::Own(bytes) = piece {
+                let sent = if i == 0 { self.sent } else { 0 };
+                counted += counts_for(bytes, bytes.len() - sent);
+            }
+        }
+        counted
     }
 
     /// The memory of a moved-in payload now written, if there is one.
@@ -317,17 +380,27 @@ impl Outbox {
     /// Empty, but holding more memory than it may keep for good.
     pub(crate) fn holds_spare(&self) -> bool {
         self.is_empty()
-            && self
-                .pieces
-                .iter()
-                .any(|piece| piece.capacity() > KEEP_CAPACITY)
+            && self.pieces.iter().any(|piece| match piece {
+                Piece::Own(bytes) => bytes.capacity() > KEEP_CAPACITY,
+                Piece::Shared(_) => false,
+            })
     }
 
     /// The tidy timer: give back what [`Outbox::holds_spare`].
     pub(crate) fn give_back_spare(&mut self) {
         if self.is_empty() {
-            self.pieces.iter_mut().for_each(give_back);
+            for piece in &mut self.pieces {
+                if let Piece::Own(bytes) = piece {
+                    give_back(bytes);
+                }
+            }
         }
+    }
+
+    /// Throw away everything not written yet (the connection is over),
+    /// and give back the memory: shared frames lose a holder.
+    pub(crate) fn discard(&mut self) {
+        *self = Outbox::default();
     }
 }
 
@@ -463,7 +536,11 @@ mod tests {
         assert!(outbox.holds_spare());
         outbox.give_back_spare();
         assert!(!outbox.holds_spare());
-        assert!(outbox.pieces.iter().all(|piece| piece.capacity() == 0));
+        let own = |piece: &Piece| match piece {
+            Piece::Own(bytes) => bytes.capacity(),
+            Piece::Shared(frame) => frame.len(),
+        };
+        assert!(outbox.pieces.iter().all(|piece| own(piece) == 0));
     }
 
     #[test]
@@ -485,5 +562,29 @@ mod tests {
         outbox.queue(|out| out.extend_from_slice(b"next"));
         assert_eq!(outbox.len(), (424 << 10) + 4);
         assert_eq!(outbox.sent, 0);
+    }
+
+    /// Would fail if a frame shared by many outboxes (a room's) were
+    /// counted by each of them, or freed before the last had written it.
+    /// What all clients hold is then what each holds of its own, and each
+    /// shared frame once.
+    #[test]
+    fn a_shared_frame_is_counted_once_and_freed_with_its_last_holder() {
+        let frame: SharedFrame = Rc::new(vec![1; 100_000]);
+        let (mut a, mut b) = (Outbox::default(), Outbox::default());
+        a.queue(|out| out.extend_from_slice(b"own"));
+        a.share(&frame);
+        b.share(&frame);
+        assert_eq!((a.len(), a.own_len(), a.counted()), (100_003, 3, 3));
+        assert_eq!((b.len(), b.own_len(), b.counted()), (100_000, 0, 0));
+        let total = Total::new(1 << 20);
+        total.change(0, a.counted() + b.counted() + frame.capacity());
+        assert_eq!(total.sum(), 100_003);
+        a.advance(a.len());
+        assert_eq!(Rc::strong_count(&frame), 2, "b still holds it");
+        b.advance(50_000);
+        assert_eq!(b.own_len(), 0);
+        b.advance(50_000);
+        assert_eq!(Rc::strong_count(&frame), 1, "freed but for this test's own");
     }
 }

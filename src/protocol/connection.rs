@@ -22,7 +22,7 @@
 //! `Connection::timer` is the one function that turns a state into a
 //! deadline.
 
-use super::buffers::{Inbox, Outbox, MOVE_AT};
+use super::buffers::{Inbox, Outbox, SharedFrame, MOVE_AT};
 use super::close::{self, CloseFrame, Violation};
 use super::frame::{self, OpCode};
 use super::handshake::Accepted;
@@ -201,6 +201,9 @@ pub enum Dropped {
     NotReading,
     /// More unread output than `max_pending_output`.
     Unread { pending: usize, limit: usize },
+    /// It was not reading, and held the most unread bytes, when the server
+    /// needed memory for a message to all (`--max-buffered`).
+    Crowding { pending: usize },
 }
 
 impl fmt::Display for Dropped {
@@ -214,6 +217,11 @@ impl fmt::Display for Dropped {
             Dropped::Unread { pending, limit } => {
                 write!(f, "{pending} bytes waiting unread (limit {limit})")
             }
+            Dropped::Crowding { pending } => write!(
+                f,
+                "{pending} bytes waiting unread, the most of those not reading, \
+                 while the server's memory is short"
+            ),
         }
     }
 }
@@ -591,13 +599,26 @@ impl Connection {
             }
             self.outbox.push(payload);
         }
+        // Counted as it is queued, not at the next write: a peer that asks
+        // faster than it reads is let go before its answers pile up.
+        self.drop_if_over_cap();
+    }
+
+    /// Its own bytes waiting unread past `max_pending_output`: the peer is
+    /// not reading what it asked for; let it go. (Frames shared with a
+    /// room do not count here: the server watches those, `server/mod.rs`.)
+    fn drop_if_over_cap(&mut self) {
+        let (pending, limit) = (self.outbox.own_len(), self.rules.max_pending_output);
+        if pending > limit {
+            self.drop_now(Dropped::Unread { pending, limit });
+        }
     }
 
     /// Queue a frame already encoded: a message for the whole room, encoded
     /// once and queued, the same bytes, for every member.
-    pub(crate) fn send_frame(&mut self, frame: &[u8]) {
+    pub(crate) fn send_shared(&mut self, frame: &SharedFrame) {
         if self.is_open() {
-            self.outbox.queue(|out| out.extend_from_slice(frame));
+            self.outbox.share(frame);
         }
     }
 
@@ -607,8 +628,7 @@ impl Connection {
         if !self.is_open() {
             return;
         }
-        self.events
-            .push_back(Event::Closing(code, reason.to_owned()));
+        self.happened(Event::Closing(code, reason.to_owned()));
         self.queue_frame(OpCode::Close, &close::payload(code, reason));
         self.enter(State::Closing { waiting: now });
     }
@@ -686,14 +706,19 @@ impl Connection {
         self.outbox.len()
     }
 
+    /// Throw away what waits to be written, and give back its memory: the
+    /// connection is over (it is `Gone`), and nothing more will be sent.
+    pub(crate) fn discard_output(&mut self) {
+        self.outbox.discard();
+    }
+
     /// What the loop must do now that it has written what the socket took:
     /// go on, close our side (our last bytes are out), or let go (too much
     /// left unread: the other half of backpressure; `sending_file`: a file
     /// is sent a chunk at a time, which is not what that cap is for).
     pub(crate) fn after_write(&mut self, sending_file: bool, now: Instant) -> Step {
-        let (pending, limit) = (self.outbox.len(), self.rules.max_pending_output);
-        if pending > limit && !sending_file {
-            self.drop_now(Dropped::Unread { pending, limit });
+        if !sending_file {
+            self.drop_if_over_cap();
         }
         match self.state {
             State::Gone => Step::Drop,

@@ -40,6 +40,6 @@ pub trait App {
     /// A client can take no more messages: it is closing, failed, or gone.
     fn left(&mut self, who: Socket) -> Vec<Delivery>;
 
-    /// Who a [`Delivery::All`] goes to.
+    /// Who a [`Delivery::All`] goes to, in socket order.
     fn members(&self) -> Vec<Socket>;
 }

@@ -20,7 +20,7 @@ use super::trace;
 use super::www;
 use crate::config::{Config, Mode};
 use crate::protocol::access;
-use crate::protocol::buffers::{Total, KEEP_CAPACITY};
+use crate::protocol::buffers::{SharedFrame, Total, KEEP_CAPACITY};
 use crate::protocol::close::Violation;
 use crate::protocol::connection::{Connection, Dropped, Event, State, Step};
 use crate::protocol::handshake;
@@ -39,6 +39,11 @@ use std::time::{Duration, Instant, SystemTime};
 /// one message to the next; short enough that memory is back soon after a
 /// burst. Small messages meanwhile do not keep it.
 pub(crate) const TIDY_AFTER: Duration = Duration::from_secs(1);
+
+/// A client whose output waits and whose socket has taken nothing for this
+/// long is not reading: it holds back no one (a room's talkers wait only
+/// for members that read), and past `--max-pending-output` it is dropped.
+pub(crate) const STALL_AFTER: Duration = Duration::from_secs(1);
 
 /// The table was full when it came: a handshake gets this.
 const FULL: Refusal = Refusal::new(503, "too many clients, try again later");
@@ -69,6 +74,12 @@ pub struct Client {
     big_until: Instant,
     /// The table was full when this client came: a handshake gets a 503.
     server_full: bool,
+    /// When its socket last took bytes, or its output last began to wait:
+    /// see [`Client::is_stalled`].
+    progress_at: Instant,
+    /// It talks faster than the room's readers read: the loop does not
+    /// read from it until they have caught up (`Server::deliver`).
+    pub held_back: bool,
     /// The rest of a file being sent (a page), if one is.
     body: Option<www::Body>,
 }
@@ -96,6 +107,8 @@ impl Client {
             counted: 0,
             big_until: now,
             server_full: full,
+            progress_at: now,
+            held_back: false,
             body: None,
         }
     }
@@ -298,6 +311,7 @@ impl Client {
             self.connection.fail(Violation::ServerBusy, now);
             return self.recount(now); // what it held is given back
         }
+        self.note_output_begins(now);
         self.connection.send(message);
         if self.config.trace {
             self.show_seen(now);
@@ -307,18 +321,56 @@ impl Client {
         self.recount(now);
     }
 
-    /// Queue a frame already encoded: a message for the whole room, the
-    /// same bytes for every member. The rule of [`Client::send`] holds.
-    pub(crate) fn send_frame(&mut self, frame: &[u8], now: Instant) {
-        if !self.connection.is_open() {
-            return;
+    /// Queue a frame for the whole room: the same bytes for every member,
+    /// one copy in memory, counted once by whoever made it (the server).
+    pub(crate) fn send_shared(&mut self, frame: &SharedFrame, now: Instant) {
+        if self.connection.is_open() {
+            self.note_output_begins(now);
+            self.connection.send_shared(frame);
         }
-        if self.total.would_pass(frame.len()) {
-            self.connection.fail(Violation::ServerBusy, now);
-            return self.recount(now); // what it held is given back
+    }
+
+    /// Output is about to wait for a peer that had none waiting: its clock
+    /// for [`Client::is_stalled`] starts now.
+    fn note_output_begins(&mut self, now: Instant) {
+        if !self.connection.wants_write() {
+            self.progress_at = now;
         }
-        self.connection.send_frame(frame);
+    }
+
+    /// Is its output waiting while its socket takes nothing, for
+    /// [`STALL_AFTER`] or more? Then its peer is not reading.
+    pub(crate) fn is_stalled(&self, now: Instant) -> bool {
+        let waiting = now.saturating_duration_since(self.progress_at);
+        self.connection.wants_write() && waiting >= STALL_AFTER
+    }
+
+    /// How much waits to be written to it (its own output and the room's).
+    pub(crate) fn unread(&self) -> usize {
+        self.connection.pending()
+    }
+
+    /// Its connection is over: give back what waits to be written (shared
+    /// frames lose a holder), before anyone hears it left.
+    pub(crate) fn release(&mut self, now: Instant) {
+        self.connection.discard_output();
         self.recount(now);
+    }
+
+    /// A message for all that the server cannot carry came from this
+    /// client: it fails with 1013 (try again later), and what it held is
+    /// given back.
+    pub(crate) fn refuse_for_memory(&mut self, now: Instant) {
+        self.connection.fail(Violation::ServerBusy, now);
+        self.recount(now);
+    }
+
+    /// The server needs memory for a message to all, and this client, not
+    /// reading, holds the most unread bytes: let it go.
+    pub(crate) fn drop_for_room(&mut self, now: Instant) {
+        let pending = self.unread();
+        self.connection.drop_now(Dropped::Crowding { pending });
+        self.release(now);
     }
 
     /// With `--trace`, show a room's frame, sent to every member, once: as
@@ -345,6 +397,9 @@ impl Client {
     /// The socket took `n` bytes of what the connection had to send: tell
     /// it, and queue a page's next chunk once the last one is out.
     pub fn data_sent(&mut self, n: usize, now: Instant) {
+        if n > 0 {
+            self.progress_at = now;
+        }
         // A big reply was in use until now: its memory is kept a while.
         if self.connection.pending() > KEEP_CAPACITY {
             self.big_until = now + TIDY_AFTER;
@@ -359,6 +414,13 @@ impl Client {
     /// (the connection decides); its memory is counted again.
     pub(crate) fn after_write(&mut self, now: Instant) -> Step {
         self.recount(now);
+        // The room's frames wait for a member that reads, however many;
+        // one that does not is let go at the cap. (Its own output is held
+        // to the cap whether it reads or not: `Connection::after_write`.)
+        let (pending, limit) = (self.unread(), self.config.limits.max_pending_output);
+        if pending > limit && self.is_stalled(now) && self.body.is_none() {
+            self.connection.drop_now(Dropped::Unread { pending, limit });
+        }
         self.connection.after_write(self.body.is_some(), now)
     }
 

@@ -9,6 +9,7 @@
 //! and writes the bytes they want written.
 
 pub mod app;
+mod broadcast;
 pub mod client;
 pub mod console;
 #[allow(unsafe_code)]
@@ -22,7 +23,6 @@ use crate::config::Config;
 use crate::protocol::buffers::PIECES_PER_WRITE;
 use crate::protocol::close;
 use crate::protocol::connection::{Event, Step};
-use crate::protocol::frame::{self, OpCode};
 use app::{App, Delivery};
 use log::{info, warn};
 use poll::{socket_of, Interest, Poller, Ready, Socket};
@@ -82,6 +82,11 @@ pub struct Server {
     listener: Socket,
     /// The clients changed since the last wait, to settle before the next.
     changed: Vec<Socket>,
+    /// The room's frames still waiting in some member's outbox, each
+    /// counted once in what all clients hold (`broadcast.rs`).
+    room_frames: Vec<crate::protocol::buffers::SharedFrame>,
+    /// Talkers not read from until the room's readers catch up.
+    held_back: Vec<Socket>,
     /// Whether the poller watches the listener now (not while accepting is
     /// paused, or once we are stopping).
     listening: bool,
@@ -130,6 +135,8 @@ impl Server {
             ready: Vec::new(),
             listener,
             changed: Vec::new(),
+            room_frames: Vec::new(),
+            held_back: Vec::new(),
             listening: true,
             accept_paused_until: None,
             stopping_since: None,
@@ -305,6 +312,10 @@ impl Server {
             let Some(entry) = self.clients.get_mut(socket) else {
                 return;
             };
+            // Held back: it talks faster than the room's readers read.
+            if entry.client.held_back {
+                break;
+            }
             let connection = &mut entry.client.connection;
             if !connection.wants_read() {
                 break;
@@ -370,23 +381,7 @@ impl Server {
                     client.send(message, now);
                 }
             }
-            Delivery::All(text) => {
-                let mut frame = Vec::with_capacity(text.len() + 10);
-                frame::encode(&mut frame, OpCode::Text, text.as_bytes());
-                let members = self.app.members();
-                if let Some(Entry { client: sender, .. }) = self.clients.get_mut(from) {
-                    sender.show_frame_to_all(&frame, members.len(), now);
-                }
-                for socket in members {
-                    if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
-                        client.send_frame(&frame, now);
-                    }
-                }
-                self.queued_for_room += frame.len();
-                if self.queued_for_room >= ROOM_BURST {
-                    self.write_to_room(now);
-                }
-            }
+            Delivery::All(text) => self.deliver_to_all(from, &text, now),
             Delivery::Close(socket) => {
                 if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
                     client.close(close::NORMAL, "bye", now);
@@ -467,6 +462,9 @@ impl Server {
     /// One that cannot be watched any more is dropped at once; that may
     /// change others (the room hears it left), and they are settled too.
     fn settle_changed(&mut self) {
+        let now = Instant::now();
+        self.release_room_frames();
+        self.let_talkers_go(now);
         loop {
             let mut changed = std::mem::take(&mut self.changed);
             changed.sort_unstable();
@@ -478,7 +476,7 @@ impl Server {
             if self.clients.gone(0).is_none() {
                 return;
             }
-            self.drop_gone(Instant::now());
+            self.drop_gone(now);
         }
     }
 
@@ -492,7 +490,7 @@ impl Server {
             return;
         };
         let wants = Interest {
-            read: entry.client.connection.wants_read(),
+            read: !entry.client.held_back && entry.client.connection.wants_read(),
             write: entry.client.connection.wants_write(),
         };
         if wants != entry.interest {
@@ -525,6 +523,10 @@ impl Server {
     fn drop_gone(&mut self, now: Instant) {
         let mut next = 0;
         while let Some(socket) = self.clients.gone(next) {
+            // Its memory is given back before the others hear it left.
+            if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
+                client.release(now);
+            }
             self.route_events(socket, now);
             next += 1;
         }

@@ -250,6 +250,16 @@ impl Clients {
         due
     }
 
+    /// What all clients hold together, against `--max-buffered`.
+    pub(crate) fn total(&self) -> &Rc<Total> {
+        &self.total
+    }
+
+    /// A row, to look at.
+    pub(crate) fn get(&self, socket: Socket) -> Option<&Entry> {
+        self.table.get(&socket)
+    }
+
     /// The PHP's `getClientBySocket()`: the socket and its record.
     pub fn get_mut(&mut self, socket: Socket) -> Option<&mut Entry> {
         self.table.get_mut(&socket)

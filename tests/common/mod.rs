@@ -167,6 +167,23 @@ impl Server {
         stream
     }
 
+    /// A WebSocket client from the loopback address `source` whose socket
+    /// can hold only about `bytes` of what the server sends (SO_RCVBUF):
+    /// one that does not read is soon one whose socket is full.
+    pub fn client_with_small_buffer(&self, source: std::net::IpAddr, bytes: usize) -> Client {
+        use socket2::{Domain, Socket, Type};
+        let socket = Socket::new(Domain::IPV4, Type::STREAM, None).expect("socket");
+        socket.set_recv_buffer_size(bytes).expect("SO_RCVBUF");
+        socket
+            .bind(&SocketAddr::new(source, 0).into())
+            .expect("bind to the source address");
+        socket.connect(&self.addr.into()).expect("connect");
+        let stream: TcpStream = socket.into();
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        stream.set_write_timeout(Some(PATIENCE)).unwrap();
+        self.handshaken(stream)
+    }
+
     /// A WebSocket client that has completed its handshake.
     pub fn client(&self) -> Client {
         self.handshaken(self.connect())

@@ -7,7 +7,7 @@
 use super::*;
 use crate::config::Limits;
 use crate::protocol::frame::tests::{client_frame, close_frame, frames};
-use crate::protocol::frame::{self, OpCode};
+use crate::protocol::frame::OpCode;
 
 /// The tutorial's own request (its `Origin` is allowed below).
 const TUTORIAL_REQUEST: &[u8] = b"GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
@@ -308,8 +308,8 @@ fn a_dropped_client_stays_dropped_when_memory_is_short() {
 }
 
 /// Would fail if a member failed for memory (1013) kept counting what it
-/// held until later: a frame for the whole room would then fail every
-/// member after it too.
+/// held until later: the same message to every member would then fail
+/// every member after it too.
 #[test]
 fn a_member_failed_for_memory_gives_it_back_before_the_next_is_checked() {
     let t0 = Instant::now();
@@ -325,10 +325,8 @@ fn a_member_failed_for_memory_gives_it_back_before_the_next_is_checked() {
     let big = client_frame(0x82, &[1; 9_500]);
     holder.connection.receive_data(&big[..9_400], t0);
     assert_eq!(next_message(&mut holder, t0), None);
-    let mut frame = Vec::new();
-    frame::encode(&mut frame, OpCode::Text, &[b'x'; 800]);
     for member in [&mut holder, &mut a, &mut b] {
-        member.send_frame(&frame, t0);
+        member.send(Message::Text("x".repeat(800)), t0);
     }
     assert!(!holder.connection.is_open());
     assert!(a.connection.is_open() && b.connection.is_open());

@@ -81,7 +81,8 @@ impl Server {
             .clients
             .iter()
             .filter(|(socket, client)| {
-                let ending = !client.connection.is_open();
+                // (A page being sent is ending too, but it reads.)
+                let ending = !client.connection.is_open() && !client.sending_file();
                 client.unread() > 0 && (ending || (member(socket) && client.is_stalled(now)))
             })
             .map(|(socket, client)| (client.unread(), socket))

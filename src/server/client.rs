@@ -345,6 +345,11 @@ impl Client {
         self.connection.wants_write() && waiting >= STALL_AFTER
     }
 
+    /// Is it sending a file (a page, a chunk at a time)?
+    pub(crate) fn sending_file(&self) -> bool {
+        self.body.is_some()
+    }
+
     /// How much waits to be written to it (its own output and the room's).
     pub(crate) fn unread(&self) -> usize {
         self.connection.pending()

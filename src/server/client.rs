@@ -422,7 +422,10 @@ impl Client {
         // The room's frames wait for a member that reads, however many;
         // one that does not is let go at the cap. (Its own output is held
         // to the cap whether it reads or not: `Connection::after_write`.)
-        let (pending, limit) = (self.unread(), self.config.limits.max_pending_output);
+        let (pending, limit) = (
+            self.connection.pending(),
+            self.config.limits.max_pending_output,
+        );
         if pending > limit && self.is_stalled(now) && self.body.is_none() {
             self.connection.drop_now(Dropped::Unread { pending, limit });
         }

@@ -463,8 +463,13 @@ impl Server {
     /// change others (the room hears it left), and they are settled too.
     fn settle_changed(&mut self) {
         let now = Instant::now();
-        self.release_room_frames();
-        self.let_talkers_go(now);
+        // The room's bookkeeping, when there is any (`broadcast.rs`).
+        if !self.room_frames.is_empty() {
+            self.release_room_frames();
+        }
+        if !self.held_back.is_empty() {
+            self.let_talkers_go(now);
+        }
         loop {
             let mut changed = std::mem::take(&mut self.changed);
             changed.sort_unstable();

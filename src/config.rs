@@ -201,7 +201,7 @@ Options:
                                                               [default: 16777216]
   --max-pending-output BYTES
                             unread output after which a client is dropped:
-                            its own answers as they are queued; a chat
+                            its own answers, at the next one queued; a chat
                             room's messages once it has stopped reading
                                                               [default: 33554432]
   --max-buffered BYTES      the most all clients together may hold in

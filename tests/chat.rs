@@ -259,6 +259,61 @@ fn a_message_for_the_room_is_counted_once() {
     drop(others);
 }
 
+/// A talker held back for a slow reader is slowed, not closed: while it is
+/// not read, its own clocks wait. Found in review: held back, its answer to
+/// our idle ping went unread, and it was closed with 1011 "no answer to a
+/// ping" two seconds in, while the reader was still reading its message.
+#[test]
+fn a_talker_held_back_for_a_slow_reader_is_not_closed() {
+    let server = Server::start(&["--mode", "chat", "--idle-timeout", "1"]);
+    // A reader with a small socket buffer, reading steadily: slow.
+    let slow = welcomed(server.client_with_small_buffer(next_address(), 4096));
+    let talker = join(&server);
+    let mut reading = slow.client.stream.try_clone().unwrap();
+    let until = Instant::now() + Duration::from_secs(4);
+    let reader = std::thread::spawn(move || {
+        let (mut buffer, mut total) = (vec![0; 65536], 0);
+        while Instant::now() < until {
+            match std::io::Read::read(&mut reading, &mut buffer) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => total += n,
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        total
+    });
+    let mut talker = talker.client;
+    talker.send_text(&"z".repeat(8_000_000));
+    let mut stream = talker.stream.try_clone().unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let (mut got_its_copy, mut bytes, mut chunk) = (false, Vec::new(), vec![0; 65536]);
+    while Instant::now() < until {
+        // A read that times out only means nothing came meanwhile.
+        if let Ok(n) = std::io::Read::read(&mut stream, &mut chunk) {
+            assert!(n > 0, "the talker's connection ended");
+            bytes.extend_from_slice(&chunk[..n]);
+        }
+        while let Some((frame, used)) = parse_server_frame(&bytes) {
+            bytes.drain(..used);
+            assert_ne!(
+                frame.opcode,
+                CLOSE,
+                "the talker was closed: {:?}",
+                frame.close_code()
+            );
+            if frame.opcode == PING {
+                talker.send(&common::frame(PONG, &frame.payload));
+            }
+            got_its_copy |= frame.opcode == TEXT && frame.payload.len() > 8_000_000;
+        }
+    }
+    assert!(got_its_copy, "the talker never got its own message back");
+    assert!(reader.join().unwrap() > 0);
+    drop(slow);
+}
+
 /// The next message of `kind` a member hears, past the others.
 fn next_of_kind(member: &mut Member, wanted: &str) -> String {
     loop {

@@ -181,8 +181,10 @@ pub(crate) struct Outbox {
     pieces: VecDeque<Piece>,
     /// How much of the first piece is written already.
     sent: usize,
-    /// Bytes still to be written, all pieces together.
+    /// Bytes still to be written, all pieces together...
     len: usize,
+    /// ...of which in frames shared with other outboxes.
+    shared_len: usize,
     /// The socket's buffer is full: the last write did not take everything
     /// it was offered, or took nothing.
     socket_full: bool,
@@ -193,7 +195,37 @@ pub(crate) struct Outbox {
 
 /// A frame written once and queued for many (a room's message): one copy
 /// in memory, however many outboxes hold it.
-pub type SharedFrame = Rc<Vec<u8>>;
+pub type SharedFrame = Rc<Counted>;
+
+/// Bytes counted in a [`Total`] for as long as they live: made with
+/// [`Counted::new`], taken out of the total when the last holder lets go.
+/// (So a shared frame is counted once, and nothing has to look for it.)
+#[derive(Debug)]
+pub struct Counted {
+    bytes: Vec<u8>,
+    total: Rc<Total>,
+}
+
+impl Counted {
+    /// `bytes`, counted in `total` from now on, ready to be shared.
+    pub(crate) fn new(bytes: Vec<u8>, total: &Rc<Total>) -> SharedFrame {
+        total.change(0, bytes.capacity());
+        Rc::new(Counted {
+            bytes,
+            total: Rc::clone(total),
+        })
+    }
+
+    pub(crate) fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        self.total.change(self.bytes.capacity(), 0);
+    }
+}
 
 /// One piece of an outbox.
 #[derive(Debug)]
@@ -209,7 +241,7 @@ impl Piece {
     fn bytes(&self) -> &[u8] {
         match self {
             Piece::Own(bytes) => bytes,
-            Piece::Shared(bytes) => bytes,
+            Piece::Shared(frame) => frame.bytes(),
         }
     }
 }
@@ -258,8 +290,10 @@ impl Outbox {
     /// Queue a frame shared with other outboxes (a room's), after
     /// everything queued so far: this outbox holds a reference, not a copy.
     pub(crate) fn share(&mut self, frame: &SharedFrame) {
-        if !frame.is_empty() {
-            self.len += frame.len();
+        let len = frame.bytes().len();
+        if len > 0 {
+            self.len += len;
+            self.shared_len += len;
             self.pieces.push_back(Piece::Shared(Rc::clone(frame)));
         }
     }
@@ -291,19 +325,7 @@ impl Outbox {
 
     /// How many of them are its own (not frames shared with others).
     pub(crate) fn own_len(&self) -> usize {
-        let shared: usize = self
-            .pieces
-            .iter()
-            .map(|piece| match piece {
-                Piece::Shared(frame) => frame.len(),
-                Piece::Own(_) => 0,
-            })
-            .sum();
-        let sent_of_shared = match self.pieces.front() {
-            Some(Piece::Shared(_)) => self.sent,
-            _ => 0,
-        };
-        self.len - (shared - sent_of_shared)
+        self.len - self.shared_len
     }
 
     pub fn is_empty(&self) -> bool {
@@ -335,10 +357,13 @@ impl Outbox {
         let mut pieces_left = self.pieces.len();
         while let Some(first) = self.pieces.front_mut() {
             let left = first.bytes().len() - self.sent;
+            let shared = matches!(first, Piece::Shared(_));
             if n < left {
                 self.sent += n;
+                self.shared_len -= if shared { n } else { 0 };
                 break;
             }
+            self.shared_len -= if shared { left } else { 0 };
             // This piece is all written. Our own last one stays, emptied,
             // keeping its memory for what comes next; the others go (a
             // shared frame is freed with its last holder's reference).
@@ -395,6 +420,21 @@ impl Outbox {
                 }
             }
         }
+    }
+
+    /// What [`Outbox::discard`] would give back: its own pieces' memory,
+    /// and the shared frames no other outbox holds.
+    pub(crate) fn freed_if_discarded(&self) -> usize {
+        let last_holder = |frame: &SharedFrame| Rc::strong_count(frame) == 1;
+        let shared: usize = self
+            .pieces
+            .iter()
+            .filter_map(|piece| match piece {
+                Piece::Shared(frame) if last_holder(frame) => Some(frame.bytes().len()),
+                _ => None,
+            })
+            .sum();
+        self.counted() + shared
     }
 
     /// Throw away everything not written yet (the connection is over),
@@ -538,7 +578,7 @@ mod tests {
         assert!(!outbox.holds_spare());
         let own = |piece: &Piece| match piece {
             Piece::Own(bytes) => bytes.capacity(),
-            Piece::Shared(frame) => frame.len(),
+            Piece::Shared(frame) => frame.bytes().len(),
         };
         assert!(outbox.pieces.iter().all(|piece| own(piece) == 0));
     }
@@ -570,21 +610,22 @@ mod tests {
     /// shared frame once.
     #[test]
     fn a_shared_frame_is_counted_once_and_freed_with_its_last_holder() {
-        let frame: SharedFrame = Rc::new(vec![1; 100_000]);
+        let total = Rc::new(Total::new(1 << 20));
+        let frame = Counted::new(vec![1; 100_000], &total);
         let (mut a, mut b) = (Outbox::default(), Outbox::default());
         a.queue(|out| out.extend_from_slice(b"own"));
         a.share(&frame);
         b.share(&frame);
         assert_eq!((a.len(), a.own_len(), a.counted()), (100_003, 3, 3));
         assert_eq!((b.len(), b.own_len(), b.counted()), (100_000, 0, 0));
-        let total = Total::new(1 << 20);
-        total.change(0, a.counted() + b.counted() + frame.capacity());
-        assert_eq!(total.sum(), 100_003);
+        total.change(0, a.counted() + b.counted());
+        assert_eq!(total.sum(), 100_003, "the frame once, and a's own bytes");
+        drop(frame);
         a.advance(a.len());
-        assert_eq!(Rc::strong_count(&frame), 2, "b still holds it");
+        assert_eq!(total.sum(), 100_003, "b still holds it");
         b.advance(50_000);
         assert_eq!(b.own_len(), 0);
         b.advance(50_000);
-        assert_eq!(Rc::strong_count(&frame), 1, "freed but for this test's own");
+        assert_eq!(total.sum(), 3, "freed with its last holder");
     }
 }

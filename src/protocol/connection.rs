@@ -581,6 +581,12 @@ impl Connection {
         if !self.is_open() {
             return;
         }
+        // Its earlier answers still wait past the cap: it asks faster than
+        // it reads. (Checked before this one is queued, so that one big
+        // answer still gets its first write, as anyone's does.)
+        if self.drop_if_over_cap() {
+            return;
+        }
         let (opcode, payload) = match message {
             Message::Text(text) => (OpCode::Text, text.into_bytes()),
             Message::Binary(data) => (OpCode::Binary, data),
@@ -599,19 +605,17 @@ impl Connection {
             }
             self.outbox.push(payload);
         }
-        // Counted as it is queued, not at the next write: a peer that asks
-        // faster than it reads is let go before its answers pile up.
-        self.drop_if_over_cap();
     }
 
     /// Its own bytes waiting unread past `max_pending_output`: the peer is
     /// not reading what it asked for; let it go. (Frames shared with a
     /// room do not count here: the server watches those, `server/mod.rs`.)
-    fn drop_if_over_cap(&mut self) {
+    fn drop_if_over_cap(&mut self) -> bool {
         let (pending, limit) = (self.outbox.own_len(), self.rules.max_pending_output);
         if pending > limit {
             self.drop_now(Dropped::Unread { pending, limit });
         }
+        pending > limit
     }
 
     /// Queue a frame already encoded: a message for the whole room, encoded
@@ -704,6 +708,36 @@ impl Connection {
     /// Bytes waiting to be written.
     pub fn pending(&self) -> usize {
         self.outbox.len()
+    }
+
+    /// Bytes of its own waiting to be written (not frames shared with
+    /// others).
+    pub(crate) fn own_pending(&self) -> usize {
+        self.outbox.own_len()
+    }
+
+    /// What discarding its output would give back: its own bytes, and the
+    /// shared frames it is the last to hold.
+    pub(crate) fn freed_if_discarded(&self) -> usize {
+        self.outbox.freed_if_discarded()
+    }
+
+    /// It was not read for a while, by the server's choice (a room's talker
+    /// held back): what it could not say meanwhile is not held against it.
+    /// Its sign of life and the clock of the message it was sending start
+    /// again now.
+    pub(crate) fn resume(&mut self, now: Instant) {
+        if let State::Open {
+            alive,
+            pinged,
+            message_since,
+        } = &mut self.state
+        {
+            (*alive, *pinged) = (now, false);
+            if let Some((_, since)) = message_since {
+                *since = now;
+            }
+        }
     }
 
     /// Throw away what waits to be written, and give back its memory: the

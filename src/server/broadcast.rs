@@ -5,29 +5,33 @@
 //! - **One frame, counted once.** A text for all is encoded once, and every
 //!   member's outbox holds a reference to the same bytes
 //!   (`buffers::SharedFrame`). What all clients hold together
-//!   (`--max-buffered`) counts the frame's memory once, for as long as any
-//!   member still has it to write.
+//!   (`--max-buffered`) counts the frame's memory once, from when it is
+//!   made until the last member has written it (`buffers::Counted`).
 //! - **A talker waits for the readers.** When a member that reads has more
-//!   than [`ROOM_BACKLOG`] waiting, the talker whose message it was is not
-//!   read from until every reading member has caught up: TCP then slows
-//!   the talker down. Nobody is closed for talking fast.
+//!   than [`ROOM_BACKLOG`] of the room's frames waiting, the member whose
+//!   message it was (words, a join, a new name) is not read from until
+//!   every reading member has caught up: TCP then slows the talker down.
+//!   Its own clocks stop meanwhile (`Connection::resume`): nobody is closed
+//!   for talking fast.
 //! - **A member that does not read goes.** One whose socket has taken
 //!   nothing for `client::STALL_AFTER` holds back no one, and is dropped
-//!   at `--max-pending-output`; when memory is short, the members that do
-//!   not read go first, those holding the most unread bytes first.
+//!   at `--max-pending-output`; when memory is short, those that will not
+//!   read what waits for them go first, those whose going frees the most
+//!   first.
 //! - **A message the room cannot carry is refused to its sender** (1013),
-//!   and every other member goes on.
+//!   and every other member goes on. (A leave is always announced: it is
+//!   small, and the one it is about is gone already.)
 
 use super::poll::Socket;
 use super::table::Entry;
 use super::Server;
-use crate::protocol::buffers::SharedFrame;
+use crate::protocol::buffers::Counted;
 use crate::protocol::frame::{self, OpCode};
 use std::rc::Rc;
 use std::time::Instant;
 
-/// A member that reads, with more than this waiting for it, holds back the
-/// room's talkers until it has read down below it.
+/// A member that reads, with more than this of the room's frames waiting,
+/// holds back the room's talkers until it has read down below it.
 pub(crate) const ROOM_BACKLOG: usize = 1024 * 1024;
 
 impl Server {
@@ -40,15 +44,14 @@ impl Server {
         let members = self.app.members();
         if !self.room_can_carry(bytes.capacity(), &members, now) {
             if let Some(Entry { client: sender, .. }) = self.clients.get_mut(from) {
-                sender.refuse_for_memory(now);
+                if sender.connection.is_open() {
+                    return sender.refuse_for_memory(now);
+                }
             }
-            return;
         }
-        let frame: SharedFrame = Rc::new(bytes);
-        self.clients.total().change(0, frame.capacity());
-        self.room_frames.push(Rc::clone(&frame));
+        let frame = Counted::new(bytes, self.clients.total());
         if let Some(Entry { client: sender, .. }) = self.clients.get_mut(from) {
-            sender.show_frame_to_all(&frame, members.len(), now);
+            sender.show_frame_to_all(frame.bytes(), members.len(), now);
         }
         for &socket in &members {
             if let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
@@ -58,7 +61,7 @@ impl Server {
         if self.room_congested(&members, now) {
             self.hold_back(from);
         }
-        self.queued_for_room += frame.len();
+        self.queued_for_room += frame.bytes().len();
         if self.queued_for_room >= super::ROOM_BURST {
             self.write_to_room(now);
         }
@@ -66,12 +69,11 @@ impl Server {
 
     /// Is there room in what all clients may hold for a frame of `size`
     /// bytes? If not, room is made by those that will not read what waits
-    /// for them, those holding the most unread bytes first: connections
-    /// already ending (failed, or closing: they lose only the courtesy of
-    /// their last bytes), and members whose socket has taken nothing for
-    /// `client::STALL_AFTER`. A member that reads never makes room.
+    /// for them: connections already ending (failed, or closing: they lose
+    /// only the courtesy of their last bytes), and members whose socket has
+    /// taken nothing for `client::STALL_AFTER`; those whose going frees the
+    /// most go first. A member that reads never makes room.
     fn room_can_carry(&mut self, size: usize, members: &[Socket], now: Instant) -> bool {
-        self.release_room_frames();
         let total = Rc::clone(self.clients.total());
         if !total.would_pass(size) {
             return true;
@@ -83,11 +85,12 @@ impl Server {
             .filter(|(socket, client)| {
                 // (A page being sent is ending too, but it reads.)
                 let ending = !client.connection.is_open() && !client.sending_file();
-                client.unread() > 0 && (ending || (member(socket) && client.is_stalled(now)))
+                ending || (member(socket) && client.is_stalled(now))
             })
-            .map(|(socket, client)| (client.unread(), socket))
+            .map(|(socket, client)| (client.freed_if_dropped(), socket))
+            .filter(|(freed, _)| *freed > 0)
             .collect();
-        not_reading.sort_unstable_by(|a, b| b.cmp(a)); // the most unread first
+        not_reading.sort_unstable_by(|a, b| b.cmp(a)); // the most freed first
         for (_, socket) in not_reading {
             if !total.would_pass(size) {
                 break;
@@ -96,17 +99,18 @@ impl Server {
                 client.drop_for_room(now);
             }
             self.clients.mark_gone(socket);
-            self.release_room_frames();
         }
         !total.would_pass(size)
     }
 
-    /// Does a member that reads have more than [`ROOM_BACKLOG`] waiting?
+    /// Does a member that reads have more than [`ROOM_BACKLOG`] of the
+    /// room's frames waiting? (Its own answers do not count: they are its
+    /// own business, held to its own cap.)
     fn room_congested(&self, members: &[Socket], now: Instant) -> bool {
         members.iter().any(|&socket| {
             self.clients.get(socket).is_some_and(|entry| {
                 let client = &entry.client;
-                !client.is_stalled(now) && client.unread() > ROOM_BACKLOG
+                !client.is_stalled(now) && client.room_backlog() > ROOM_BACKLOG
             })
         })
     }
@@ -123,29 +127,17 @@ impl Server {
     }
 
     /// Once the room's readers have caught up, read from the talkers held
-    /// back again. (Once a turn, before the wait.)
+    /// back again, their clocks started anew. (Once a turn, before the
+    /// wait.)
     pub(super) fn let_talkers_go(&mut self, now: Instant) {
         if self.room_congested(&self.app.members(), now) {
             return;
         }
         for talker in std::mem::take(&mut self.held_back) {
             if let Some(Entry { client, .. }) = self.clients.get_mut(talker) {
-                client.held_back = false;
+                client.let_go(now);
                 self.changed.push(talker);
             }
         }
-    }
-
-    /// The room's frames that every member has written (or dropped) are
-    /// freed: take them out of what all clients hold.
-    pub(super) fn release_room_frames(&mut self) {
-        let total = Rc::clone(self.clients.total());
-        self.room_frames.retain(|frame| {
-            let still_held = Rc::strong_count(frame) > 1;
-            if !still_held {
-                total.change(frame.capacity(), 0);
-            }
-            still_held
-        });
     }
 }

@@ -350,6 +350,24 @@ impl Client {
         self.body.is_some()
     }
 
+    /// How much of the room's frames waits to be written to it.
+    pub(crate) fn room_backlog(&self) -> usize {
+        self.connection.pending() - self.connection.own_pending()
+    }
+
+    /// What dropping it now would give back: its own output, and the
+    /// room's frames no one else still holds.
+    pub(crate) fn freed_if_dropped(&self) -> usize {
+        self.connection.freed_if_discarded()
+    }
+
+    /// Held back no more (the room's readers have caught up): its clocks,
+    /// stopped while it was not read, start again.
+    pub(crate) fn let_go(&mut self, now: Instant) {
+        self.held_back = false;
+        self.connection.resume(now);
+    }
+
     /// How much waits to be written to it (its own output and the room's).
     pub(crate) fn unread(&self) -> usize {
         self.connection.pending()
@@ -445,7 +463,9 @@ impl Client {
     /// quiet: the connection's deadline, or the tidy timer's.
     pub fn deadline(&self) -> Option<Instant> {
         let tidy = self.tidy_due().then_some(self.big_until);
-        self.connection.deadline().into_iter().chain(tidy).min()
+        // Held back, it is not read: its clocks wait (`Client::let_go`).
+        let connection = (!self.held_back).then(|| self.connection.deadline());
+        connection.flatten().into_iter().chain(tidy).min()
     }
 
     /// Does it hold memory grown for big messages, now unused, while open?
@@ -459,7 +479,9 @@ impl Client {
         if self.tidy_due() && now >= self.big_until {
             self.connection.give_back_spare();
         }
-        self.connection.on_timeout(now);
+        if !self.held_back {
+            self.connection.on_timeout(now);
+        }
         self.show_seen(now);
         self.recount(now);
     }

@@ -82,9 +82,6 @@ pub struct Server {
     listener: Socket,
     /// The clients changed since the last wait, to settle before the next.
     changed: Vec<Socket>,
-    /// The room's frames still waiting in some member's outbox, each
-    /// counted once in what all clients hold (`broadcast.rs`).
-    room_frames: Vec<crate::protocol::buffers::SharedFrame>,
     /// Talkers not read from until the room's readers catch up.
     held_back: Vec<Socket>,
     /// Whether the poller watches the listener now (not while accepting is
@@ -135,7 +132,6 @@ impl Server {
             ready: Vec::new(),
             listener,
             changed: Vec::new(),
-            room_frames: Vec::new(),
             held_back: Vec::new(),
             listening: true,
             accept_paused_until: None,
@@ -463,10 +459,7 @@ impl Server {
     /// change others (the room hears it left), and they are settled too.
     fn settle_changed(&mut self) {
         let now = Instant::now();
-        // The room's bookkeeping, when there is any (`broadcast.rs`).
-        if !self.room_frames.is_empty() {
-            self.release_room_frames();
-        }
+        // Talkers held back for the room's readers (`broadcast.rs`).
         if !self.held_back.is_empty() {
             self.let_talkers_go(now);
         }

@@ -168,6 +168,22 @@ fn running_out_of_file_descriptors_does_not_spin_and_recovers() {
     );
 }
 
+/// One answer bigger than `--max-pending-output` does not drop a client
+/// that reads: the cap is for answers that pile up unread, and this one
+/// gets its first write, as anyone's does. Found in review: checked as
+/// each answer was queued, the cap dropped a client for its own 1.5 MB
+/// echo.
+#[test]
+fn one_big_answer_does_not_drop_a_client_that_reads() {
+    let server = Server::echo(&["--max-pending-output", "1000000"]);
+    let mut client = server.client();
+    client.send(&frame(BINARY, &vec![7; 1_500_000]));
+    assert_eq!(client.read_frame().payload.len(), 1_500_000);
+    // Still connected: the next message is answered too.
+    client.send(&frame(TEXT, b"still here?"));
+    assert_eq!(client.read_text(), "still here?");
+}
+
 /// `--max-buffered`: what all clients hold together is bounded. One client
 /// holds 700 KB of an unfinished message; another's 500 KB message would
 /// take the total past 1 MB, so it fails with close 1013 (try again

@@ -25,7 +25,7 @@ use crate::protocol::reader::Message;
 use crate::server::app::{App, Delivery};
 use crate::server::poll::Socket;
 use std::collections::BTreeMap;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 /// `/who` names at most this many members, and says how many there are:
 /// in a room of 1,000, the whole list is about 50 KB.
@@ -57,11 +57,7 @@ impl App for Chat {
     }
 
     fn message(&mut self, from: Socket, message: Message, now: Instant) -> Vec<Delivery> {
-        let clock = Clock {
-            uptime: now.saturating_duration_since(self.started),
-            now: SystemTime::now(),
-        };
-        self.room.hear(from, message, clock)
+        self.room.hear(from, message, Clock::at(self.started, now))
     }
 
     fn left(&mut self, who: Socket) -> Vec<Delivery> {

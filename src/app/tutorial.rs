@@ -34,11 +34,7 @@ impl App for Tutorial {
     /// The PHP's `socket_write($client, encode("You have entered:
     /// ".$decoded_data))` (line 63), and the commands.
     fn message(&mut self, from: Socket, message: Message, now: Instant) -> Vec<Delivery> {
-        let clock = Clock {
-            uptime: now.saturating_duration_since(self.started),
-            now: SystemTime::now(),
-        };
-        match reply(Mode::Tutorial, message, clock) {
+        match reply(Mode::Tutorial, message, Clock::at(self.started, now)) {
             Reply::Send(answer) => vec![Delivery::To(from, answer)],
             Reply::SendAndClose(answer) => vec![Delivery::To(from, answer), Delivery::Close(from)],
         }
@@ -96,6 +92,17 @@ pub const COMMANDS: [&str; 8] = [
 pub struct Clock {
     pub uptime: Duration,
     pub now: SystemTime,
+}
+
+impl Clock {
+    /// The time at `now`, for a server up since `started` (the wall clock
+    /// read here: an app is not the protocol, and may).
+    pub fn at(started: Instant, now: Instant) -> Clock {
+        Clock {
+            uptime: now.saturating_duration_since(started),
+            now: SystemTime::now(),
+        }
+    }
 }
 
 /// Answer one message.

@@ -7,12 +7,18 @@ SHELL := bash
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test lint doc bench build clean walk debug
+.PHONY: run test lint doc bench build clean walk debug lesson
 
 ## run: build (debug, so a debugger can step through it) and start the server
 ## on 127.0.0.1:1222; the page is at http://127.0.0.1:1222/
 run:
 	$(CARGO) run --bin socket_server -- $(ARGS)
+
+## lesson: the tutorial's PHP server in one Rust file (src/bin/lesson.rs), on
+## 127.0.0.1:1222; ARGS="--php-bugs B16" brings back one of the PHP's bugs
+## (docs/lessons.md)
+lesson:
+	$(CARGO) run --bin lesson -- $(ARGS)
 
 ## test: every unit and integration test, then the protocol suites again
 ## with the server waiting through poll(2) instead of epoll, then one line

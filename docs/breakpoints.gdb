@@ -2,9 +2,9 @@
 # loads this file and waits for you; `make walk` loads it from walk.gdb.
 set pagination off
 set confirm off
-# `finish` out of a function that returns a Rust String can crash gdb 13
-# when it prints the value (an internal error in gdbtypes.h); not printing
-# it avoids that.
+# `finish` out of some functions (handshake(), which returns a
+# Result<Accepted, Refusal>) crashes gdb 13 when it prints the returned
+# value (an internal error in gdbtypes.h); not printing it avoids that.
 set print finish off
 # 1. The handshake: the PHP's handshake() (socket_server.php line 128).
 break socket_server::protocol::handshake::handshake

@@ -27,10 +27,20 @@ print offset
 echo \n# Back in the caller: the same five bytes, unmasked in place.\n
 finish
 print/c piece
-echo \n# The reply goes out; then the client's close frame arrives.\n
+continue
+echo \n# Stop 4, unmask() again, after the reply went out: the client's close\n
+echo # frame. Its payload is masked too, with the same key: two bytes.\n
+print/x data
+print/x mask
+echo \n# Unmasked: 03 e8, the status code 0x03e8 = 1000, "normal closure",\n
+echo # in network byte order (RFC 6455 §5.5.1, §7.4.1).\n
+finish
+print/x piece
 delete
 break socket_server::protocol::connection::Connection::on_close_frame
 continue
+echo \n# Stop 5, on_close_frame(): the code, read from those two bytes. The\n
+echo # server answers with a close frame that carries the same code.\n
 print close
 echo \n# Stop the server as Ctrl-C would. (Breakpoints go first: a signal\n
 echo # sent at a breakpoint comes back to it, and gdb would stop again.)\n

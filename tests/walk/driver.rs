@@ -146,24 +146,95 @@ pub fn run_batch(gdb: &str, server: &Path, root: &Path) -> Result<Walk, String> 
 
 /// Run the walk for a person: gdb stops at each breakpoint of
 /// `docs/breakpoints.gdb` and waits at its prompt, while the client waits
-/// as long as it takes.
+/// as long as it takes. When the client is done, the server is stopped
+/// (SIGTERM, as Ctrl-C would stop it outside gdb), so that gdb says it
+/// exited and gives its prompt back for `quit`.
 pub fn run_interactive(gdb: &str, server: &Path, root: &Path) -> Result<(), String> {
     let port = free_port()?;
     let log_dir = temp_dir("debug")?;
     println!("The server will listen on port {port}; a client sends the tutorial's handshake,");
-    println!("a masked \"Hello\" and a close. gdb stops at each breakpoint: try `print request.headers`,");
-    println!("`next`, `info locals`, then `continue`. `quit` ends it. (docs/debugging.md)\n");
+    println!("a masked \"Hello\" and a close. gdb stops in handshake, in accept_key and twice in");
+    println!("unmask: docs/debugging.md says what to type at each stop. When the client is done,");
+    println!("the server is stopped, gdb says it exited, and `quit` ends it.\n");
     let mut child = Command::new(gdb)
         .current_dir(root)
-        .args(["-nx", "-x", "docs/breakpoints.gdb", "-ex", "run", "--args"])
+        .args(["-nx", "-x", "docs/breakpoints.gdb"])
+        // The SIGTERM that ends the walk goes straight to the server,
+        // without stopping in gdb first.
+        .args(["-ex", "handle SIGTERM nostop noprint pass", "-ex", "run"])
+        .arg("--args")
         .arg(server)
         .args(server_args(port, &log_dir))
         .spawn()
         .map_err(|e| format!("cannot start {gdb}: {e}"))?;
-    std::thread::spawn(move || tutorial_client(port, Duration::from_secs(3600), true));
+    let gdb_pid = child.id();
+    let server = server.to_path_buf();
+    std::thread::spawn(move || {
+        let patience = Duration::from_secs(3600);
+        match tutorial_client(port, patience, true) {
+            Ok(_) => println!("\n[client] done."),
+            Err(e) => println!("\n[client] {e}"),
+        }
+        match stop_server(gdb_pid, &server) {
+            Ok(()) => println!("[client] stopping the server (SIGTERM); then type `quit`."),
+            Err(e) => println!("[client] {e}: press Ctrl-C, then type `quit`."),
+        }
+    });
     child.wait().map_err(|e| e.to_string())?;
     let _ = std::fs::remove_dir_all(&log_dir);
     Ok(())
+}
+
+/// Send SIGTERM to the server that gdb (process `gdb_pid`) runs: the
+/// process among gdb's descendants whose program is `server`.
+fn stop_server(gdb_pid: u32, server: &Path) -> Result<(), String> {
+    let server = std::fs::canonicalize(server).map_err(|e| e.to_string())?;
+    let pid = descendants(gdb_pid)
+        .into_iter()
+        .find(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|exe| exe == server))
+        .ok_or("cannot find the server's process")?;
+    let status = Command::new("kill")
+        .args(["-s", "TERM", &pid.to_string()])
+        .status()
+        .map_err(|e| format!("cannot run kill: {e}"))?;
+    match status.success() {
+        true => Ok(()),
+        false => Err(format!("kill -s TERM {pid} failed")),
+    }
+}
+
+/// Every process descended from `root`, read from Linux's `/proc` (each
+/// `/proc/PID/stat` names its parent); none elsewhere.
+fn descendants(root: u32) -> Vec<u32> {
+    let mut parent_of: Vec<(u32, u32)> = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+        // "PID (name) STATE PPID ...": the name may hold spaces and parentheses.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        if let Some(parent) = after_name
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+        {
+            parent_of.push((pid, parent));
+        }
+    }
+    let mut found = vec![root];
+    let mut next = 0;
+    while next < found.len() {
+        let parent = found[next];
+        found.extend(
+            parent_of
+                .iter()
+                .filter(|(_, p)| *p == parent)
+                .map(|(pid, _)| *pid),
+        );
+        next += 1;
+    }
+    found.split_off(1)
 }
 
 /// The client: the tutorial's handshake, the masked "Hello", a close; one

@@ -7,7 +7,7 @@ SHELL := bash
 CARGO ?= cargo
 ARGS ?=
 
-.PHONY: run test lint doc bench build clean walk debug lesson
+.PHONY: run test lint doc bench build clean walk debug lesson client
 
 ## run: build (debug, so a debugger can step through it) and start the server
 ## on 127.0.0.1:1222; the page is at http://127.0.0.1:1222/
@@ -19,6 +19,12 @@ run:
 ## (docs/lessons.md)
 lesson:
 	$(CARGO) run --bin lesson -- $(ARGS)
+
+## client: the raw WebSocket client (src/bin/client.rs): the handshake, each
+## word as a masked frame, the closing handshake, every byte shown as --trace
+## shows it; ARGS="ws://127.0.0.1:1222/ hello" (ARGS=--help for the rest)
+client:
+	$(CARGO) run --quiet --bin client -- $(ARGS)
 
 ## test: every unit and integration test, then the protocol suites again
 ## with the server waiting through poll(2) instead of epoll, then one line

@@ -26,3 +26,13 @@ pub mod protocol;
 // (`poll`) it starts, and for the fuzz tests a whole `client::Client` and
 // `www::serve`.
 pub mod server;
+
+// `--trace`'s blocks, for the raw client (`src/bin/client.rs`), which
+// prints what it sends and receives the same way, from the other end: the
+// three functions that format a block, and `Seen`, the record of a frame
+// they format. Re-exported one by one: `server::trace` and
+// `protocol::seen` themselves stay crate-private.
+pub mod dissect {
+    pub use crate::protocol::seen::{Direction, Seen};
+    pub use crate::server::trace::{accept_key, frame, http};
+}

@@ -35,8 +35,9 @@ pub(crate) const INTERNAL_ERROR: u16 = 1011;
 pub(crate) const TRY_AGAIN_LATER: u16 = 1013;
 
 /// What a close code means, in the words of RFC 6455 §7.4.1 and the IANA
-/// registry it created (§11.7): for the log and `--trace`.
-pub(crate) fn meaning(code: u16) -> &'static str {
+/// registry it created (§11.7): for the log and `--trace`, and for the raw
+/// client's report of how a server closed (`src/bin/client.rs`).
+pub fn meaning(code: u16) -> &'static str {
     match code {
         1000 => "normal closure",
         1001 => "going away",
@@ -191,7 +192,9 @@ pub struct CloseFrame {
 }
 
 /// Read and check a peer's close payload (RFC 6455 §5.5.1, §7.4, §8.1).
-pub(crate) fn parse_payload(payload: &[u8]) -> Result<CloseFrame, Violation> {
+/// Public for the raw client, which checks a server's close by the same
+/// rules (`src/bin/client.rs`).
+pub fn parse_payload(payload: &[u8]) -> Result<CloseFrame, Violation> {
     match payload {
         [] => Ok(CloseFrame {
             code: None,

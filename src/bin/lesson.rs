@@ -34,7 +34,8 @@
 //! ## What it leaves out on purpose, and where the full server does it
 //! - fragmented messages (§5.4): a fragment is closed with 1003 (`src/protocol/reader.rs`)
 //! - binary messages: closed with 1003 (`src/app/tutorial.rs` answers them)
-//! - UTF-8 checks of text (§8.1) and close codes (§7.4) (`src/protocol/utf8.rs`, `src/protocol/close.rs`)
+//! - UTF-8 checks of text (§8.1), and of close payloads and codes (§5.5.1,
+//!   §7.4): a close is echoed as it came (`src/protocol/utf8.rs`, `src/protocol/close.rs`)
 //! - limits: request, frame and message sizes, clients (`src/config.rs`, `src/protocol/reader.rs`)
 //! - timeouts: idle clients, slow handshakes, pings (`src/protocol/connection.rs`)
 //! - backpressure: the outbox grows without bound (`src/protocol/buffers.rs`)
@@ -189,10 +190,8 @@ fn serve(client: &mut Client) -> (bool, bool) {
     // PHP lines 59-66.
     let replied = read && client.handshake && !client.closing && receive_frames(client);
     let wrote = socket_write(client);
-    if client.closing && client.outbox.is_empty() {
-        note(client, "Closing the connection");
-        client.gone = true;
-    }
+    // Once a refusal, the page or a close frame is written, the connection ends.
+    client.gone |= client.closing && client.outbox.is_empty();
     (read || wrote, replied)
 }
 
@@ -251,13 +250,16 @@ fn socket_recv(client: &mut Client) -> bool {
 /// takes; the rest waits in the outbox for the next turn (B19).
 fn socket_write(client: &mut Client) -> bool {
     let waiting = client.outbox.len();
-    while !client.outbox.is_empty() && !client.gone {
+    // A client that has gone may still read: after its FIN, the answer to
+    // what came before it is still owed.
+    while !client.outbox.is_empty() {
         match client.socket.write(&client.outbox) {
             Ok(n) => drop(client.outbox.drain(..n)),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) => {
                 note(client, &format!("socket_write() failed: {e}"));
                 client.gone = true;
+                break;
             }
         }
     }
@@ -348,7 +350,8 @@ fn unmask(data: &[u8]) -> Option<Frame> {
         127 => (10, big_endian(data.get(2..10)?)),
         n => (2, u64::from(n)),
     };
-    let start: usize = masks_at + 4;
+    // §5.2: the 4-byte masking key is there only when MASK is set.
+    let start: usize = masks_at + if b1 & 0x80 != 0 { 4 } else { 0 };
     let end = if php_bug("B14") {
         // PHP line 93: to the end of the read, whatever the frame said.
         data.len()
@@ -360,7 +363,9 @@ fn unmask(data: &[u8]) -> Option<Frame> {
     if data.len() < end {
         return None;
     }
-    let masks = data.get(masks_at..start).unwrap_or(&[0; 4]);
+    // Without MASK these 4 bytes are the payload's first, as the PHP took
+    // them (B14); `on_frame` then fails the frame, so they are never used.
+    let masks = data.get(masks_at..masks_at + 4).unwrap_or(&[0; 4]);
     let payload = data.get(start..end).unwrap_or_default();
     // PHP lines 92-96: byte by byte, as the PHP does (the full server's
     // `src/protocol/frame.rs` does it a word at a time).
@@ -466,11 +471,12 @@ fn handshake(client: &mut Client) {
 /// What the request gets, and whether it upgrades: the 101, or a refusal or
 /// the page.
 fn answer(headers: &str) -> (String, bool) {
+    // A request for `/` without `Upgrade` wants the page, not a WebSocket.
+    if headers.starts_with("GET / ") && header(headers, "Upgrade").is_none() {
+        return (page(), false);
+    }
     // PHP line 130: no version meant "not WebSocket", and no answer (B11).
     let Some(version) = header(headers, "Sec-WebSocket-Version") else {
-        if headers.starts_with("GET / ") {
-            return (page(), false);
-        }
         return refuse("400 Bad Request", "");
     };
     // PHP line 161: a wrong version got no answer; §4.4 says which to use.

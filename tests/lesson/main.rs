@@ -12,6 +12,7 @@ mod common;
 
 mod binary;
 mod bugs;
+mod reading;
 
 use common::{handshake_request, Client, PATIENCE};
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};

@@ -9,6 +9,7 @@ mod common;
 use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
@@ -424,4 +425,105 @@ fn a_server_that_leaves_without_a_close_frame_is_an_abnormal_closure() {
     run.expect(1)
         .said(&["the server left while we waited for an answer: no close frame (1006)"]);
     server.join().unwrap();
+}
+
+// ------------------------------------------------------------- the docs
+
+/// The traces in `docs/handshake.md` and `docs/framing.md` come from the
+/// commands beside them. For each doc: a server started as its `make run
+/// ARGS="…"` line says, for each `make client ARGS="…"` it names (a server
+/// each, so that no run spends another's log budget), and that command
+/// run against it. Every ```trace block must then be in what the servers
+/// logged, and every ```client block in what the client printed (the
+/// client ids, a response's date and the port set aside).
+#[test]
+fn the_commands_in_the_docs_reproduce_their_traces() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for doc in ["docs/handshake.md", "docs/framing.md"] {
+        let text = std::fs::read_to_string(root.join(doc)).expect(doc);
+        let run_line = quoted_after(&text, "make run ARGS=\"");
+        let server_args: Vec<&str> = run_line[0].split_whitespace().collect();
+        let (mut logged, mut printed) = (String::new(), String::new());
+        let mut commands = quoted_after(&text, "make client ARGS=\"");
+        commands.sort();
+        commands.dedup();
+        assert!(!commands.is_empty(), "{doc} names no client command");
+        for command in commands {
+            let server = Server::start(&server_args);
+            let here = server.addr.to_string();
+            let args = command.replace("127.0.0.1:1222", &here);
+            let run = client(&args.split_whitespace().collect::<Vec<_>>());
+            printed += &(run.stdout.clone() + &run.stderr).replace(&here, "127.0.0.1:1222");
+            assert!(wait_until(|| server.log().contains("disconnected")));
+            logged += &normal(&traces_in(&server.log()));
+        }
+        for block in fenced(&text, "trace") {
+            let block = normal(&block);
+            assert!(
+                logged.contains(&block),
+                "{doc} shows a trace its commands do not make:\n{block}\nThey make:\n{logged}"
+            );
+        }
+        for block in fenced(&text, "client") {
+            assert!(
+                printed.contains(&block),
+                "{doc} shows client output its commands do not print:\n{block}\n\
+                 They print:\n{printed}"
+            );
+        }
+    }
+}
+
+/// Every text in quotes after `start`: `make client ARGS="…"` gives `…`.
+fn quoted_after(text: &str, start: &str) -> Vec<String> {
+    let after = text.split(start).skip(1);
+    after
+        .map(|rest| rest[..rest.find('"').unwrap()].to_string())
+        .collect()
+}
+
+/// The bodies of a Markdown text's ```kind blocks.
+fn fenced(markdown: &str, kind: &str) -> Vec<String> {
+    let opening = format!("```{kind}\n");
+    let blocks = markdown.split(opening.as_str()).skip(1);
+    blocks
+        .map(|rest| rest[..rest.find("```").unwrap()].to_string())
+        .collect()
+}
+
+/// A log's `--trace` blocks, each record's `[time TRACE target] ` left out.
+fn traces_in(log: &str) -> String {
+    let (mut out, mut in_trace) = (String::new(), false);
+    for line in log.lines() {
+        if !line.starts_with("    ") {
+            in_trace = line.contains(" TRACE socket_server::trace] ");
+        }
+        if in_trace {
+            let body = line
+                .split_once(" TRACE socket_server::trace] ")
+                .map_or(line, |(_, b)| b);
+            out.push_str(body);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// Client ids written `[ID]`, a response's date `(the date)`.
+fn normal(text: &str) -> String {
+    let line = |line: &str| match line
+        .strip_prefix('[')
+        .and_then(|rest| rest.split_once("] "))
+    {
+        Some((id, rest)) if id.len() == 13 && id.bytes().all(|b| b.is_ascii_hexdigit()) => {
+            format!("[ID] {rest}")
+        }
+        _ => match line.find("Date: ") {
+            Some(at) if line.ends_with(" GMT\\r\\n") => {
+                format!("{}Date: (the date)\\r\\n", &line[..at])
+            }
+            _ => line.to_string(),
+        },
+    };
+    text.lines().map(|l| line(l) + "\n").collect()
 }

@@ -345,15 +345,18 @@ impl Peer {
         }
         let _ = self.stream.set_read_timeout(Some(left));
         let mut chunk = [0; 64 * 1024];
-        match self.stream.read(&mut chunk) {
-            Ok(0) => Ok(false),
-            Ok(n) => {
-                self.inbox.extend_from_slice(&chunk[..n]);
-                Ok(true)
-            }
-            Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => Err(silent()),
-            Err(e) if e.kind() == Interrupted => Ok(true),
-            Err(e) => Err(failure!("while waiting for {what}: {e}")),
+        loop {
+            return match self.stream.read(&mut chunk) {
+                Ok(0) => Ok(false),
+                Ok(n) => {
+                    self.inbox.extend_from_slice(&chunk[..n]);
+                    Ok(true)
+                }
+                Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => Err(silent()),
+                // A signal came before any byte: read again.
+                Err(e) if e.kind() == Interrupted => continue,
+                Err(e) => Err(failure!("while waiting for {what}: {e}")),
+            };
         }
     }
 

@@ -13,8 +13,12 @@
 //! | 2    | `src/server/**`             | protocol, config, server          | `log`, `env_logger`     |
 //! | 3    | `src/app/**`                | protocol, config, server, app     | none                    |
 //! | 4    | `src/main.rs`, `src/lib.rs` | anything                          | the four runtime crates |
+//! | 4    | `src/bin/*.rs`              | the library, as a crate           | the four runtime crates |
 //!
 //! A file's layer is its top module (`src/server.rs` would be server too).
+//! The programs in `src/bin/` (the lesson server, the raw client) are each
+//! a crate of their own on top: they may use the library by its name, and
+//! nothing can use them.
 //! `std`, `core` and `alloc` are open to every layer, except that protocol
 //! code may not reach the network, files, the OS, the process, its standard
 //! streams or the clock (`Instant::now`, `SystemTime::now`): it is given
@@ -65,9 +69,15 @@ const TOP: [&str; 2] = ["src/lib.rs", "src/main.rs"];
 /// The one file that may say `unsafe`: it declares the C functions std lacks.
 const FFI: &str = "src/server/poll.rs";
 
+/// A program of its own in `src/bin/`: one file, on top of the library.
+fn is_program(file: &str) -> bool {
+    file.strip_prefix("src/bin/")
+        .is_some_and(|name| name.ends_with(".rs") && !name.contains('/'))
+}
+
 /// The rank of a file in `LAYERS`, or None for a file outside the layers.
 fn rank(file: &str) -> Option<usize> {
-    if TOP.contains(&file) {
+    if TOP.contains(&file) || is_program(file) {
         return Some(4);
     }
     let top = module_of(file).into_iter().next()?;
@@ -376,7 +386,8 @@ fn edges(files: &[Source]) -> Vec<Edge> {
 type Problems = Vec<String>;
 
 fn outside_the_layers(files: &[Source]) -> Problems {
-    let where_ = "src/protocol/, src/config.rs, src/server/, src/app/, src/main.rs or src/lib.rs";
+    let where_ =
+        "src/protocol/, src/config.rs, src/server/, src/app/, src/bin/, src/main.rs or src/lib.rs";
     let outside = files.iter().filter(|(file, _)| rank(file).is_none());
     outside
         .map(|(file, _)| format!("{file}: file outside the layers: move it to {where_}"))
@@ -835,10 +846,15 @@ fn f<'a>(x: &'a str) -> &'a str { crate::j::x(x) }"###;
             ("src/main.rs", ""),
             ("src/config.rs", ""),
             ("src/trace.rs", ""),
+            ("src/bin/lesson.rs", ""),
+            ("src/bin/tools/helper.rs", ""),
         ]);
         found(
             outside_the_layers(&files),
-            &["src/trace.rs: file outside the layers"],
+            &[
+                "src/trace.rs: file outside the layers",
+                "src/bin/tools/helper.rs: file outside the layers",
+            ],
         );
     }
 }

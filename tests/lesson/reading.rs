@@ -11,9 +11,18 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(root.join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// The rows of the first table in `docs/lessons.md` (section 1): the
-/// `lesson.rs` ranges (third column) and the names (fourth column).
-fn side_by_side_rows(doc: &str) -> Vec<(String, Vec<(usize, usize)>, Vec<String>)> {
+/// One row of the side-by-side table.
+struct Row {
+    /// The PHP's lines, as the first column writes them.
+    php: String,
+    /// The `lesson.rs` line ranges of the third column.
+    ranges: Vec<(usize, usize)>,
+    /// The names of the fourth column.
+    names: Vec<String>,
+}
+
+/// The rows of the first table in `docs/lessons.md` (section 1).
+fn side_by_side_rows(doc: &str) -> Vec<Row> {
     let section = doc
         .split("\n## ")
         .find(|s| s.starts_with("1."))
@@ -28,7 +37,8 @@ fn side_by_side_rows(doc: &str) -> Vec<(String, Vec<(usize, usize)>, Vec<String>
             continue;
         }
         let ranges = cells[2].split(", ").map(range).collect();
-        rows.push((cells[0].to_string(), ranges, code_spans(cells[3])));
+        let (php, names) = (cells[0].to_string(), code_spans(cells[3]));
+        rows.push(Row { php, ranges, names });
     }
     rows
 }
@@ -60,7 +70,7 @@ fn every_name_in_the_side_by_side_table_is_in_its_lines() {
     let rows = side_by_side_rows(&doc);
     assert!(rows.len() >= 15, "the table lost rows: {}", rows.len());
     let mut wrong = Vec::new();
-    for (php, ranges, names) in &rows {
+    for Row { php, ranges, names } in &rows {
         let text: String = ranges
             .iter()
             .map(|&(a, b)| {

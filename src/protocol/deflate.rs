@@ -689,3 +689,271 @@ fn run_lengths(lengths: &[u8]) -> Vec<(u8, u8)> {
     }
     runs
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::inflate::{inflate, End};
+
+    fn compressed(data: &[u8], window_bits: u8) -> Vec<u8> {
+        let mut out = Vec::new();
+        deflate(data, window_bits, &mut out);
+        out
+    }
+
+    /// Compress, check the sync flush at the end, inflate back, check the
+    /// bytes and the window; returns the compressed size.
+    fn round_trip(data: &[u8], window_bits: u8) -> usize {
+        let stream = compressed(data, window_bits);
+        assert!(stream.ends_with(&[0, 0, 0xff, 0xff]));
+        let mut back = Vec::new();
+        let done = inflate(&stream, &mut back, data.len()).expect("ours reads ours");
+        assert_eq!((done.end, done.used), (End::SyncFlush, stream.len()));
+        assert!(
+            back == data,
+            "{} bytes, window bits {window_bits}",
+            data.len()
+        );
+        assert!(
+            done.max_distance <= 1 << window_bits,
+            "{}",
+            done.max_distance
+        );
+        stream.len()
+    }
+
+    /// xorshift64, for test data that is the same on every run.
+    fn generator(seed: u64) -> impl FnMut() -> u64 {
+        let mut state = seed | 1;
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        }
+    }
+
+    fn random_bytes(len: usize, seed: u64) -> Vec<u8> {
+        let mut next = generator(seed);
+        (0..len).map(|_| next() as u8).collect()
+    }
+
+    fn text(len: usize, seed: u64) -> Vec<u8> {
+        let words = [
+            "the ",
+            "window ",
+            "of ",
+            "a ",
+            "message, ",
+            "deflate ",
+            "block. ",
+        ];
+        let mut next = generator(seed);
+        let mut out = Vec::new();
+        while out.len() < len {
+            let word = words[(next() % words.len() as u64) as usize];
+            out.extend_from_slice(word.as_bytes());
+        }
+        out.truncate(len);
+        out
+    }
+
+    #[test]
+    fn hello_is_the_rfc_7692_example() {
+        // RFC 7692 §7.2.3.1: "Hello" in fixed codes, then "an empty DEFLATE
+        // block with no compression": "0xf2 0x48 0xcd 0xc9 0xc9 0x07 0x00
+        // 0x00 0x00 0xff 0xff".
+        let expected = [
+            0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x00, 0xff, 0xff,
+        ];
+        assert_eq!(compressed(b"Hello", 15), expected);
+        // Nothing at all is the empty stored block alone.
+        assert_eq!(compressed(b"", 15), [0x00, 0x00, 0x00, 0xff, 0xff]);
+    }
+
+    #[test]
+    fn length_and_distance_codes_as_in_the_rfc_tables() {
+        // §3.2.5: each length and distance falls in its code's range:
+        // base to base + 2^extra - 1 (285 is 258 alone).
+        for length in MIN_MATCH..=MAX_MATCH {
+            let code = length_code(length);
+            let (base, extra) = (usize::from(LENGTH_BASE[code]), LENGTH_EXTRA[code]);
+            assert!(
+                base <= length && length < base + (1 << extra),
+                "length {length}"
+            );
+        }
+        assert_eq!(length_code(258), 28);
+        assert_eq!(length_code(257), 27);
+        for distance in 1..=32768 {
+            let code = distance_code(distance);
+            let (base, extra) = (usize::from(DIST_BASE[code]), DIST_EXTRA[code]);
+            assert!(
+                base <= distance && distance < base + (1 << extra),
+                "distance {distance}"
+            );
+        }
+    }
+
+    #[test]
+    fn code_length_runs_as_in_the_rfc() {
+        // §3.2.7: "Codes 8, 16 (+2 bits 11), 16 (+2 bits 10) will expand to
+        // 12 code lengths of 8 (1 + 6 + 5)".
+        assert_eq!(run_lengths(&[8; 12]), [(8, 0), (16, 3), (16, 2)]);
+        // Zeros: 18 for 11 to 138 of them, 17 for 3 to 10, else one by one.
+        assert_eq!(run_lengths(&[0; 138]), [(18, 127)]);
+        assert_eq!(run_lengths(&[0; 139]), [(18, 127), (0, 0)]);
+        assert_eq!(run_lengths(&[0; 10]), [(17, 7)]);
+        assert_eq!(
+            run_lengths(&[0, 0, 5, 5, 5]),
+            [(0, 0), (0, 0), (5, 0), (5, 0), (5, 0)]
+        );
+    }
+
+    /// Kraft's sum of a code's lengths, times 2^15: exactly 2^15 for a
+    /// complete code.
+    fn kraft(lengths: &[u8]) -> u32 {
+        let used = lengths.iter().filter(|&&l| l > 0);
+        used.map(|&l| 1u32 << (MAX_CODE_BITS - usize::from(l)))
+            .sum()
+    }
+
+    /// The cost of a plain Huffman code (no limit): each merge of the two
+    /// lightest adds their weight, once per bit it adds to their symbols.
+    fn huffman_cost(counts: &[u32]) -> u64 {
+        use std::cmp::Reverse;
+        let mut heap: std::collections::BinaryHeap<Reverse<u64>> = counts
+            .iter()
+            .filter(|&&n| n > 0)
+            .map(|&n| Reverse(u64::from(n)))
+            .collect();
+        let mut cost = 0;
+        while heap.len() > 1 {
+            let (Reverse(a), Reverse(b)) = (heap.pop().unwrap(), heap.pop().unwrap());
+            cost += a + b;
+            heap.push(Reverse(a + b));
+        }
+        cost
+    }
+
+    #[test]
+    fn package_merge_is_optimal_and_keeps_to_its_limit() {
+        let mut next = generator(5);
+        for round in 0..300 {
+            let n = 2 + (next() % 286) as usize;
+            // Some unused, the others within 1 to 20 of each other.
+            let mut count = || [0, 50 + next() % 1000][usize::from(next() % 4 != 0)] as u32;
+            let counts: Vec<u32> = (0..n).map(|_| count()).collect();
+            if counts.iter().filter(|&&c| c > 0).count() < 2 {
+                continue;
+            }
+            let lengths = limited_lengths(&counts, MAX_CODE_BITS);
+            let cost: u64 = counts
+                .iter()
+                .zip(&lengths)
+                .map(|(&c, &l)| u64::from(c) * u64::from(l))
+                .sum();
+            assert_eq!(
+                kraft(&lengths),
+                1 << MAX_CODE_BITS,
+                "complete, round {round}"
+            );
+            // Counts that close never need the limit: then it is Huffman's.
+            assert_eq!(cost, huffman_cost(&counts), "round {round}");
+        }
+        // Fibonacci counts make the deepest Huffman codes: 30 symbols
+        // would need 29 bits. Limited, they take 15, and the code is still
+        // complete; the code length code's 7 likewise.
+        let mut fibonacci = vec![1u32, 1];
+        while fibonacci.len() < 30 {
+            fibonacci.push(fibonacci[fibonacci.len() - 1] + fibonacci[fibonacci.len() - 2]);
+        }
+        for (symbols, limit) in [(30, MAX_CODE_BITS), (19, MAX_CODE_LENGTH_BITS)] {
+            let lengths = limited_lengths(&fibonacci[..symbols], limit);
+            assert_eq!(*lengths.iter().max().unwrap() as usize, limit);
+            assert_eq!(kraft(&lengths), 1 << MAX_CODE_BITS);
+        }
+    }
+
+    #[test]
+    fn every_code_has_two_codes_at_least() {
+        // One symbol alone would be an incomplete code, which zlib refuses
+        // for code lengths: a second one gets a code too.
+        for counts in [
+            [0u32; 19],
+            [0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        ] {
+            let code = code_for(&counts, MAX_CODE_LENGTH_BITS);
+            assert_eq!(code.lengths.iter().filter(|&&l| l == 1).count(), 2);
+        }
+    }
+
+    #[test]
+    fn a_skewed_block_is_written_in_codes_up_to_15_bits() {
+        // Bytes with Fibonacci counts, 19 of them (10945 bytes, one block),
+        // shuffled, as literals only: Huffman would give the rarest 18
+        // bits, the limit gives 15, and our inflater reads them.
+        let mut next = generator(9);
+        let mut data = Vec::new();
+        let (mut a, mut b) = (1, 1);
+        for byte in 0..19u8 {
+            data.extend(std::iter::repeat_n(byte, a));
+            (a, b) = (b, a + b);
+        }
+        for i in (1..data.len()).rev() {
+            data.swap(i, (next() % (i as u64 + 1)) as usize);
+        }
+        let mut blocks = Blocks::new(&data);
+        data.iter().for_each(|&byte| blocks.literal(byte));
+        let dynamic = Dynamic::new(&blocks.literal_counts, &blocks.distance_counts);
+        assert_eq!(dynamic.literals.lengths.iter().max(), Some(&15));
+        let mut stream = Vec::new();
+        let mut w = BitWriter::new(&mut stream);
+        blocks.flush(data.len(), &mut w);
+        write_stored(&mut w, &[]);
+        assert_eq!(stream[0] & 0b110, 0b100, "written in its own codes");
+        let mut back = Vec::new();
+        inflate(&stream, &mut back, data.len()).expect("ours reads ours");
+        assert!(back == data);
+    }
+
+    #[test]
+    fn each_block_is_written_the_smallest_way() {
+        // BTYPE is in bits 1 and 2 of the first byte.
+        let btype = |data: &[u8]| (compressed(data, 15)[0] >> 1) & 0b11;
+        assert_eq!(btype(b"Hello"), 0b01, "short: the fixed codes");
+        assert_eq!(btype(&random_bytes(1000, 1)), 0b00, "noise: stored");
+        assert_eq!(btype(&text(5000, 2)), 0b10, "text: its own codes");
+    }
+
+    #[test]
+    fn noise_grows_by_at_most_five_bytes_per_64_kib() {
+        for len in [1, 100, 65535, 65536, 1 << 20] {
+            let data = random_bytes(len, len as u64);
+            let size = round_trip(&data, 15);
+            // Each stored block of up to 65535 bytes adds 5, and the flush 5.
+            assert!(
+                size <= len + 5 * len.div_ceil(MAX_STORED) + 5,
+                "{len}: {size}"
+            );
+        }
+    }
+
+    #[test]
+    fn copies_never_reach_past_the_window() {
+        // 300 random bytes, said twice: the second copy is 300 back, out
+        // of reach of a 256-byte window and in reach of a 512-byte one.
+        let once = random_bytes(300, 3);
+        let twice = [&once[..], &once[..]].concat();
+        let (out_of_reach, in_reach) = (round_trip(&twice, 8), round_trip(&twice, 9));
+        assert!(out_of_reach > 600, "both copies stored: {out_of_reach}");
+        assert!(in_reach < 340, "the second copy is two matches: {in_reach}");
+        for window_bits in 8..=15 {
+            for (seed, len) in [(1, 0), (2, 1), (3, 258), (4, 40_000), (5, 70_000)] {
+                round_trip(&text(len, seed), window_bits);
+                round_trip(&random_bytes(len, seed), window_bits);
+            }
+            round_trip(&[7; 100_000], window_bits);
+        }
+    }
+}

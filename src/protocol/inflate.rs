@@ -823,3 +823,562 @@ fn decode_symbols(
         farthest = farthest.max(distance);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A DEFLATE stream written by hand, bit by bit.
+    #[derive(Default)]
+    struct Stream {
+        bytes: Vec<u8>,
+        acc: u64,
+        count: u32,
+    }
+
+    impl Stream {
+        /// A field, least significant bit first (§3.1.1).
+        fn bits(&mut self, value: u32, n: u32) -> &mut Self {
+            self.acc |= u64::from(value) << self.count;
+            self.count += n;
+            while self.count >= 8 {
+                self.bytes.push(self.acc as u8);
+                self.acc >>= 8;
+                self.count -= 8;
+            }
+            self
+        }
+
+        /// A symbol in the code with these lengths.
+        fn symbol(&mut self, lengths: &[u8], symbol: usize) -> &mut Self {
+            let codes = canonical_codes(lengths);
+            self.bits(u32::from(codes[symbol]), u32::from(lengths[symbol]))
+        }
+
+        /// A block header: BFINAL, then BTYPE.
+        fn header(&mut self, last: bool, btype: u32) -> &mut Self {
+            self.bits(u32::from(last), 1).bits(btype, 2)
+        }
+
+        fn fixed(&mut self, symbol: usize) -> &mut Self {
+            self.symbol(&fixed_lengths(), symbol)
+        }
+
+        fn distance(&mut self, code: usize) -> &mut Self {
+            self.bits(u32::from(canonical_codes(&[5; 32])[code]), 5)
+        }
+
+        /// A complete code length code in which every symbol has a code:
+        /// 0-12 in 4 bits, 13-18 in 5 (13/16 + 6/32 = 1).
+        fn code_length_lengths() -> [u8; 19] {
+            let mut lengths = [4; 19];
+            lengths[13..].fill(5);
+            lengths
+        }
+
+        /// The start of a dynamic block: the counts, the code length code,
+        /// then `runs`, each a code length symbol and its extra bits.
+        fn dynamic(
+            &mut self,
+            last: bool,
+            counts: (usize, usize),
+            runs: &[(usize, u32)],
+        ) -> &mut Self {
+            let cl = Self::code_length_lengths();
+            self.header(last, 0b10);
+            self.bits((counts.0 - 257) as u32, 5)
+                .bits((counts.1 - 1) as u32, 5);
+            self.bits(19 - 4, 4);
+            for symbol in CODE_LENGTH_ORDER {
+                self.bits(u32::from(cl[symbol]), 3);
+            }
+            for &(symbol, extra) in runs {
+                self.symbol(&cl, symbol);
+                let n = [(16, 2), (17, 3), (18, 7)].iter().find(|p| p.0 == symbol);
+                self.bits(extra, n.map_or(0, |p| p.1));
+            }
+            self
+        }
+
+        fn done(&mut self) -> Vec<u8> {
+            if self.count > 0 {
+                self.bits(0, 8 - self.count);
+            }
+            std::mem::take(&mut self.bytes)
+        }
+    }
+
+    /// Each length sent as itself.
+    fn plain(lengths: &[u8]) -> Vec<(usize, u32)> {
+        lengths.iter().map(|&l| (usize::from(l), 0)).collect()
+    }
+
+    fn inflate_all(input: &[u8]) -> Result<(Vec<u8>, Inflated), InflateError> {
+        let mut out = Vec::new();
+        inflate(input, &mut out, usize::MAX).map(|done| (out, done))
+    }
+
+    fn with_trailer(payload: &[u8]) -> Vec<u8> {
+        [payload, &[0, 0, 0xff, 0xff]].concat()
+    }
+
+    #[test]
+    fn rfc_7692_examples() {
+        // §7.2.3.1: "Hello" in one block of fixed codes, BFINAL not set.
+        let hello = with_trailer(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        let (out, done) = inflate_all(&hello).unwrap();
+        assert_eq!(
+            (&out[..], done.end, done.used),
+            (&b"Hello"[..], End::SyncFlush, 11)
+        );
+        // §7.2.3.3: "Using a DEFLATE Block with No Compression".
+        let stored = [
+            0x00, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f, 0x00,
+        ];
+        let (out, done) = inflate_all(&with_trailer(&stored)).unwrap();
+        assert_eq!((&out[..], done.end), (&b"Hello"[..], End::SyncFlush));
+        // §7.2.3.4: "Using a DEFLATE Block with BFINAL Set to 1": the
+        // stream ends at its final block; the rest is the caller's.
+        let last = with_trailer(&[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00]);
+        let (out, done) = inflate_all(&last).unwrap();
+        assert_eq!(
+            (&out[..], done.end, done.used),
+            (&b"Hello"[..], End::Final, 7)
+        );
+        // §7.2.3.5: "Two DEFLATE Blocks in One Message", a flush between.
+        let two = [
+            0xf2, 0x48, 0x05, 0x00, 0x00, 0x00, 0xff, 0xff, 0xca, 0xc9, 0xc9, 0x07, 0x00,
+        ];
+        let (out, done) = inflate_all(&with_trailer(&two)).unwrap();
+        assert_eq!((&out[..], done.end), (&b"Hello"[..], End::SyncFlush));
+    }
+
+    #[test]
+    fn canonical_codes_as_in_the_rfc_example() {
+        // §3.2.2: "Consider the alphabet ABCDEFGH, with bit lengths (3, 3,
+        // 3, 3, 3, 2, 4, 4)" ... "Step 3 produces the following code values".
+        let codes = canonical_codes(&[3, 3, 3, 3, 3, 2, 4, 4]);
+        let lengths = [3, 3, 3, 3, 3, 2, 4, 4];
+        let as_written: Vec<u16> = codes
+            .iter()
+            .zip(lengths)
+            .map(|(&c, len)| c.reverse_bits() >> (16 - len))
+            .collect();
+        assert_eq!(
+            as_written,
+            [0b010, 0b011, 0b100, 0b101, 0b110, 0b00, 0b1110, 0b1111]
+        );
+    }
+
+    #[test]
+    fn fixed_codes_as_in_the_rfc_table() {
+        // §3.2.6: "0 - 143 8 00110000 through 10111111, 144 - 255 9
+        // 110010000 through 111111111, 256 - 279 7 0000000 through
+        // 0010111, 280 - 287 8 11000000 through 11000111".
+        let lengths = fixed_lengths();
+        let codes = canonical_codes(&lengths);
+        let code = |s: usize| codes[s].reverse_bits() >> (16 - lengths[s]);
+        let expected = [
+            (0, 0b00110000),
+            (143, 0b10111111),
+            (144, 0b110010000),
+            (255, 0b111111111),
+            (256, 0b0000000),
+            (279, 0b0010111),
+            (280, 0b11000000),
+            (287, 0b11000111),
+        ];
+        for (symbol, value) in expected {
+            assert_eq!(code(symbol), value, "symbol {symbol}");
+        }
+    }
+
+    #[test]
+    fn stored_blocks_skip_to_a_byte_and_check_nlen() {
+        // §3.2.4: "Any bits of input up to the next byte boundary are
+        // ignored": here five ones after the header.
+        let mut s = Stream::default();
+        s.header(true, 0b00).bits(0b11111, 5);
+        let input = [&s.done()[..], &[2, 0, 0xfd, 0xff, b'o', b'k']].concat();
+        assert_eq!(inflate_all(&input).unwrap().0, b"ok");
+        // "NLEN is the one's complement of LEN."
+        let bad = [1, 2, 0, 0xfd, 0xfe, b'o', b'k'];
+        let refused = InflateError::StoredLengthMismatch {
+            len: 2,
+            nlen: 0xfefd,
+        };
+        assert_eq!(inflate_all(&bad).unwrap_err(), refused);
+    }
+
+    #[test]
+    fn block_type_11_is_reserved() {
+        // §3.2.3: "11 - reserved (error)".
+        let input = Stream::default().header(true, 0b11).done();
+        assert_eq!(
+            inflate_all(&input).unwrap_err(),
+            InflateError::ReservedBlockType
+        );
+    }
+
+    #[test]
+    fn an_overlapping_copy_repeats_what_it_copies() {
+        // §3.2.3: "if the last 2 bytes decoded have values X and Y, a
+        // string reference with <length = 5, distance = 2> adds X,Y,X,Y,X".
+        let mut s = Stream::default();
+        s.header(true, 0b01).fixed(b'X'.into()).fixed(b'Y'.into());
+        s.fixed(259).distance(1).fixed(END_OF_BLOCK); // 259: length 5; code 1: distance 2
+        assert_eq!(inflate_all(&s.done()).unwrap().0, b"XYXYXYX");
+    }
+
+    #[test]
+    fn a_distance_cannot_refer_past_the_beginning() {
+        // §3.2.3: "However a distance cannot refer past the beginning of
+        // the output stream."
+        let mut s = Stream::default();
+        s.header(true, 0b01)
+            .fixed(b'a'.into())
+            .fixed(257)
+            .distance(1);
+        let refused = InflateError::DistanceTooFar {
+            distance: 2,
+            available: 1,
+        };
+        assert_eq!(inflate_all(&s.done()).unwrap_err(), refused);
+        // Nor into what `out` held before: each call is a stream of its own.
+        let mut out = b"earlier".to_vec();
+        let input = Stream::default()
+            .header(true, 0b01)
+            .fixed(257)
+            .distance(0)
+            .done();
+        assert!(inflate(&input, &mut out, 100).is_err());
+        assert_eq!(out, b"earlier", "left as it was");
+    }
+
+    #[test]
+    fn symbols_that_never_occur_are_refused() {
+        // §3.2.6: "Literal/length values 286-287 will never actually occur
+        // in the compressed data, but participate in the code construction.
+        // ... Note that distance codes 30-31 will never actually occur".
+        for symbol in [286, 287] {
+            let input = Stream::default().header(true, 0b01).fixed(symbol).done();
+            let refused = InflateError::InvalidLengthSymbol(symbol as u16);
+            assert_eq!(inflate_all(&input).unwrap_err(), refused);
+        }
+        for code in [30, 31] {
+            let mut s = Stream::default();
+            s.header(true, 0b01).fixed(0).fixed(257).distance(code);
+            let refused = InflateError::InvalidDistanceSymbol(code as u16);
+            assert_eq!(inflate_all(&s.done()).unwrap_err(), refused);
+        }
+    }
+
+    #[test]
+    fn length_284_with_every_extra_bit_is_258_as_zlib_reads_it() {
+        // §3.2.5 gives 284 the range 227-257, but its five extra bits can
+        // say 258; zlib accepts that, and so do we.
+        let mut s = Stream::default();
+        s.header(true, 0b01).fixed(b'z'.into());
+        s.fixed(284).bits(31, 5).distance(0).fixed(END_OF_BLOCK);
+        assert_eq!(inflate_all(&s.done()).unwrap().0, vec![b'z'; 259]);
+    }
+
+    /// A literal/length code (HLIT + 257 = 258) with codes for `a`, `b`,
+    /// the end of block and 257 (a length of 3), two bits each.
+    fn small_literals() -> Vec<u8> {
+        let mut lengths = vec![0; 258];
+        (lengths[usize::from(b'a')], lengths[usize::from(b'b')]) = (2, 2);
+        (lengths[END_OF_BLOCK], lengths[257]) = (2, 2);
+        lengths
+    }
+
+    #[test]
+    fn a_dynamic_block_reads_its_own_codes() {
+        let literals = small_literals();
+        let mut s = Stream::default();
+        s.dynamic(true, (258, 1), &plain(&[&literals[..], &[1]].concat()));
+        for symbol in [b'a', b'b', b'b', b'a'] {
+            s.symbol(&literals, symbol.into());
+        }
+        s.symbol(&literals, END_OF_BLOCK);
+        assert_eq!(inflate_all(&s.done()).unwrap().0, b"abba");
+    }
+
+    #[test]
+    fn hlit_over_286_and_hdist_over_30_are_refused() {
+        // §3.2.7: "HLIT, # of Literal/Length codes - 257 (257 - 286)"; and
+        // distance codes 30-31 "will never actually occur", so zlib refuses
+        // an HDIST that sends their lengths.
+        for (literals, distances) in [(287, 1), (288, 30), (257, 31), (286, 32)] {
+            let input = Stream::default()
+                .dynamic(true, (literals, distances), &[])
+                .done();
+            let refused = InflateError::TooManyCodes {
+                literals,
+                distances,
+            };
+            assert_eq!(inflate_all(&input).unwrap_err(), refused);
+        }
+    }
+
+    #[test]
+    fn over_subscribed_codes_are_refused() {
+        // §3.2.2: codes are consecutive values per length, shorter first;
+        // three codes of one bit do not fit in one bit.
+        let mut lengths = vec![0; 257];
+        (lengths[0], lengths[1], lengths[END_OF_BLOCK]) = (1, 1, 1);
+        let runs = plain(&[&lengths[..], &[1]].concat());
+        let input = Stream::default().dynamic(true, (257, 1), &runs).done();
+        let refused = InflateError::OverSubscribed(Alphabet::LiteralLength);
+        assert_eq!(inflate_all(&input).unwrap_err(), refused);
+        // The code length code: HCLEN's lengths say 3 bits for all 19.
+        let mut s = Stream::default();
+        s.header(true, 0b10).bits(0, 5).bits(0, 5).bits(15, 4);
+        for _ in 0..19 {
+            s.bits(3, 3);
+        }
+        let refused = InflateError::OverSubscribed(Alphabet::CodeLength);
+        assert_eq!(inflate_all(&s.done()).unwrap_err(), refused);
+    }
+
+    /// A dynamic block with these literal/length and distance lengths.
+    fn with_codes(literals: &[u8], distances: &[u8]) -> Stream {
+        let mut s = Stream::default();
+        let counts = (literals.len(), distances.len());
+        s.dynamic(true, counts, &plain(&[literals, distances].concat()));
+        s
+    }
+
+    #[test]
+    fn an_incomplete_literal_code_only_as_zlib_allows_it() {
+        // A two-bit string no symbol's.
+        let mut literals = vec![0; 257];
+        (literals[0], literals[1], literals[END_OF_BLOCK]) = (2, 2, 2);
+        let refused = InflateError::Incomplete(Alphabet::LiteralLength);
+        let input = with_codes(&literals, &[1, 1]).done();
+        assert_eq!(inflate_all(&input).unwrap_err(), refused);
+        // zlib takes a literal/length code of one one-bit code, which can
+        // only be the end of the block, and so do we.
+        let mut lone = vec![0; 257];
+        lone[END_OF_BLOCK] = 1;
+        let input = with_codes(&lone, &[0]).bits(0, 1).done();
+        assert_eq!(inflate_all(&input).unwrap().0, b"");
+    }
+
+    #[test]
+    fn an_incomplete_distance_code_only_as_the_rfc_allows_it() {
+        // §3.2.7: "If only one distance code is used, it is encoded using
+        // one bit, not zero bits; in this case there is a single code length
+        // of one, with one unused code."
+        let literals = small_literals();
+        let mut s = with_codes(&literals, &[1]);
+        s.symbol(&literals, b'a'.into()).symbol(&literals, 257);
+        s.symbol(&[1], 0).symbol(&literals, END_OF_BLOCK);
+        assert_eq!(inflate_all(&s.done()).unwrap().0, b"aaaa");
+        // The unused string is no code.
+        let mut s = with_codes(&literals, &[1]);
+        s.symbol(&literals, b'a'.into()).symbol(&literals, 257);
+        s.bits(1, 1).bits(0, 16);
+        let refused = InflateError::InvalidCode(Alphabet::Distance);
+        assert_eq!(inflate_all(&s.done()).unwrap_err(), refused);
+        // A code with two unused strings is not that allowance.
+        let refused = InflateError::Incomplete(Alphabet::Distance);
+        let input = with_codes(&literals, &[2]).done();
+        assert_eq!(inflate_all(&input).unwrap_err(), refused);
+        // "One distance code of zero bits means that there are no distance
+        // codes used at all (the data is all literals)": then a length
+        // has no distance to go with it.
+        let mut s = with_codes(&literals, &[0]);
+        s.symbol(&literals, b'b'.into())
+            .symbol(&literals, END_OF_BLOCK);
+        assert_eq!(inflate_all(&s.done()).unwrap().0, b"b");
+        let mut s = with_codes(&literals, &[0]);
+        s.symbol(&literals, b'b'.into()).symbol(&literals, 257);
+        s.bits(0, 16);
+        let refused = InflateError::InvalidCode(Alphabet::Distance);
+        assert_eq!(inflate_all(&s.done()).unwrap_err(), refused);
+    }
+
+    #[test]
+    fn the_code_length_code_must_be_complete() {
+        // One code length symbol alone, even in one bit, is refused (zlib
+        // does the same): HCLEN covers 16, 17, 18, 0 and 8 gets one bit.
+        let mut s = Stream::default();
+        s.header(true, 0b10).bits(0, 5).bits(0, 5).bits(1, 4);
+        s.bits(0, 3).bits(0, 3).bits(0, 3).bits(0, 3).bits(1, 3);
+        let refused = InflateError::Incomplete(Alphabet::CodeLength);
+        assert_eq!(inflate_all(&s.done()).unwrap_err(), refused);
+    }
+
+    #[test]
+    fn code_length_repeats() {
+        // "16: Copy the previous code length 3 - 6 times": not first.
+        let input = Stream::default().dynamic(true, (257, 1), &[(16, 0)]).done();
+        assert_eq!(
+            inflate_all(&input).unwrap_err(),
+            InflateError::RepeatWithoutLength
+        );
+        // "18: Repeat a code length of 0 for 11 - 138 times": 138 zeros
+        // twice then 0 for 11 more would pass 258 lengths.
+        let runs = [(18, 127), (18, 127), (18, 0)];
+        let input = Stream::default().dynamic(true, (257, 1), &runs).done();
+        assert_eq!(
+            inflate_all(&input).unwrap_err(),
+            InflateError::RepeatPastEnd
+        );
+        // "The code length repeat codes can cross from HLIT + 257 to the
+        // HDIST + 1 code lengths": the 2 of the end of block, copied 4
+        // times, gives the four distance codes theirs.
+        let mut literals = vec![0; 257];
+        (
+            literals[0],
+            literals[usize::from(b'a')],
+            literals[usize::from(b'b')],
+        ) = (2, 2, 2);
+        literals[END_OF_BLOCK] = 2;
+        let mut runs = plain(&literals);
+        runs.push((16, 1));
+        let mut s = Stream::default();
+        s.dynamic(true, (257, 4), &runs);
+        s.symbol(&literals, b'a'.into())
+            .symbol(&literals, b'b'.into());
+        s.symbol(&literals, END_OF_BLOCK);
+        assert_eq!(inflate_all(&s.done()).unwrap().0, b"ab");
+    }
+
+    #[test]
+    fn a_block_must_be_able_to_end() {
+        // "The literal/length symbol 256 (end of data)" ends each block.
+        let mut literals = vec![0; 257];
+        (literals[0], literals[1]) = (1, 1);
+        let runs = plain(&[&literals[..], &[1]].concat());
+        let input = Stream::default().dynamic(true, (257, 1), &runs).done();
+        assert_eq!(
+            inflate_all(&input).unwrap_err(),
+            InflateError::MissingEndOfBlock
+        );
+    }
+
+    #[test]
+    fn codes_longer_than_the_table_use_second_tables() {
+        // Lengths 1, 2, ..., 15, 15: complete, and as deep as DEFLATE goes.
+        let mut lengths: Vec<u8> = (1..=15).collect();
+        lengths.push(15);
+        let mut table = Table::new(10, Alphabet::LiteralLength);
+        table.build(&lengths).unwrap();
+        let mut s = Stream::default();
+        let order = [15, 0, 14, 9, 10, 11, 3, 12, 13, 1, 15];
+        for &symbol in &order {
+            s.symbol(&lengths, symbol);
+        }
+        let input = s.done();
+        let mut bits = Bits::new(&input);
+        for &symbol in &order {
+            bits.refill();
+            assert_eq!(table.decode(&mut bits).unwrap(), symbol);
+        }
+    }
+
+    #[test]
+    fn the_input_may_end_only_after_a_final_block_or_a_sync_flush() {
+        let hello = with_trailer(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        for cut in 0..hello.len() {
+            let refused = inflate_all(&hello[..cut]).unwrap_err();
+            assert_eq!(refused, InflateError::Truncated, "cut at {cut}");
+        }
+        // An empty stored block that is not final, in the middle, is a
+        // flush and the stream goes on.
+        let two = [&hello[..], &[0x03, 0x00]].concat();
+        let (out, done) = inflate_all(&two).unwrap();
+        assert_eq!(
+            (&out[..], done.end, done.used),
+            (&b"Hello"[..], End::Final, 13)
+        );
+        // Ending after a stored block that is not empty, or a Huffman block
+        // that is not final, is ending too soon.
+        let stored = [0x00, 0x01, 0x00, 0xfe, 0xff, b'!'];
+        assert_eq!(inflate_all(&stored).unwrap_err(), InflateError::Truncated);
+        let fixed = Stream::default()
+            .header(false, 0b01)
+            .fixed(END_OF_BLOCK)
+            .done();
+        assert_eq!(inflate_all(&fixed).unwrap_err(), InflateError::Truncated);
+    }
+
+    #[test]
+    fn the_limit_stops_the_output_at_once() {
+        let hello = with_trailer(&[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00]);
+        let mut out = b"kept".to_vec();
+        assert_eq!(inflate(&hello, &mut out, 5).unwrap().end, End::SyncFlush);
+        assert_eq!(out, b"keptHello");
+        out.truncate(4);
+        let refused = InflateError::TooBig { limit: 4 };
+        assert_eq!(inflate(&hello, &mut out, 4).unwrap_err(), refused);
+        assert_eq!(out, b"kept", "left as it was");
+        let stored = [0x01, 0x05, 0x00, 0xfa, 0xff, 0x48, 0x65, 0x6c, 0x6c, 0x6f];
+        let refused = InflateError::TooBig { limit: 4 };
+        assert_eq!(inflate(&stored, &mut out, 4).unwrap_err(), refused);
+    }
+
+    /// The most DEFLATE can expand: one literal, then 258 bytes for each
+    /// two bits (a length of 258 and a distance of 1, in one-bit codes
+    /// that are both 0), so the rest of the input is zero bytes. That is
+    /// 1032 to 1 at most: 1 KiB cannot reach gigabytes, 1 MiB can.
+    fn bomb(zero_bytes: usize) -> Vec<u8> {
+        let mut literals = vec![0; 286];
+        (literals[0], literals[END_OF_BLOCK], literals[285]) = (2, 2, 1);
+        let mut s = Stream::default();
+        s.dynamic(true, (286, 2), &plain(&[&literals[..], &[1, 1]].concat()));
+        s.symbol(&literals, 0);
+        let mut input = s.done();
+        input.resize(input.len() + zero_bytes, 0);
+        input
+    }
+
+    #[test]
+    fn a_decompression_bomb_costs_the_limit_and_no_more() {
+        // 1 KiB of input would make about a mebibyte.
+        let small = bomb(1024);
+        let refused = InflateError::TooBig { limit: 65536 };
+        let mut out = Vec::new();
+        assert_eq!(inflate(&small, &mut out, 65536).unwrap_err(), refused);
+        assert!(out.is_empty() && out.capacity() <= 65536 + SLACK);
+        // A mebibyte of input would make a gibibyte: it stops at 16 MiB,
+        // having held no more than that.
+        let big = bomb(1 << 20);
+        let refused = InflateError::TooBig { limit: 16 << 20 };
+        let mut out = Vec::new();
+        assert_eq!(inflate(&big, &mut out, 16 << 20).unwrap_err(), refused);
+        assert!(out.capacity() <= (16 << 20) + SLACK, "{}", out.capacity());
+        // Under a limit it does not reach, the small one inflates whole:
+        // after the zeros, three more copies and the end of block (11).
+        let (out, _) = inflate_all(&[&small[..], &[0xc0]].concat()).unwrap();
+        assert!(out.len() > 258 * 4096 && out.len() % 258 == 1);
+    }
+
+    #[test]
+    fn random_input_never_panics() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut out = Vec::new();
+        for round in 0..30_000 {
+            let len = (next() % 300) as usize;
+            let mut input: Vec<u8> = (0..len).map(|_| next() as u8).collect();
+            // A third each: stored, fixed and dynamic blocks first.
+            if let Some(first) = input.first_mut() {
+                *first = (*first & !0b110) | [0b000, 0b010, 0b100][round % 3];
+            }
+            out.clear();
+            let limit = (next() % 4096) as usize;
+            if let Ok(done) = inflate(&input, &mut out, limit) {
+                assert!(done.used <= input.len());
+            }
+            assert!(out.len() <= limit);
+        }
+    }
+}

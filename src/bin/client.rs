@@ -337,11 +337,10 @@ impl Peer {
     /// Read what has arrived onto the inbox: false at the end of the
     /// stream. Fails once the deadline of [`Peer::wait_for`] has passed.
     fn fill(&mut self) -> Result<bool, Failure> {
-        let (what, secs) = (self.waiting_for, self.timeout.as_secs_f64());
-        let silent = || failure!("nothing came within {secs} s while waiting for {what}");
+        let what = self.waiting_for;
         let left = self.deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(silent());
+            return Err(self.silence());
         }
         let _ = self.stream.set_read_timeout(Some(left));
         let mut chunk = [0; 64 * 1024];
@@ -352,12 +351,29 @@ impl Peer {
                     self.inbox.extend_from_slice(&chunk[..n]);
                     Ok(true)
                 }
-                Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => Err(silent()),
+                Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => Err(self.silence()),
                 // A signal came before any byte: read again.
                 Err(e) if e.kind() == Interrupted => continue,
                 Err(e) => Err(failure!("while waiting for {what}: {e}")),
             };
         }
+    }
+
+    /// The deadline passed. Bytes that came and make no whole frame are
+    /// shown: a length the server wrote wrong (the PHP's B16) shows here.
+    fn silence(&self) -> Failure {
+        let (what, secs) = (self.waiting_for, self.timeout.as_secs_f64());
+        let mut why = format!("nothing came within {secs} s while waiting for {what}");
+        if !self.inbox.is_empty() {
+            let start = &self.inbox[..self.inbox.len().min(16)];
+            let hex: Vec<String> = start.iter().map(|b| format!("{b:02x}")).collect();
+            let n = self.inbox.len();
+            why += &format!(
+                "; {n} bytes came that are not a whole frame: {} ...",
+                hex.join(" ")
+            );
+        }
+        failure!("{why}")
     }
 
     /// [`Peer::fill`], where the end of the stream is a failure: the

@@ -12,6 +12,7 @@ mod common;
 
 mod binary;
 mod bugs;
+mod exercises;
 mod reading;
 
 use common::{handshake_request, Client, PATIENCE};

@@ -12,8 +12,8 @@
 //!    pairs, never reaching further back than the window allows.
 //! 2. **Huffman coding** ([`Blocks::flush`]): every 16 Ki tokens make a
 //!    block, written the smallest of three ways: in codes made for it
-//!    (lengths limited to 15 bits by package-merge, [`limited_lengths`]),
-//!    in the fixed codes (short blocks, where a code table costs more than
+//!    (Huffman's, or package-merge's when one would pass 15 bits:
+//!    [`limited_lengths`]), in the fixed codes (short blocks, where a code table costs more than
 //!    it saves), or stored as they are (data that does not compress; such
 //!    blocks are merged, so the output grows by at most 5 bytes per 64
 //!    KiB).
@@ -31,12 +31,17 @@ use super::inflate::{
 const MIN_MATCH: usize = 3;
 const MAX_MATCH: usize = 258;
 /// How many earlier positions with the same hash to try, at most: more
-/// finds longer matches, slower.
-const MAX_CHAIN: usize = 32;
+/// finds longer matches, slower. With the three below, about zlib's level
+/// 5: on text and JSON of 1 MiB, 9% bigger than miniz's default level (6)
+/// and 22 to 27% smaller than its fastest (1) (tests/deflate.rs, `figures`).
+const MAX_CHAIN: usize = 16;
 /// A match this long is long enough: stop looking for a longer one.
 const NICE_MATCH: usize = 128;
+/// When the match held back is this long already, try only a quarter of
+/// the chain for a longer one.
+const GOOD_MATCH: usize = 8;
 /// Only a match shorter than this is held back to try the next position.
-const LAZY_BELOW: usize = 32;
+const LAZY_BELOW: usize = 16;
 /// A 3-byte match further back than this costs more bits than three
 /// literals would (zlib's TOO_FAR): not worth taking.
 const TOO_FAR: usize = 4096;
@@ -57,9 +62,10 @@ const MAX_PIECE: usize = 1 << 30;
 /// No back-reference reaches further than 2^`window_bits` bytes (8 to 15,
 /// clamped), the window the peer agreed to (`server_max_window_bits`, or
 /// `client_max_window_bits` on a client, §7.1.2). 8 is honoured as 256
-/// bytes: zlib's own encoder cannot do 8 (it turns it into 9, or since
-/// 1.2.9 refuses it for raw DEFLATE), but zlib's decoder, like ours and
-/// every decoder, reads any window up to the one it was told.
+/// bytes. zlib's own encoder cannot do 8: it uses 9 instead for a zlib
+/// stream, and since 1.2.9 refuses 8 for raw DEFLATE, which is what
+/// permessage-deflate sends. Its decoder takes 8, as ours takes any
+/// window, so a peer that asked for 8 reads what this writes.
 ///
 /// The output ends with an empty stored block that is not final, `00 00
 /// ff ff` last: "Remove 4 octets (that are 0x00 0x00 0xff 0xff) from the
@@ -216,7 +222,11 @@ impl Matcher {
             distance: 0,
         };
         // "very long hash chains are arbitrarily truncated at a certain length"
-        let mut chain = MAX_CHAIN;
+        let mut chain = if better_than >= GOOD_MATCH {
+            MAX_CHAIN / 4
+        } else {
+            MAX_CHAIN
+        };
         while candidate != 0 && chain > 0 && best.length < max_len {
             let at = candidate as usize - 1;
             let distance = pos - at;
@@ -288,7 +298,6 @@ fn tokenize(data: &[u8], window_bits: u8, w: &mut BitWriter) {
         }
         let here = found.take().unwrap_or_else(|| matcher.search(data, pos, 0));
         if here.length < MIN_MATCH {
-            matcher.insert(data, pos);
             blocks.literal(data[pos]);
             pos += 1;
             continue;
@@ -389,12 +398,13 @@ impl<'a> Blocks<'a> {
         }
         self.literal_counts[END_OF_BLOCK] = 1;
         let dynamic = Dynamic::new(&self.literal_counts, &self.distance_counts);
-        let fixed = Code::fixed();
-        let data_bits = |l: &Code, d: &Code| {
-            l.cost(&self.literal_counts) + d.cost(&self.distance_counts) + self.extra_bits
+        let data_bits = |literals: &[u8], distances: &[u8]| {
+            cost(literals, &self.literal_counts)
+                + cost(distances, &self.distance_counts)
+                + self.extra_bits
         };
         let dynamic_bits = dynamic.header_bits + data_bits(&dynamic.literals, &dynamic.distances);
-        let fixed_bits = data_bits(&fixed.0, &fixed.1);
+        let fixed_bits = 3 + data_bits(&fixed_lengths(), &FIXED_DISTANCE_LENGTHS);
         // Each stored block: 3 header bits, up to 7 of padding, LEN, NLEN.
         let len = end - self.start;
         let stored_bits = 8 * len as u64 + 42 * len.div_ceil(MAX_STORED) as u64;
@@ -404,11 +414,16 @@ impl<'a> Blocks<'a> {
             self.write_pending_stored(self.start, w);
             if fixed_bits <= dynamic_bits {
                 w.put(0b010, 3); // BFINAL 0, BTYPE 01
-                self.write_tokens(&fixed.0, &fixed.1, w);
+                let fixed = fixed_lengths();
+                let literals = Code::from_lengths(&fixed);
+                let distances = Code::from_lengths(&FIXED_DISTANCE_LENGTHS);
+                self.write_tokens(&literals, &distances, w);
             } else {
                 w.put(0b100, 3); // BFINAL 0, BTYPE 10
                 dynamic.write_header(w);
-                self.write_tokens(&dynamic.literals, &dynamic.distances, w);
+                let literals = Code::from_lengths(&dynamic.literals);
+                let distances = Code::from_lengths(&dynamic.distances);
+                self.write_tokens(&literals, &distances, w);
             }
         }
         self.start = end;
@@ -449,29 +464,28 @@ impl<'a> Blocks<'a> {
     }
 }
 
+/// §3.2.6: "Distance codes 0-31 are represented by (fixed-length) 5-bit
+/// codes" (30 and 31 never occur).
+const FIXED_DISTANCE_LENGTHS: [u8; MAX_DISTANCE_CODES] = [5; MAX_DISTANCE_CODES];
+
+/// The bits that these counts of symbols take in the code of these lengths.
+fn cost(lengths: &[u8], counts: &[u32]) -> u64 {
+    let each = counts.iter().zip(lengths);
+    each.map(|(&n, &len)| u64::from(n) * u64::from(len)).sum()
+}
+
 /// A Huffman code to write with: each symbol's length, and its code,
-/// bit-reversed to be packed like any other field.
-struct Code {
-    lengths: Vec<u8>,
+/// bit-reversed to be packed like any other field. Made only for the way a
+/// block is written; the choice looks at the lengths alone.
+struct Code<'a> {
+    lengths: &'a [u8],
     codes: Vec<u16>,
 }
 
-impl Code {
-    fn from_lengths(lengths: Vec<u8>) -> Self {
-        let codes = canonical_codes(&lengths);
+impl<'a> Code<'a> {
+    fn from_lengths(lengths: &'a [u8]) -> Self {
+        let codes = canonical_codes(lengths);
         Code { lengths, codes }
-    }
-
-    /// §3.2.6: the fixed literal/length and distance codes.
-    fn fixed() -> (Code, Code) {
-        let literals = Code::from_lengths(fixed_lengths().to_vec());
-        (literals, Code::from_lengths(vec![5; 30]))
-    }
-
-    /// The bits that these counts of symbols take in this code.
-    fn cost(&self, counts: &[u32]) -> u64 {
-        let each = counts.iter().zip(&self.lengths);
-        each.map(|(&n, &len)| u64::from(n) * u64::from(len)).sum()
     }
 
     #[inline(always)]
@@ -496,69 +510,117 @@ impl Code {
 /// Lengths for a code from symbol counts, no code longer than `max_bits`,
 /// the total `sum(count * length)` as small as it can be under that limit.
 ///
-/// Package-merge (Larmore and Hirschberg, 1990): a symbol's length is the
-/// number of lists, one per allowed bit, it is picked in. The deepest list
-/// is the symbols sorted by count; each list above is the symbols again,
-/// merged with "packages", the pairs of the list below, each weighing what
-/// its two weigh. Picking the 2n - 2 lightest items of the top list, then
-/// in each list below the items that the picked packages were made of,
-/// gives each symbol one bit per pick: an optimal code with no length over
-/// the limit (plain Huffman, which has no limit, would need up to n - 1).
+/// Huffman's code is the best of all, and usually keeps to the limit; when
+/// it does not (a few very rare symbols), package-merge finds the best
+/// code that does.
 fn limited_lengths(counts: &[u32], max_bits: usize) -> Vec<u8> {
     let mut lengths = vec![0u8; counts.len()];
-    let mut leaves: Vec<(u64, usize)> = (0..counts.len())
+    let mut symbols: Vec<(u64, usize)> = (0..counts.len())
         .filter(|&s| counts[s] > 0)
         .map(|s| (u64::from(counts[s]), s))
         .collect();
-    leaves.sort_unstable();
-    if leaves.len() < 2 {
-        if let Some(&(_, symbol)) = leaves.first() {
-            lengths[symbol] = 1;
-        }
-        return lengths;
+    symbols.sort_unstable();
+    let weights: Vec<u64> = symbols.iter().map(|&(weight, _)| weight).collect();
+    let mut bits = huffman(&weights);
+    if bits.iter().any(|&b| b > max_bits) {
+        bits = package_merge(&weights, max_bits);
     }
-    // An item is a weight and, for a symbol, its place in `leaves`.
-    let mut list: Vec<(u64, Option<usize>)> = leaves
-        .iter()
-        .enumerate()
-        .map(|(i, &(weight, _))| (weight, Some(i)))
-        .collect();
-    let mut lists = Vec::with_capacity(max_bits);
-    for _ in 1..max_bits {
-        let packages: Vec<u64> = list.chunks_exact(2).map(|p| p[0].0 + p[1].0).collect();
-        let mut merged = Vec::with_capacity(leaves.len() + packages.len());
-        let (mut i, mut j) = (0, 0);
-        while i < leaves.len() || j < packages.len() {
-            if j == packages.len() || (i < leaves.len() && leaves[i].0 <= packages[j]) {
-                merged.push((leaves[i].0, Some(i)));
-                i += 1;
-            } else {
-                merged.push((packages[j], None));
-                j += 1;
-            }
-        }
-        lists.push(std::mem::replace(&mut list, merged));
-    }
-    lists.push(list);
-    let mut picks = 2 * leaves.len() - 2;
-    for list in lists.iter().rev() {
-        let mut packages = 0;
-        for &(_, leaf) in &list[..picks] {
-            match leaf {
-                Some(i) => lengths[leaves[i].1] += 1,
-                None => packages += 1,
-            }
-        }
-        picks = 2 * packages;
+    for (&(_, symbol), &b) in symbols.iter().zip(&bits) {
+        lengths[symbol] = b as u8;
     }
     lengths
 }
 
-/// A code for counts, with at least two symbols coded: a lone code would
-/// be "a single code length of one, with one unused code", which zlib
-/// takes only for literals and distances, never for code lengths; two
+/// Huffman's code lengths for weights in increasing order (a lone symbol
+/// gets one bit): merge the two lightest, again and again. Each pair made
+/// weighs no less than the one before, so the two lightest are always at
+/// the front of the symbols or of the pairs: two queues, no heap.
+fn huffman(weights: &[u64]) -> Vec<usize> {
+    let n = weights.len();
+    if n < 2 {
+        return vec![1; n];
+    }
+    // Nodes: the n symbols, then the n - 1 pairs in the order made.
+    let mut weight = weights.to_vec();
+    let mut parent = vec![0; 2 * n - 1];
+    let (mut next_symbol, mut next_pair) = (0, n);
+    for made in n..2 * n - 1 {
+        let mut lightest = || {
+            let symbol_first =
+                next_symbol < n && (next_pair == made || weight[next_symbol] <= weight[next_pair]);
+            let node = if symbol_first {
+                &mut next_symbol
+            } else {
+                &mut next_pair
+            };
+            *node += 1;
+            *node - 1
+        };
+        let (a, b) = (lightest(), lightest());
+        (parent[a], parent[b]) = (made, made);
+        weight.push(weight[a] + weight[b]);
+    }
+    // The last pair made is the root; each node is one below its parent,
+    // which was made after it.
+    let mut depth = vec![0; 2 * n - 1];
+    for node in (0..2 * n - 2).rev() {
+        depth[node] = depth[parent[node]] + 1;
+    }
+    depth.truncate(n);
+    depth
+}
+
+/// The best code lengths no longer than `max_bits`, for weights in
+/// increasing order (two at least): package-merge (Larmore and Hirschberg,
+/// 1990).
+///
+/// One list per allowed bit. The deepest is the symbols; each list above
+/// is the symbols again, merged by weight with "packages": the pairs of
+/// the list below, each weighing what its two weigh. Pick the 2n - 2
+/// lightest items of the top list; each symbol picked gets one bit; each
+/// package picked means its two items are picked in the list below, and
+/// so on down. The picked items of a list are always its lightest, so its
+/// picked symbols are the lightest symbols: a list only needs to say, for
+/// each item, whether it is a package.
+fn package_merge(weights: &[u64], max_bits: usize) -> Vec<usize> {
+    let n = weights.len();
+    let mut below = weights.to_vec();
+    let mut list = Vec::with_capacity(2 * n);
+    // Every list's items, bottom list first: is this one a package?
+    let (mut is_package, mut starts) = (vec![false; n], vec![0]);
+    for _ in 1..max_bits {
+        starts.push(is_package.len());
+        list.clear();
+        let (mut i, mut j) = (0, 0);
+        while i < n || 2 * j + 1 < below.len() {
+            let package = below.get(2 * j..2 * j + 2).map(|pair| pair[0] + pair[1]);
+            let symbol_first = i < n && package.is_none_or(|weight| weights[i] <= weight);
+            if symbol_first {
+                list.push(weights[i]);
+                i += 1;
+            } else {
+                list.push(package.expect("the loop goes on while a pair is left"));
+                j += 1;
+            }
+            is_package.push(!symbol_first);
+        }
+        std::mem::swap(&mut below, &mut list);
+    }
+    let (mut bits, mut picks) = (vec![0; n], 2 * n - 2);
+    for &start in starts.iter().rev() {
+        let items = &is_package[start..start + picks];
+        let picked = items.iter().filter(|&&package| !package).count();
+        bits[..picked].iter_mut().for_each(|b| *b += 1);
+        picks = 2 * (picks - picked);
+    }
+    bits
+}
+
+/// Code lengths for counts, with at least two symbols coded: a lone code
+/// would be "a single code length of one, with one unused code", which
+/// zlib takes only for literals and distances, never for code lengths; two
 /// codes are never refused.
-fn code_for(counts: &[u32], max_bits: usize) -> Code {
+fn lengths_for(counts: &[u32], max_bits: usize) -> Vec<u8> {
     let mut counts = counts.to_vec();
     let mut used = counts.iter().filter(|&&n| n > 0).count();
     for count in counts.iter_mut() {
@@ -570,19 +632,20 @@ fn code_for(counts: &[u32], max_bits: usize) -> Code {
             used += 1;
         }
     }
-    Code::from_lengths(limited_lengths(&counts, max_bits))
+    limited_lengths(&counts, max_bits)
 }
 
 /// A block's own codes (§3.2.7), and how its header sends them.
 struct Dynamic {
-    literals: Code,
-    distances: Code,
+    /// The lengths of the two codes.
+    literals: Vec<u8>,
+    distances: Vec<u8>,
     /// HLIT + 257 and HDIST + 1: the lengths sent, trailing zeros left out.
     literal_count: usize,
     distance_count: usize,
     /// The code lengths in the code length alphabet: (symbol, extra bits).
     runs: Vec<(u8, u8)>,
-    code_lengths: Code,
+    code_lengths: Vec<u8>,
     /// HCLEN + 4.
     code_length_count: usize,
     /// The bits of the block header and the code description.
@@ -601,29 +664,25 @@ fn run_extra_bits(symbol: u8) -> u8 {
 
 impl Dynamic {
     fn new(literal_counts: &[u32], distance_counts: &[u32]) -> Self {
-        let literals = code_for(literal_counts, MAX_CODE_BITS);
-        let distances = code_for(distance_counts, MAX_CODE_BITS);
+        let literals = lengths_for(literal_counts, MAX_CODE_BITS);
+        let distances = lengths_for(distance_counts, MAX_CODE_BITS);
         let sent = |lengths: &[u8], least: usize| {
             least.max(lengths.iter().rposition(|&l| l != 0).map_or(0, |i| i + 1))
         };
-        let literal_count = sent(&literals.lengths, 257);
-        let distance_count = sent(&distances.lengths, 1);
-        let all = [
-            &literals.lengths[..literal_count],
-            &distances.lengths[..distance_count],
-        ]
-        .concat();
+        let literal_count = sent(&literals, 257);
+        let distance_count = sent(&distances, 1);
+        let all = [&literals[..literal_count], &distances[..distance_count]].concat();
         let runs = run_lengths(&all);
         let mut counts = [0u32; 19];
         for &(symbol, _) in &runs {
             counts[usize::from(symbol)] += 1;
         }
-        let code_lengths = code_for(&counts, MAX_CODE_LENGTH_BITS);
-        let in_order = CODE_LENGTH_ORDER.map(|s| code_lengths.lengths[s]);
+        let code_lengths = lengths_for(&counts, MAX_CODE_LENGTH_BITS);
+        let in_order = CODE_LENGTH_ORDER.map(|s| code_lengths[s]);
         let code_length_count = sent(&in_order, 4);
         let run_bits: u64 = runs
             .iter()
-            .map(|&(s, _)| u64::from(code_lengths.lengths[usize::from(s)] + run_extra_bits(s)))
+            .map(|&(s, _)| u64::from(code_lengths[usize::from(s)] + run_extra_bits(s)))
             .sum();
         let header_bits = 3 + 5 + 5 + 4 + 3 * code_length_count as u64 + run_bits;
         Dynamic {
@@ -647,12 +706,12 @@ impl Dynamic {
         w.put((self.distance_count - 1) as u32, 5);
         w.put((self.code_length_count - 4) as u32, 4);
         for &symbol in &CODE_LENGTH_ORDER[..self.code_length_count] {
-            w.put(u32::from(self.code_lengths.lengths[symbol]), 3);
+            w.put(u32::from(self.code_lengths[symbol]), 3);
         }
+        let code = Code::from_lengths(&self.code_lengths);
         for &(symbol, extra) in &self.runs {
             let bits = run_extra_bits(symbol);
-            self.code_lengths
-                .put_with_extra(usize::from(symbol), u32::from(extra), bits, w);
+            code.put_with_extra(usize::from(symbol), u32::from(extra), bits, w);
         }
     }
 }
@@ -842,12 +901,29 @@ mod tests {
         for round in 0..300 {
             let n = 2 + (next() % 286) as usize;
             // Some unused, the others within 1 to 20 of each other.
-            let mut count = || [0, 50 + next() % 1000][usize::from(next() % 4 != 0)] as u32;
+            let mut count = || match next() % 4 {
+                0 => 0,
+                _ => 50 + (next() % 1000) as u32,
+            };
             let counts: Vec<u32> = (0..n).map(|_| count()).collect();
             if counts.iter().filter(|&&c| c > 0).count() < 2 {
                 continue;
             }
             let lengths = limited_lengths(&counts, MAX_CODE_BITS);
+            // Package-merge, given room, finds Huffman's cost too.
+            let mut weights: Vec<u64> = counts
+                .iter()
+                .filter(|&&c| c > 0)
+                .map(|&c| c.into())
+                .collect();
+            weights.sort_unstable();
+            let merged = package_merge(&weights, MAX_CODE_BITS);
+            let merged_cost: u64 = weights
+                .iter()
+                .zip(&merged)
+                .map(|(&w, &b)| w * b as u64)
+                .sum();
+            assert_eq!(merged_cost, huffman_cost(&counts), "round {round}");
             let cost: u64 = counts
                 .iter()
                 .zip(&lengths)
@@ -883,8 +959,8 @@ mod tests {
             [0u32; 19],
             [0, 0, 7, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
         ] {
-            let code = code_for(&counts, MAX_CODE_LENGTH_BITS);
-            assert_eq!(code.lengths.iter().filter(|&&l| l == 1).count(), 2);
+            let lengths = lengths_for(&counts, MAX_CODE_LENGTH_BITS);
+            assert_eq!(lengths.iter().filter(|&&l| l == 1).count(), 2);
         }
     }
 
@@ -906,7 +982,7 @@ mod tests {
         let mut blocks = Blocks::new(&data);
         data.iter().for_each(|&byte| blocks.literal(byte));
         let dynamic = Dynamic::new(&blocks.literal_counts, &blocks.distance_counts);
-        assert_eq!(dynamic.literals.lengths.iter().max(), Some(&15));
+        assert_eq!(dynamic.literals.iter().max(), Some(&15));
         let mut stream = Vec::new();
         let mut w = BitWriter::new(&mut stream);
         blocks.flush(data.len(), &mut w);

@@ -471,12 +471,16 @@ impl Output<'_> {
 /// further bits index it.
 const LINK: u32 = 1 << 8;
 
+/// The most bits a first-level table is indexed by.
+const MAX_TABLE_BITS: u32 = 10;
+
 /// A decoding table for one Huffman code: indexed by the next `bits` bits
 /// of input, as they come (the first bit lowest), it gives the symbol
 /// whose code they start with. Codes longer than `bits` go through a
 /// second table per prefix, at the end of `entries`.
 struct Table {
     entries: Vec<u32>,
+    /// At most [`MAX_TABLE_BITS`].
     bits: u32,
     /// The longest code in use: with fewer bits left, a lookup that finds
     /// nothing may just be the input running out.
@@ -535,15 +539,18 @@ impl Table {
     /// than `bits` a second table, as deep as its longest code needs.
     fn link_long_codes(&mut self, lengths: &[u8], codes: &[u16]) {
         let size = 1usize << self.bits;
-        let mut depth = vec![0u32; size];
+        self.entries.clear();
+        self.entries.resize(size, 0);
+        if self.longest <= self.bits {
+            return; // no code longer than the table: no second tables
+        }
+        let mut depth = [0u32; 1 << MAX_TABLE_BITS];
         for (&len, &code) in lengths.iter().zip(codes) {
             let extra = u32::from(len).saturating_sub(self.bits);
             let prefix = usize::from(code) & (size - 1);
             depth[prefix] = depth[prefix].max(extra);
         }
-        self.entries.clear();
-        self.entries.resize(size, 0);
-        for (prefix, &extra) in depth.iter().enumerate() {
+        for (prefix, &extra) in depth[..size].iter().enumerate() {
             if extra > 0 {
                 let base = self.entries.len();
                 self.entries[prefix] = (base as u32) << 16 | LINK | extra;
@@ -631,7 +638,7 @@ impl<'a> Inflater<'a> {
                 pos: start,
                 end: start.saturating_add(limit),
             },
-            literals: Table::new(10, Alphabet::LiteralLength),
+            literals: Table::new(MAX_TABLE_BITS, Alphabet::LiteralLength),
             distances: Table::new(8, Alphabet::Distance),
             code_lengths: Table::new(7, Alphabet::CodeLength),
             fixed: false,

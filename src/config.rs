@@ -116,6 +116,8 @@ pub struct Config {
     pub allowed_hosts: Vec<String>,
     /// `--trace`: log every request, response and frame, dissected.
     pub trace: bool,
+    /// `--deflate`: agree to permessage-deflate (RFC 7692) when offered.
+    pub deflate: bool,
     /// `--poller`: how the loop waits (`server/poll.rs`).
     pub poller: PollerKind,
     pub limits: Limits,
@@ -133,6 +135,7 @@ impl Default for Config {
             allowed_origins: Vec::new(),
             allowed_hosts: Vec::new(),
             trace: false,
+            deflate: false,
             poller: PollerKind::best(),
             limits: Limits::default(),
         }
@@ -148,6 +151,7 @@ impl Config {
             port: self.port,
             allowed_hosts: &self.allowed_hosts,
             allowed_origins: &self.allowed_origins,
+            deflate: self.deflate,
         }
     }
 
@@ -230,6 +234,9 @@ Options:
   --trace                   log every byte: each request and response, the
                             accept key worked out, and every frame in and
                             out, dissected as RFC 6455 §5.2 draws it
+  --deflate                 agree to compression (permessage-deflate, RFC
+                            7692) when a client offers it, as browsers do;
+                            off, frames stay plain text in --trace
   --poller epoll|poll       how the loop waits: epoll (Linux) is told about
                             each socket once; poll is handed every socket
                             on every wait, as socket_select() was
@@ -256,12 +263,15 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         if flag == "-h" || flag == "--help" {
             return Ok(Command::Help);
         }
-        // The one flag without a value.
-        if flag == "--trace" {
+        // The two flags without a value.
+        if flag == "--trace" || flag == "--deflate" {
             if inline.is_some() {
-                return Err("--trace takes no value".into());
+                return Err(format!("{flag} takes no value"));
             }
-            config.trace = true;
+            match flag.as_str() {
+                "--trace" => config.trace = true,
+                _ => config.deflate = true,
+            }
             continue;
         }
         let value = match inline.or_else(|| args.next()) {
@@ -411,6 +421,9 @@ mod tests {
         assert!(!config.trace);
         assert!(run(&["--trace", "--port", "0"]).unwrap().trace);
         assert!(run(&["--trace=yes"]).is_err());
+        assert!(!config.deflate);
+        assert!(run(&["--deflate"]).unwrap().deflate);
+        assert!(run(&["--deflate=yes"]).is_err());
         assert_eq!(
             run(&["--idle-timeout", "0"]).unwrap().limits.idle_timeout,
             None

@@ -37,6 +37,8 @@ pub struct Policy<'a> {
     pub allowed_hosts: &'a [String],
     /// `--allowed-origin`: pages from other sites that may connect.
     pub allowed_origins: &'a [String],
+    /// `--deflate`: agree to permessage-deflate when a client offers it.
+    pub deflate: bool,
 }
 
 /// The names that always mean this machine, besides the listen address.
@@ -153,6 +155,7 @@ pub const LOCAL: Policy<'static> = Policy {
     port: 1222,
     allowed_hosts: &[],
     allowed_origins: &[],
+    deflate: false,
 };
 
 #[cfg(test)]
@@ -174,6 +177,7 @@ mod tests {
                 port: self.port,
                 allowed_hosts: &self.allowed_hosts,
                 allowed_origins: &self.allowed_origins,
+                deflate: false,
             }
         }
     }

@@ -8,6 +8,7 @@
 //! place where a violation becomes a code, so the rules and their answers are
 //! never scattered through the code.
 
+use crate::protocol::inflate::InflateError;
 use std::fmt;
 
 /// RFC 6455 §7.4.1: 1000 means the purpose of the connection was fulfilled.
@@ -80,8 +81,16 @@ pub fn is_valid_on_wire(code: u16) -> bool {
 /// in `connection.rs`, `--max-buffered` in `server/client.rs`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Violation {
-    /// §5.2: RSV1-3 MUST be 0 unless an extension defines them (we negotiate none).
+    /// §5.2: RSV1-3 MUST be 0 unless an extension defines them. Only
+    /// permessage-deflate is ever agreed (with `--deflate`), and it gives
+    /// RSV1 alone a meaning, on a message's first frame (RFC 7692 §6.1).
     ReservedBits,
+    /// RFC 7692 §8: a compressed message whose data is not DEFLATE, or
+    /// holds more after its end. The RFC says to fail the connection and
+    /// names no code; 1007 says the payload was "not consistent with the
+    /// type of the message" (§7.4.1), which a compressed message that
+    /// cannot be inflated is, as invalid UTF-8 is to a text message.
+    BadCompression(InflateError),
     /// §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved.
     ReservedOpcode(u8),
     /// §5.1: a client MUST mask every frame it sends.
@@ -119,7 +128,7 @@ impl Violation {
     /// reason (RFC 6455 §7.1.7). This match is the whole mapping.
     pub fn close_code(&self) -> u16 {
         match self {
-            Violation::InvalidUtf8 => INVALID_DATA,
+            Violation::InvalidUtf8 | Violation::BadCompression(_) => INVALID_DATA,
             Violation::MessageTooBig { .. } => MESSAGE_TOO_BIG,
             Violation::MessageTimeout => POLICY_VIOLATION,
             Violation::ServerBusy => TRY_AGAIN_LATER,
@@ -155,6 +164,9 @@ impl fmt::Display for Violation {
                 write!(f, "a new message started before the last one ended")
             }
             Violation::InvalidUtf8 => write!(f, "text is not valid UTF-8"),
+            Violation::BadCompression(why) => {
+                write!(f, "a compressed message that is not DEFLATE: {why}")
+            }
             Violation::MessageTooBig { limit } => {
                 write!(f, "message larger than the {limit}-byte limit")
             }
@@ -251,6 +263,7 @@ mod tests {
             Violation::UnexpectedContinuation,
             Violation::ExpectedContinuation,
             Violation::InvalidUtf8,
+            Violation::BadCompression(InflateError::ReservedBlockType),
             Violation::MessageTooBig { limit: 1 },
             Violation::CloseTooShort,
             Violation::InvalidCloseCode(5),

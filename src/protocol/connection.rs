@@ -24,6 +24,7 @@
 
 use super::buffers::{Inbox, Outbox, SharedFrame, MOVE_AT};
 use super::close::{self, CloseFrame, Violation};
+use super::extensions::{self, Deflate};
 use super::frame::{self, OpCode};
 use super::handshake::Accepted;
 use super::http::{HeadSearch, Refusal, Request, MAX_REQUEST_HEAD};
@@ -262,6 +263,8 @@ pub struct Connection {
     /// With `rules.trace`: every frame read or queued, a failure's unread
     /// bytes, and where each event happened among them, in order.
     seen: VecDeque<Shown>,
+    /// permessage-deflate, if the handshake agreed to it (RFC 7692).
+    deflate: Option<Deflate>,
 }
 
 impl Connection {
@@ -279,6 +282,7 @@ impl Connection {
             reader: MessageReader::new(rules.max_message_size, rules.trace),
             events: VecDeque::new(),
             seen: VecDeque::new(),
+            deflate: None,
         }
     }
 
@@ -471,6 +475,10 @@ impl Connection {
     pub fn accept(&mut self, accepted: &Accepted, now: Instant) {
         self.outbox
             .queue(|out| out.extend_from_slice(&accepted.response));
+        self.deflate = accepted.deflate;
+        if self.deflate.is_some() {
+            self.reader.agree_deflate();
+        }
         self.enter(State::Open {
             alive: now,
             pinged: false,
@@ -591,6 +599,15 @@ impl Connection {
             Message::Text(text) => (OpCode::Text, text.into_bytes()),
             Message::Binary(data) => (OpCode::Binary, data),
         };
+        // RFC 7692 §6: with permessage-deflate, a message that gets
+        // smaller goes out compressed, in one frame with RSV1 set.
+        let compressed = self
+            .deflate
+            .and_then(|d| extensions::compress(&payload, &d));
+        if let Some(compressed) = compressed {
+            self.queue_compressed(opcode, &compressed, &payload);
+            return self.reader.recycle(payload);
+        }
         // A small payload is copied in behind its header, and its memory
         // serves the next message; a big one is moved in as it is.
         if payload.len() < MOVE_AT {
@@ -638,6 +655,19 @@ impl Connection {
     }
 
     /// Queue one whole frame: `frame::encode`, the PHP's `encode()`.
+    /// One compressed message's frame (RFC 7692 §6): RSV1 set, the
+    /// compressed bytes on the wire; `plain` is what they hold, for `--trace`.
+    fn queue_compressed(&mut self, opcode: OpCode, compressed: &[u8], plain: &[u8]) {
+        self.outbox.queue(|out| {
+            frame::encode_compressed_header(out, opcode, compressed.len());
+            out.extend_from_slice(compressed);
+        });
+        if self.rules.trace {
+            let seen = Seen::outgoing_compressed(opcode, compressed, plain);
+            self.seen.push_back(Shown::Frame(seen));
+        }
+    }
+
     fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
         self.outbox.queue(|out| frame::encode(out, opcode, payload));
         if self.rules.trace {

@@ -80,15 +80,35 @@ pub struct Header {
 /// [`Violation`] when the header breaks a rule of RFC 6455 §5.
 ///
 /// `require_mask` is true on a server: every client frame must be masked.
+/// No extension is agreed, so every RSV bit must be clear.
 pub fn parse_header(bytes: &[u8], require_mask: bool) -> Result<Option<Header>, Violation> {
+    parse_header_with(bytes, require_mask, false)
+}
+
+/// RSV1, "Per-Message Compressed" in permessage-deflate (RFC 7692 §6).
+pub const COMPRESSED: u8 = 0x40;
+
+/// [`parse_header`], on a connection that agreed to permessage-deflate
+/// when `deflate` is true: then RSV1 ([`COMPRESSED`]) may be set on a text
+/// or binary frame. Whether that frame begins its message is the reader's
+/// to check (`reader.rs`).
+pub fn parse_header_with(
+    bytes: &[u8],
+    require_mask: bool,
+    deflate: bool,
+) -> Result<Option<Header>, Violation> {
     let [first, second, ..] = *bytes else {
         return Ok(None);
     };
 
     let fin = first & 0x80 != 0;
     // §5.2: "RSV1, RSV2, RSV3: 1 bit each. MUST be 0 unless an extension is
-    // negotiated that defines meanings for non-zero values."
-    if first & 0x70 != 0 {
+    // negotiated that defines meanings for non-zero values." RFC 7692 §6.1:
+    // permessage-deflate gives RSV1 a meaning, and never on "control
+    // frames and non-first fragments of a data message".
+    let data = matches!(first & 0x0F, 0x1 | 0x2);
+    let rsv1_allowed = deflate && data;
+    if first & 0x30 != 0 || (first & COMPRESSED != 0 && !rsv1_allowed) {
         return Err(Violation::ReservedBits);
     }
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST
@@ -206,7 +226,20 @@ pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 /// buffer of its own.
 pub(crate) fn encode_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
     // FIN set, no RSV bits, then the opcode: the PHP's `0x80 | 0x1` for text.
-    out.push(0x80 | opcode as u8);
+    write_header(out, 0x80 | opcode as u8, len);
+}
+
+/// [`encode_header`] for a compressed message's only frame: RSV1 set as
+/// well (RFC 7692 §6: "the Per-Message Compressed bit"), `len` the
+/// compressed length.
+pub(crate) fn encode_compressed_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
+    write_header(out, 0x80 | COMPRESSED | opcode as u8, len);
+}
+
+/// The first byte as given, then the length in the shortest of §5.2's
+/// three forms, in network byte order.
+fn write_header(out: &mut Vec<u8>, first: u8, len: usize) {
+    out.push(first);
     if len <= 125 {
         out.push(len as u8);
     } else if len <= 0xFFFF {

@@ -15,6 +15,7 @@
 //!   DNS rebinding; `access.rs` holds both rules.
 
 use super::access::{self, Policy};
+use super::extensions::{self, Deflate};
 use super::http::{self, Refusal, Request};
 use base64::Engine;
 
@@ -70,6 +71,9 @@ pub fn wants_websocket(request: &Request) -> bool {
 pub struct Accepted {
     pub response: Vec<u8>,
     pub subprotocol: Option<&'static str>,
+    /// permessage-deflate, when `--deflate` is on and the client offered
+    /// it in a form we honour (RFC 7692 §5).
+    pub deflate: Option<Deflate>,
     pub accept_key: AcceptKey,
 }
 
@@ -115,10 +119,12 @@ pub fn handshake(request: &Request, policy: &Policy) -> Result<Accepted, Refusal
         return refuse(403, "Origin not allowed");
     }
     let subprotocol = choose_subprotocol(request);
+    let deflate = policy.deflate.then(|| choose_deflate(request)).flatten();
     let accept_key = accept_key(key);
     Ok(Accepted {
-        response: switching_protocols(&accept_key.accept, subprotocol),
+        response: switching_protocols(&accept_key.accept, subprotocol, deflate.as_ref()),
         subprotocol,
+        deflate,
         accept_key,
     })
 }
@@ -211,9 +217,23 @@ fn choose_subprotocol(request: &Request) -> Option<&'static str> {
     None
 }
 
+/// §4.2.2 /extensions/, RFC 7692 §5: the permessage-deflate we agree to,
+/// from every `Sec-WebSocket-Extensions` line, or none.
+fn choose_deflate(request: &Request) -> Option<Deflate> {
+    let offers = request.headers.iter();
+    let offers = offers.filter(|(name, _)| name.eq_ignore_ascii_case("Sec-WebSocket-Extensions"));
+    extensions::negotiate(offers.map(|(_, value)| value.as_str()))
+}
+
 /// The 101 answer (§4.2.2 step 5). Byte for byte what the PHP sent, plus
-/// the subprotocol line when one was chosen.
-fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
+/// the subprotocol line when one was chosen, and the extension's when one
+/// was agreed.
+fn switching_protocols(
+    accept: &str,
+    subprotocol: Option<&str>,
+    deflate: Option<&Deflate>,
+) -> Vec<u8> {
+    let extension = deflate.map(extensions::answer);
     let mut headers = vec![
         ("Upgrade", "websocket"),
         ("Connection", "Upgrade"),
@@ -221,6 +241,9 @@ fn switching_protocols(accept: &str, subprotocol: Option<&str>) -> Vec<u8> {
     ];
     if let Some(protocol) = subprotocol {
         headers.push(("Sec-WebSocket-Protocol", protocol));
+    }
+    if let Some(extension) = &extension {
+        headers.push(("Sec-WebSocket-Extensions", extension));
     }
     http::switching_protocols(&headers)
 }

@@ -14,6 +14,8 @@ pub mod close;
 pub mod connection;
 /// Writing DEFLATE (RFC 1951), for permessage-deflate (RFC 7692).
 pub(crate) mod deflate;
+/// `Sec-WebSocket-Extensions`: agreeing to permessage-deflate (RFC 7692).
+pub(crate) mod extensions;
 pub mod frame;
 pub(crate) mod handshake;
 pub mod http;

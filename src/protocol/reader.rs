@@ -22,6 +22,7 @@
 
 use crate::protocol::buffers::{counts_for, Inbox, KEEP_CAPACITY};
 use crate::protocol::close::{self, CloseFrame, Violation};
+use crate::protocol::extensions;
 use crate::protocol::frame::{self, Header, OpCode};
 use crate::protocol::seen::Seen;
 use crate::protocol::utf8::Utf8Check;
@@ -63,6 +64,9 @@ struct IncomingFrame {
 #[derive(Debug)]
 struct PartialMessage {
     text: bool,
+    /// Its first frame had RSV1 set: `data` is DEFLATE, to be inflated
+    /// once the last frame is in (RFC 7692 §6.2).
+    compressed: bool,
     data: Vec<u8>,
     utf8: Utf8Check,
 }
@@ -71,8 +75,12 @@ struct PartialMessage {
 /// now arriving, and in the message being put together.
 #[derive(Debug)]
 pub struct MessageReader {
-    /// The largest message we accept, in bytes (§10.4).
+    /// The largest message we accept, in bytes (§10.4): as it arrives, and
+    /// once inflated.
     max_message_size: usize,
+    /// permessage-deflate was agreed (RFC 7692): a message may come
+    /// compressed.
+    deflate: bool,
     frame: Option<IncomingFrame>,
     message: Option<PartialMessage>,
     /// The payload of the control frame now arriving (at most 125 bytes).
@@ -97,6 +105,7 @@ impl MessageReader {
     pub fn new(max_message_size: usize, trace: bool) -> MessageReader {
         MessageReader {
             max_message_size,
+            deflate: false,
             frame: None,
             message: None,
             control: Vec::new(),
@@ -106,6 +115,12 @@ impl MessageReader {
             message_number: 0,
             spare: Vec::new(),
         }
+    }
+
+    /// The handshake agreed to permessage-deflate: from now on RSV1 on a
+    /// message's first frame means "compressed" (RFC 7692 §6).
+    pub(crate) fn agree_deflate(&mut self) {
+        self.deflate = true;
     }
 
     /// Bytes held in a message or control frame not yet whole.
@@ -200,7 +215,8 @@ impl MessageReader {
         loop {
             // 1. A new frame starts with its header.
             if self.frame.is_none() {
-                let Some(header) = frame::parse_header(inbox.unread(), true)? else {
+                let bytes = inbox.unread();
+                let Some(header) = frame::parse_header_with(bytes, true, self.deflate)? else {
                     return Ok(None); // the header is not all here yet
                 };
                 self.start_frame(header, &inbox.unread()[..header.header_len])?;
@@ -239,6 +255,7 @@ impl MessageReader {
                 self.check_size(0, header.payload_len)?;
                 self.message = Some(PartialMessage {
                     text: matches!(header.opcode, OpCode::Text),
+                    compressed: bytes[0] & frame::COMPRESSED != 0,
                     data: std::mem::take(&mut self.spare),
                     utf8: Utf8Check::default(),
                 });
@@ -297,8 +314,10 @@ impl MessageReader {
             let rest_of_frame = frame.header.payload_len - frame.received;
             grow(&mut message.data, piece.len(), rest_of_frame);
             message.data.extend_from_slice(piece);
-            // §8.1: fail as soon as the text so far cannot be valid UTF-8.
-            if message.text && message.utf8.feed(&message.data).is_err() {
+            // §8.1: fail as soon as the text so far cannot be valid UTF-8
+            // (compressed text can only be checked once inflated).
+            let plain_text = message.text && !message.compressed;
+            if plain_text && message.utf8.feed(&message.data).is_err() {
                 return Err(Violation::InvalidUtf8);
             }
         }
@@ -342,9 +361,12 @@ impl MessageReader {
     /// The last frame of a message arrived (FIN set).
     fn finish_message(&mut self) -> Result<Incoming, Violation> {
         // `start_frame` began a message for this frame or an earlier one.
-        let Some(message) = self.message.take() else {
+        let Some(mut message) = self.message.take() else {
             return Err(Violation::UnexpectedContinuation);
         };
+        if message.compressed {
+            message.data = extensions::decompress(&message.data, self.max_message_size)?;
+        }
         if !message.text {
             return Ok(Incoming::Message(Message::Binary(message.data)));
         }

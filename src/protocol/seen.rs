@@ -51,6 +51,9 @@ pub struct Seen {
     pub plain: Vec<u8>,
     /// The frame carries (part of) a text message.
     pub text: bool,
+    /// A compressed message we send: the first bytes of what it inflates
+    /// to, at most [`KEPT`], and how many there are in all.
+    pub inflated: Option<(Vec<u8>, usize)>,
 }
 
 impl Seen {
@@ -63,6 +66,7 @@ impl Seen {
             wire: Vec::new(),
             plain: Vec::new(),
             text,
+            inflated: None,
         }
     }
 
@@ -84,7 +88,24 @@ impl Seen {
             wire: kept.clone(),
             plain: kept,
             text: opcode == OpCode::Text,
+            inflated: None,
         }
+    }
+
+    /// A compressed message we send (RFC 7692 §6): its one frame carries
+    /// `compressed`, RSV1 set; `plain` is what it inflates to.
+    pub(crate) fn outgoing_compressed(opcode: OpCode, compressed: &[u8], plain: &[u8]) -> Seen {
+        let mut seen = Seen::outgoing(opcode, compressed);
+        seen.header_bytes[0] |= frame::COMPRESSED;
+        seen.inflated = Some((plain[..plain.len().min(KEPT)].to_vec(), plain.len()));
+        seen
+    }
+
+    /// RSV1 is set: the frame begins a compressed message (RFC 7692 §6).
+    pub fn compressed(&self) -> bool {
+        self.header_bytes
+            .first()
+            .is_some_and(|b| b & frame::COMPRESSED != 0)
     }
 
     /// A frame already encoded (`bytes`, header then payload), sent to all

@@ -130,6 +130,9 @@ fn fields(seen: &Seen) -> String {
         header.opcode as u8,
         opcode_name(header.opcode)
     ));
+    if seen.compressed() {
+        text.push_str("\nRSV1 1: compressed, permessage-deflate (RFC 7692 §6)");
+    }
     match header.mask {
         Some(key) => text.push_str(&format!("\nMASK 1: masking key {}", hex(&key, 4))),
         None => text.push_str("\nMASK 0: not masked (a server never masks, §5.1)"),
@@ -168,6 +171,14 @@ fn meaning(seen: &Seen) -> Option<String> {
         }
         text
     };
+    if let Some((inflated, total)) = &seen.inflated {
+        let what = if seen.text { "text" } else { "data" };
+        return Some(format!("inflated, {what}: \"{}\"", shown(inflated, *total)));
+    }
+    if seen.compressed() {
+        // Compressed bytes are no text: the message is read once whole.
+        return Some("DEFLATE data: inflated once the whole message is in".to_string());
+    }
     match header.opcode {
         OpCode::Close => Some(match seen.plain.as_slice() {
             [] => "close with no code (1005, no status received)".to_string(),

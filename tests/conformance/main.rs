@@ -13,6 +13,7 @@
 mod common;
 
 mod closing;
+mod compression;
 mod fragmentation;
 mod framing;
 mod limits;

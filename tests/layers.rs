@@ -14,11 +14,14 @@
 //! | 3    | `src/app/**`                | protocol, config, server, app     | none                    |
 //! | 4    | `src/main.rs`, `src/lib.rs` | anything                          | the four runtime crates |
 //! | 4    | `src/bin/*.rs`              | the library, as a crate           | the four runtime crates |
+//! | 4    | `src/bin/NAME/**`           | the library; NAME's own files     | the four runtime crates |
 //!
 //! A file's layer is its top module (`src/server.rs` would be server too).
 //! The programs in `src/bin/` (the lesson server, the raw client) are each
 //! a crate of their own on top: they may use the library by its name, and
-//! nothing can use them.
+//! nothing can use them. A program in a folder (`src/bin/client/main.rs`
+//! and its modules) is one crate: `crate::peer` in one of its files means
+//! its own `peer.rs`, so a cycle among its files is found as in the library.
 //! `std`, `core` and `alloc` are open to every layer, except that protocol
 //! code may not reach the network, files, the OS, the process, its standard
 //! streams or the clock (`Instant::now`, `SystemTime::now`): it is given
@@ -69,10 +72,29 @@ const TOP: [&str; 2] = ["src/lib.rs", "src/main.rs"];
 /// The one file that may say `unsafe`: it declares the C functions std lacks.
 const FFI: &str = "src/server/poll.rs";
 
-/// A program of its own in `src/bin/`: one file, on top of the library.
+/// A program of its own in `src/bin/`, on top of the library: one file
+/// (`src/bin/lesson.rs`), or a folder whose files are all one program
+/// (`src/bin/client/main.rs` and the modules beside and below it).
 fn is_program(file: &str) -> bool {
-    file.strip_prefix("src/bin/")
-        .is_some_and(|name| name.ends_with(".rs") && !name.contains('/'))
+    program_of(file).is_some()
+}
+
+/// The crate a program file belongs to, as the folder its modules are
+/// found in and its root file: `src/bin/client/check/mod.rs` is in
+/// (`src/bin/client`, `src/bin/client/main.rs`). A one-file program is its
+/// own root, and nothing else is in it.
+fn program_of(file: &str) -> Option<(String, String)> {
+    let rest = file.strip_prefix("src/bin/")?;
+    if !rest.ends_with(".rs") {
+        return None;
+    }
+    Some(match rest.split_once('/') {
+        Some((name, _)) => (format!("src/bin/{name}"), format!("src/bin/{name}/main.rs")),
+        None => (
+            format!("src/bin/{}", rest.trim_end_matches(".rs")),
+            file.to_string(),
+        ),
+    })
 }
 
 /// The rank of a file in `LAYERS`, or None for a file outside the layers.
@@ -306,10 +328,19 @@ fn use_tree(t: &[Token], i: &mut usize, mut path: Path, out: &mut Vec<(Path, usi
 
 // ------------------------------------------------------------- resolving
 
-/// The module a file defines: `src/a/b.rs` is `a::b`, `src/a/mod.rs` is
-/// `a`, and `src/lib.rs` and `src/main.rs` are the root.
+/// The module a file defines in its crate: `src/a/b.rs` is `a::b`,
+/// `src/a/mod.rs` is `a`, and `src/lib.rs` and `src/main.rs` are the root.
+/// In a program's folder the same, from the folder: `src/bin/client/peer.rs`
+/// is `peer`, its `main.rs` the root; a one-file program is all root.
 fn module_of(file: &str) -> Path {
-    let name = file.trim_start_matches("src/").trim_end_matches(".rs");
+    let name = match program_of(file) {
+        Some((_, root)) if root == file => return Vec::new(),
+        Some((folder, _)) => file[folder.len() + 1..].trim_end_matches(".rs").to_string(),
+        None => file
+            .trim_start_matches("src/")
+            .trim_end_matches(".rs")
+            .to_string(),
+    };
     let mut parts: Path = name.split('/').map(String::from).collect();
     if parts.last().is_some_and(|p| p == "mod") || parts == ["lib"] || parts == ["main"] {
         parts.pop();
@@ -334,19 +365,22 @@ fn absolute(path: &[String], here: &[String]) -> Option<Path> {
     Some(at)
 }
 
-/// The file that defines `path`: the deepest of `src/a/b.rs`,
-/// `src/a/b/mod.rs`, `src/a.rs`, `src/a/mod.rs` that exists; else `lib.rs`.
-fn file_of(path: &[String], files: &BTreeSet<&str>) -> Option<String> {
+/// The file that defines `path` in the crate of file `here`: the deepest
+/// of `src/a/b.rs`, `src/a/b/mod.rs`, `src/a.rs`, `src/a/mod.rs` that
+/// exists; else `lib.rs`. In a program, the same under its folder, else its
+/// root file: a program is a crate of its own, and its `crate::` is never
+/// the library's.
+fn file_of(path: &[String], here: &str, files: &BTreeSet<&str>) -> Option<String> {
+    let (folder, root) = program_of(here).unwrap_or(("src".into(), "src/lib.rs".into()));
     for depth in (1..=path.len()).rev() {
-        let base = format!("src/{}", path[..depth].join("/"));
+        let base = format!("{folder}/{}", path[..depth].join("/"));
         for file in [format!("{base}.rs"), format!("{base}/mod.rs")] {
             if files.contains(file.as_str()) {
                 return Some(file);
             }
         }
     }
-    let root = "src/lib.rs";
-    files.contains(root).then(|| root.to_string())
+    files.contains(root.as_str()).then_some(root)
 }
 
 /// File `from` uses something in file `to`: at `line`, through `path`.
@@ -364,7 +398,7 @@ fn edges(files: &[Source]) -> Vec<Edge> {
     for (file, text) in files {
         for found in scan(text).paths {
             let here = [module_of(file), found.within].concat();
-            let to = absolute(&found.path, &here).and_then(|p| file_of(&p, &names));
+            let to = absolute(&found.path, &here).and_then(|p| file_of(&p, file, &names));
             let (from, line, path) = (file.clone(), found.line, found.path.join("::"));
             match to {
                 Some(to) if to != from => out.push(Edge {
@@ -847,14 +881,67 @@ fn f<'a>(x: &'a str) -> &'a str { crate::j::x(x) }"###;
             ("src/config.rs", ""),
             ("src/trace.rs", ""),
             ("src/bin/lesson.rs", ""),
-            ("src/bin/tools/helper.rs", ""),
+            ("src/bin/tools/main.rs", ""),
+            ("src/bin/tools/helper/mod.rs", ""),
+            ("src/extra/helper.rs", ""),
         ]);
         found(
             outside_the_layers(&files),
             &[
                 "src/trace.rs: file outside the layers",
-                "src/bin/tools/helper.rs: file outside the layers",
+                "src/extra/helper.rs: file outside the layers",
             ],
+        );
+        assert_eq!(rank("src/bin/tools/helper/mod.rs"), Some(4));
+    }
+
+    /// A program in a folder is a crate of its own: its `crate::` is its
+    /// `main.rs`, never the library's `src/lib.rs`, so a cycle between two
+    /// of its files is found like one in the library.
+    #[test]
+    fn a_program_folder_is_its_own_crate() {
+        assert_eq!(module_of("src/bin/client/main.rs"), Vec::<String>::new());
+        assert_eq!(module_of("src/bin/client/check/mod.rs"), ["check"]);
+        assert_eq!(module_of("src/bin/client/check/data.rs"), ["check", "data"]);
+        let files = tree(&[
+            ("src/lib.rs", "pub mod peer;"),
+            ("src/peer.rs", ""),
+            ("src/bin/client/main.rs", "mod check;\nmod peer;"),
+            (
+                "src/bin/client/peer.rs",
+                "fn f() { crate::check::Verdict::new(); }",
+            ),
+            (
+                "src/bin/client/check/mod.rs",
+                "use crate::peer::Peer;\nuse super::peer;\nuse crate::Options;",
+            ),
+            (
+                "src/bin/client/check/data.rs",
+                "use super::Verdict;\nuse socket_server::dissect;",
+            ),
+            ("src/bin/lesson.rs", "use crate::peer::Peer;"),
+        ]);
+        // In the tree's order; `crate::Options` is in the program's root.
+        let expected = [
+            "src/bin/client/peer.rs -> src/bin/client/check/mod.rs",
+            "src/bin/client/check/mod.rs -> src/bin/client/peer.rs",
+            "src/bin/client/check/mod.rs -> src/bin/client/peer.rs",
+            "src/bin/client/check/mod.rs -> src/bin/client/main.rs",
+            "src/bin/client/check/data.rs -> src/bin/client/check/mod.rs",
+        ];
+        let edges: Vec<String> = edges(&files)
+            .iter()
+            .map(|e| format!("{} -> {}", e.from, e.to))
+            .collect();
+        assert_eq!(edges, expected);
+        let expected = "cycle: src/bin/client/check/mod.rs:1 `crate::peer::Peer` -> \
+                        src/bin/client/peer.rs:1 `crate::check::Verdict::new` -> \
+                        back to src/bin/client/check/mod.rs";
+        assert_eq!(cycles(&files), [expected]);
+        found(upward_imports(&files), &[]);
+        found(
+            outside_the_layers(&files),
+            &["src/peer.rs: file outside the layers"],
         );
     }
 }

@@ -26,20 +26,23 @@
 //! - answers each text message with `You have entered: ` and the text
 //! - answers a ping with a pong, a close with a close, then closes (B17, B18)
 //! - fails a connection with close code 1002 for an unmasked frame, RSV bits,
-//!   an unknown opcode or a control frame over 125 bytes (RFC 6455 §5.1-§5.5)
+//!   an unknown opcode, a 64-bit length with its top bit set, a control
+//!   frame over 125 bytes, or a continuation with nothing to continue,
+//!   as soon as the header says so (RFC 6455 §5.1-§5.5)
 //! - notices a client that leaves and forgets it (B20)
 //! - keeps replies the socket cannot take yet in an outbox, unbounded (B19)
 //! - logs to `log.txt`, one line per event, peer bytes escaped (B21)
 //!
 //! ## What it leaves out on purpose, and where the full server does it
-//! - fragmented messages (§5.4): a fragment is closed with 1003 (`src/protocol/reader.rs`)
+//! - fragmented messages (§5.4): a first fragment is closed with 1003 (`src/protocol/reader.rs`)
 //! - binary messages: closed with 1003 (`src/app/tutorial.rs` answers them)
 //! - UTF-8 checks of text (§8.1), and of close payloads and codes (§5.5.1,
-//!   §7.4): a close is echoed as it came (`src/protocol/utf8.rs`, `src/protocol/close.rs`)
+//!   §7.4): a close's code is echoed unchecked (`src/protocol/utf8.rs`, `src/protocol/close.rs`)
 //! - limits: request, frame and message sizes, clients (`src/config.rs`, `src/protocol/reader.rs`)
 //! - timeouts: idle clients, slow handshakes, pings (`src/protocol/connection.rs`)
 //! - backpressure: the outbox grows without bound (`src/protocol/buffers.rs`)
-//! - the other checks of §4.2.1 (method, Upgrade, Connection, Host) and the
+//! - the other checks of §4.2.1 (method, Upgrade, Connection, Host, the
+//!   key's form) and the
 //!   Origin rule of §10.2 (`src/protocol/handshake.rs`, `src/protocol/access.rs`)
 //! - a real wait: the loop scans every socket, then sleeps (`src/server/poll.rs`)
 //! - pages other than `/` and the HTTP rules of RFC 9112 (`src/server/www.rs`, `src/protocol/http.rs`)
@@ -47,7 +50,8 @@
 //! ## The PHP's bugs, on demand: `--php-bugs LIST`
 //! `LIST` is ids separated by commas, or `all`. Each bug sits beside its fix.
 //! - B4: one client only (the listener is never looked at again)
-//! - B5: a full core while idle (the loop never sleeps)
+//! - B5: a full core while idle (the loop never sleeps; the PHP's spun once
+//!   its first client came)
 //! - B6: after the first reply the listener is closed, not the client
 //! - B8: one read = one request (a request in pieces is refused)
 //! - B14: one read = one frame (frames merge; a ping or close gets text)
@@ -108,10 +112,11 @@ struct Client {
 /// One frame, read by `unmask` from the front of the client's bytes.
 struct Frame {
     fin: bool,
-    rsv: u8,
     opcode: u8,
-    masked: bool,
-    /// The payload, unmasked.
+    /// Its header breaks a rule of §5 (`header_is_valid`): fail, read nothing.
+    broken: bool,
+    /// The payload, unmasked: named after the PHP's `$text` (line 92), it
+    /// holds any payload, a close code or ping data too.
     text: Vec<u8>,
     /// How many bytes the frame took, header included.
     size: usize,
@@ -119,6 +124,7 @@ struct Frame {
 
 // §5.2: the opcodes this server answers (0x0 continues a message, 0x2
 // is binary; 0x3-0x7 and 0xB-0xF are reserved).
+const CONTINUATION: u8 = 0x0;
 const TEXT: u8 = 0x1;
 const CLOSE: u8 = 0x8;
 const PING: u8 = 0x9;
@@ -136,13 +142,18 @@ fn main() {
         eprintln!("lesson: cannot listen on {address}:{port}: {e}");
         exit(1)
     });
-    // The PHP made no socket non-blocking (B19): one slow peer froze it.
+    // (std's `bind` sets SO_REUSEADDR, PHP line 14, and listens with a
+    // backlog of 128 where the PHP asked for 20, line 22.) The PHP's reads
+    // passed MSG_DONTWAIT, but its accept (line 39) and writes (63, 157)
+    // could block (B19): here no call on a socket ever waits.
     master.set_nonblocking(true).expect("non-blocking");
     let port = master.local_addr().map_or(port, |a| a.port());
     console(&format!("Server started on {address} : {port}"));
     println!("listening on ws://{address}:{port}/  (open http://{address}:{port}/ in a browser)");
 
     // PHP lines 26-27: the listener, and the client table keyed by socket.
+    // `master` is an Option only so that B6 can close it; the PHP's
+    // `$master=null` (B4) is `accepting = false`.
     let (mut master, mut accepting) = (Some(master), true);
     let mut clients: BTreeMap<RawFd, Client> = BTreeMap::new();
 
@@ -150,6 +161,7 @@ fn main() {
     loop {
         let mut busy = false;
         // PHP lines 33-43: the listener's turn.
+        // Both at once: the listener is still open, and still asked.
         if let (Some(listener), true) = (&master, accepting) {
             busy |= accept_clients(listener, &mut clients);
             // PHP line 43: `$master=null` (B4): the listener's slot became
@@ -229,6 +241,7 @@ fn socket_recv(client: &mut Client) -> bool {
     // The PHP read at most 2048 bytes at a time (lines 52, 60).
     let mut data = [0u8; 2048];
     let mut read = false;
+    // The loop ends with `break why`: why the client is gone.
     let why = loop {
         match client.socket.read(&mut data) {
             // PHP line 53 took 0 bytes for "nothing yet": it is the peer
@@ -254,6 +267,7 @@ fn socket_write(client: &mut Client) -> bool {
     // what came before it is still owed.
     while !client.outbox.is_empty() {
         match client.socket.write(&client.outbox) {
+            // `drain` hands back what it removes; those bytes are sent.
             Ok(n) => drop(client.outbox.drain(..n)),
             Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             Err(e) => {
@@ -291,7 +305,7 @@ fn on_frame(client: &mut Client, frame: Frame) -> bool {
     if php_bug("B14") {
         return reply(client, &frame.text);
     }
-    if !frame_is_valid(&frame) {
+    if frame.broken {
         fail(client, 1002, "a frame that breaks RFC 6455 §5");
         return false;
     }
@@ -307,7 +321,9 @@ fn on_frame(client: &mut Client, frame: Frame) -> bool {
             client.closing = true;
             note(client, "Close from client, answered");
         }
-        // Left out on purpose: fragments and binary messages.
+        // §5.4: a continuation with no message begun (none ever is here).
+        CONTINUATION => fail(client, 1002, "nothing to continue"),
+        // Left out on purpose: fragmented and binary messages.
         _ => fail(client, 1003, "not in the lesson"),
     }
     false
@@ -321,14 +337,16 @@ fn reply(client: &mut Client, text: &[u8]) -> bool {
     true
 }
 
-/// The rules of RFC 6455 §5 the PHP skipped: a client masks (§5.1), no RSV
-/// bit without an extension (§5.2), known opcodes only, and control frames
-/// are whole and at most 125 bytes (§5.5).
-fn frame_is_valid(frame: &Frame) -> bool {
-    let known = matches!(frame.opcode, 0x0..=0x2 | 0x8..=0xA); // §5.2: the rest are reserved
-    let control = frame.opcode >= CLOSE;
-    let whole = !control || (frame.fin && frame.text.len() <= 125);
-    frame.masked && frame.rsv == 0 && known && whole
+/// The rules of RFC 6455 §5 the PHP skipped, read from the header alone,
+/// so that a broken frame fails at once instead of being waited for: a
+/// client masks (§5.1); no RSV bit without an extension, known opcodes
+/// only, a 64-bit length's top bit clear (§5.2); control frames whole and
+/// at most 125 bytes (§5.5).
+fn header_is_valid(first: u8, second: u8, length: u64) -> bool {
+    let opcode = first & 0x0F;
+    let known = matches!(opcode, 0x0..=0x2 | 0x8..=0xA); // §5.2: the rest are reserved
+    let whole = opcode < CLOSE || (first & 0x80 != 0 && length <= 125);
+    second & 0x80 != 0 && first & 0x70 == 0 && known && whole && length >> 63 == 0
 }
 
 /// Fail the connection (§7.1.7): a close frame with `code`, then close.
@@ -343,17 +361,19 @@ fn fail(client: &mut Client, code: u16, why: &str) {
 /// MASK and a 7-bit length; 2 or 8 more length bytes when that says 126 or
 /// 127, in network byte order; the 4-byte mask; the payload.
 fn unmask(data: &[u8]) -> Option<Frame> {
-    let (&b0, &b1) = (data.first()?, data.get(1)?);
+    let (&first, &second) = (data.first()?, data.get(1)?);
     // PHP line 77 read only the 7-bit length, to find the mask.
-    let (masks_at, length) = match b1 & 127 {
+    let (masks_at, length) = match second & 127 {
         126 => (4, big_endian(data.get(2..4)?)),
         127 => (10, big_endian(data.get(2..10)?)),
         n => (2, u64::from(n)),
     };
     // §5.2: the 4-byte masking key is there only when MASK is set.
-    let start: usize = masks_at + if b1 & 0x80 != 0 { 4 } else { 0 };
-    let end = if php_bug("B14") {
+    let start: usize = masks_at + if second & 0x80 != 0 { 4 } else { 0 };
+    let broken = !php_bug("B14") && !header_is_valid(first, second, length);
+    let end = if php_bug("B14") || broken {
         // PHP line 93: to the end of the read, whatever the frame said.
+        // (A broken frame is failed at once: what follows is never read.)
         data.len()
     } else {
         // Wait for the whole frame. The length is compared with what has
@@ -374,16 +394,16 @@ fn unmask(data: &[u8]) -> Option<Frame> {
         text.push(payload[i] ^ masks[i % 4]);
     }
     Some(Frame {
-        fin: b0 & 0x80 != 0,
-        rsv: b0 & 0x70,
-        opcode: b0 & 0x0F,
-        masked: b1 & 0x80 != 0,
+        fin: first & 0x80 != 0,
+        opcode: first & 0x0F,
+        broken,
         text,
         size: end,
     })
 }
 
-/// A length in network byte order (§5.2): the first byte is the highest.
+/// A length in network byte order (§5.2): the first byte is the highest,
+/// so each next byte shifts what came before up by 8 bits.
 fn big_endian(bytes: &[u8]) -> u64 {
     bytes
         .iter()
@@ -422,7 +442,7 @@ fn encode(text: &[u8], opcode: u8) -> Vec<u8> {
 
 /// PHP lines 111-121: a new row in the client table, keyed by the client's
 /// own socket. The PHP keyed it by the listening socket (B4).
-#[allow(non_snake_case)]
+#[allow(non_snake_case)] // the PHP's name
 fn fnConnectacceptedSocket(clients: &mut BTreeMap<RawFd, Client>, client: TcpStream) {
     // The PHP made no socket non-blocking (B19): one slow peer froze it.
     if client.set_nonblocking(true).is_err() {
@@ -443,7 +463,7 @@ fn fnConnectacceptedSocket(clients: &mut BTreeMap<RawFd, Client>, client: TcpStr
 }
 
 /// PHP lines 123-126: the row of a socket. `None` for a socket that has gone.
-#[allow(non_snake_case)]
+#[allow(non_snake_case)] // the PHP's name
 fn getClientBySocket(clients: &mut BTreeMap<RawFd, Client>, socket: RawFd) -> Option<&mut Client> {
     clients.get_mut(&socket)
 }
@@ -459,6 +479,7 @@ fn handshake(client: &mut Client) {
         None => return,
     };
     let head: Vec<u8> = client.inbox.drain(..end).collect();
+    // PHP line 56 logged the request raw.
     let shown = escape(&head);
     note(client, &format!("Handshaking headers from client: {shown}"));
     let (response, upgraded) = answer(&String::from_utf8_lossy(&head));

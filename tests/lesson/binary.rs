@@ -4,7 +4,9 @@
 //! the HTTP answers, the connection failures of RFC 6455 §5 and §7.1.7,
 //! and its flags.
 
-use crate::common::{frame, masked_frame, Client, Response, BINARY, CLOSE, PING, PONG, TEXT};
+use crate::common::{
+    frame, masked_frame, Client, Response, BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT,
+};
 use crate::{
     entered, pattern, read_bytes, read_head, read_raw_frame, run, silent_for, text_header, Lesson,
     ENTERED, TUTORIAL_REQUEST,
@@ -255,6 +257,22 @@ fn an_unmasked_frame_alone_fails_with_1002() {
     // §5.2: with MASK 0 there is no masking key; the frame is these 7
     // bytes, whole, and §5.1 says to fail the connection at once.
     expect_failed_with(&lesson, &[&[0x81, 5][..], b"Hello"].concat(), 1002);
+}
+
+#[test]
+fn a_header_that_breaks_section_5_fails_before_any_payload_comes() {
+    let lesson = Lesson::start("");
+    // Only the headers are sent: a lesson that waited for the payload they
+    // declare would never answer. §5.5: a ping of 2^40 bytes; §5.1: an
+    // unmasked text frame of 2^40 bytes; §5.2: a 64-bit length with its
+    // top bit set; §5.4: a continuation with nothing to continue.
+    let huge = |first: u8, second: u8, length: u64| {
+        [&[first, second][..], &length.to_be_bytes(), &[1, 2, 3, 4]].concat()
+    };
+    expect_failed_with(&lesson, &huge(0x89, 0xFF, 1 << 40), 1002);
+    expect_failed_with(&lesson, &huge(0x81, 0x7F, 1 << 40), 1002);
+    expect_failed_with(&lesson, &huge(0x81, 0xFF, 1 << 63), 1002);
+    expect_failed_with(&lesson, &frame(CONTINUATION, b"more"), 1002);
 }
 
 #[test]

@@ -13,10 +13,10 @@
 //! 2. **Huffman coding** ([`Blocks::flush`]): every 16 Ki tokens make a
 //!    block, written the smallest of three ways: in codes made for it
 //!    (Huffman's, or package-merge's when one would pass 15 bits:
-//!    [`limited_lengths`]), in the fixed codes (short blocks, where a code table costs more than
-//!    it saves), or stored as they are (data that does not compress; such
-//!    blocks are merged, so the output grows by at most 5 bytes per 64
-//!    KiB).
+//!    [`limited_lengths`]), in the fixed codes (short blocks, where a code
+//!    table costs more than it saves), or stored as they are (data that
+//!    does not compress; such blocks are merged, so the output grows by at
+//!    most 5 bytes per 64 KiB).
 //!
 //! The output is what RFC 7692 §7.2.1 asks of a sender with no context
 //! takeover: the blocks, none final, then an empty stored block (a sync

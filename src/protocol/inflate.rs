@@ -245,7 +245,8 @@ pub struct Inflated {
 /// leaves the appended bytes unused: [`Inflated::used`] tells.
 ///
 /// Copies reach back only into this call's output, never into what `out`
-/// held before. On error, `out` is left as it was.
+/// held before. On error, `out` is cut back to what it held (its capacity
+/// may have grown, never past `limit` and a few bytes).
 pub fn inflate(input: &[u8], out: &mut Vec<u8>, limit: usize) -> Result<Inflated, InflateError> {
     let start = out.len();
     let mut inflater = Inflater::new(input, out, limit);
@@ -380,6 +381,7 @@ struct Output<'a> {
     pos: usize,
     /// `start + limit`: output may not pass it.
     end: usize,
+    limit: usize,
 }
 
 impl Output<'_> {
@@ -400,8 +402,7 @@ impl Output<'_> {
 
     fn check_room(&self, n: usize) -> Result<(), InflateError> {
         if n > self.end - self.pos {
-            let limit = self.end - self.start;
-            return Err(InflateError::TooBig { limit });
+            return Err(InflateError::TooBig { limit: self.limit });
         }
         Ok(())
     }
@@ -637,6 +638,7 @@ impl<'a> Inflater<'a> {
                 start,
                 pos: start,
                 end: start.saturating_add(limit),
+                limit,
             },
             literals: Table::new(MAX_TABLE_BITS, Alphabet::LiteralLength),
             distances: Table::new(8, Alphabet::Distance),

@@ -1,5 +1,5 @@
 //! Writing DEFLATE (RFC 1951): the encoder behind permessage-deflate
-//! (RFC 7692), written to be read beside [`super::inflate`].
+//! (RFC 7692), written to be read beside [`inflate`](mod@super::inflate).
 //!
 //! Two steps, as RFC 1951 §4 describes them:
 //!

@@ -12,14 +12,14 @@ pub mod buffers;
 pub(crate) mod calendar;
 pub mod close;
 pub mod connection;
-/// Writing DEFLATE (RFC 1951), for permessage-deflate (RFC 7692).
+// Writing DEFLATE (RFC 1951), for permessage-deflate (RFC 7692).
 pub(crate) mod deflate;
 /// `Sec-WebSocket-Extensions`: agreeing to permessage-deflate (RFC 7692).
 pub(crate) mod extensions;
 pub mod frame;
 pub(crate) mod handshake;
 pub mod http;
-/// Reading DEFLATE (RFC 1951), for permessage-deflate (RFC 7692).
+// Reading DEFLATE (RFC 1951), for permessage-deflate (RFC 7692).
 pub(crate) mod inflate;
 pub mod reader;
 pub(crate) mod seen;

@@ -14,7 +14,7 @@ pub mod close;
 pub mod connection;
 // Writing DEFLATE (RFC 1951), for permessage-deflate (RFC 7692).
 pub(crate) mod deflate;
-/// `Sec-WebSocket-Extensions`: agreeing to permessage-deflate (RFC 7692).
+// `Sec-WebSocket-Extensions`: agreeing to permessage-deflate (RFC 7692).
 pub(crate) mod extensions;
 pub mod frame;
 pub(crate) mod handshake;

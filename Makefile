@@ -20,7 +20,7 @@ run:
 lesson:
 	$(CARGO) run --bin lesson -- $(ARGS)
 
-## client: the raw WebSocket client (src/bin/client.rs): the handshake, each
+## client: the raw WebSocket client (src/bin/client/): the handshake, each
 ## word as a masked frame, the closing handshake, every byte shown as --trace
 ## shows it; ARGS="ws://127.0.0.1:1222/ hello" (ARGS=--help for the rest)
 client:

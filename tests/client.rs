@@ -1,4 +1,4 @@
-//! The raw client (`src/bin/client.rs`), run as a learner runs it: against
+//! The raw client (`src/bin/client/`), run as a learner runs it: against
 //! the real server (`tests/common`), and against fake servers made here
 //! from a std `TcpListener`, each answering in one way a client must
 //! handle. Every run is bounded twice: by the client's own `--timeout`,

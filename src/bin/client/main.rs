@@ -8,25 +8,38 @@
 //! two ends of one conversation can be read side by side: what the
 //! server logs as `frame in`, the client prints as `frame out`.
 //!
-//! The steps are functions of their own (`handshake`, `send`,
-//! `next_event`, `read_frame`, `closing_handshake`), each over a
-//! [`Peer`], so that a later tool can drive them in another order. The
-//! frames are the library's own (`frame::encode`, `frame::parse_header`,
+//! This file is the command line and the conversation. The steps are
+//! functions of their own (`handshake`, `send`, `next_event`,
+//! `read_frame`, `closing_handshake`), each over a [`Peer`]. Beside it:
+//! `url.rs` reads the URL, `peer.rs` is the connection, `frames.rs` our
+//! frames, `handshake.rs` the request and the checks of a 101, and
+//! `shown.rs` makes a server's bytes safe to print. The frames are the
+//! library's own (`frame::encode`, `frame::parse_header`,
 //! `frame::unmask`), and so are the checks of a server's close frame and
 //! the blocks printed.
 
-use socket_server::dissect::{self, Direction, Seen};
+mod frames;
+mod handshake;
+mod peer;
+mod shown;
+mod url;
+
+use frames::{client_frame, masked, seen, MASK, SECOND_MASK};
+use handshake::{Request, KEY, SUBPROTOCOL};
+use peer::{Peer, Stop};
+use shown::quoted;
+use socket_server::dissect::{self, Direction};
 use socket_server::protocol::close::{self, CloseFrame, Violation};
 use socket_server::protocol::frame::{self, Header, OpCode};
 use socket_server::protocol::reader::Message;
 use socket_server::protocol::{accept_key, AcceptKey};
 use std::fmt::Display;
-use std::io::ErrorKind::{self, Interrupted, TimedOut, WouldBlock};
-use std::io::{self, Read, Write};
-use std::net::{Shutdown, TcpStream, ToSocketAddrs};
+use std::io::{self, Write};
+use std::net::Shutdown;
 use std::process::ExitCode;
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+use url::{parse_url, Url};
 
 const HELP: &str = "\
 Usage: client [OPTIONS] URL [MESSAGE ...]
@@ -59,22 +72,10 @@ Exit status: 0 the handshake succeeded and the server closed with 1000;
 1 the server refused, broke the protocol, closed otherwise, or was silent
 for SECS (why is on stderr); 2 a usage error, or no connection.";
 
-/// The tutorial's `Sec-WebSocket-Key`. §4.1 wants 16 fresh random bytes
-/// for every connection; a fixed key makes every run print the same bytes.
-const KEY: &str = "x3JJHMbDL1EzLkh9GBhXDw==";
-/// The subprotocol the tutorial's request offers (§1.9).
-const SUBPROTOCOL: &str = "chat";
-/// The masking key of our frames: RFC 6455 §5.7's. A real client picks a
-/// new random key for each frame (§5.3), so that a page's script cannot
-/// choose the bytes on the wire (§10.3).
-const MASK: [u8; 4] = [0x37, 0xfa, 0x21, 0x3d];
-/// The key of a split message's second frame: each frame has its own.
-const SECOND_MASK: [u8; 4] = [0x7d, 0x24, 0x9e, 0x08];
 /// The largest message we send or take in. Memory grows only with bytes
 /// that arrived, and a frame that declares more fails at once (§10.4).
 const MAX_MESSAGE: usize = 4 << 20;
-/// The largest response head, and the most of a refusal's body we read.
-const MAX_HEAD: usize = 8 * 1024;
+/// The most of a refusal's body we read.
 const MAX_BODY: usize = 64 * 1024;
 /// Said when the server refuses the tutorial's request with 403.
 const TUTORIAL_HINT: &str = "\n  (the tutorial's request names server.example.com and comes \
@@ -106,7 +107,10 @@ fn main() -> ExitCode {
     };
     let Url { host, port, .. } = &options.url;
     let mut peer = match Peer::connect(host, *port, options.timeout) {
-        Ok(peer) => peer,
+        Ok((peer, address)) => {
+            say!("== connected to {address}");
+            peer
+        }
         Err(why) => {
             complain(&format!("cannot connect to {host}:{port}: {why}"));
             return ExitCode::from(2);
@@ -226,62 +230,7 @@ fn number<T: FromStr + PartialOrd + Display>(text: &str, low: T, high: T) -> Res
     }
 }
 
-/// Where to connect, from a `ws://` URL (RFC 6455 §3).
-struct Url {
-    /// As written, with the brackets of an IPv6 address: `[::1]`.
-    host: String,
-    port: u16,
-    /// The resource name: the path and the query, `/` if there is none.
-    path: String,
-}
-
-/// Read `ws://HOST[:PORT][/PATH]`. `wss://` would need TLS, which this
-/// client, like the server, does not speak.
-fn parse_url(text: &str) -> Result<Url, String> {
-    let bad = |why: &str| Err(format!("{text:?}: {why}"));
-    let rest = match text.split_once("://") {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("ws") => rest,
-        _ => return bad("not ws://HOST:PORT/PATH (wss:// would need TLS, not spoken here)"),
-    };
-    // §3: "Fragment identifiers are meaningless in the context of
-    // WebSocket URIs and MUST NOT be used on these URIs."
-    if rest.contains('#') {
-        return bad("a WebSocket URL has no #fragment (RFC 6455 §3)");
-    }
-    let (authority, path) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
-    // The port follows the last colon, unless that colon is inside the
-    // brackets of an IPv6 address.
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((host, port)) if !port.contains(']') => (host, Some(port)),
-        _ => (authority, None),
-    };
-    let bracketed = host.starts_with('[') && host.ends_with(']');
-    if host.is_empty() || host.contains('@') || host.contains([':', '[', ']']) && !bracketed {
-        return bad("expected ws://HOST:PORT/PATH, an IPv6 HOST in [ ], no user name");
-    }
-    let port = match port.map(str::parse::<u16>) {
-        None => 80,
-        Some(Ok(port)) if port > 0 => port,
-        Some(_) => return bad("the port is not a number from 1 to 65535"),
-    };
-    let path = format!("/{}", path.trim_start_matches('/'));
-    let host = host.to_string();
-    Ok(Url { host, port, path })
-}
-
-// ------------------------------------------------------------- the connection
-
-/// The TCP connection to the server, and what was read from it but not
-/// yet used.
-struct Peer {
-    stream: TcpStream,
-    inbox: Vec<u8>,
-    timeout: Duration,
-    /// What we wait for now, and until when: each step has its own
-    /// `--timeout`, however many reads it takes.
-    waiting_for: &'static str,
-    deadline: Instant,
-}
+// ------------------------------------------------------------ failing
 
 /// Why the conversation failed (exit status 1); and if the server broke
 /// a rule of RFC 6455, the code we fail the connection with (§7.1.7), as
@@ -297,97 +246,47 @@ fn broke(code: u16, rule: impl Display) -> Failure {
     Failure(format!("the server broke RFC 6455: {rule}"), Some(code))
 }
 
-impl Peer {
-    /// Connect to the first address of `host` that answers within
-    /// `timeout`.
-    fn connect(host: &str, port: u16, timeout: Duration) -> io::Result<Peer> {
-        let bare = host.trim_start_matches('[').trim_end_matches(']');
-        let mut why = io::Error::new(ErrorKind::NotFound, "the host has no address");
-        for address in (bare, port).to_socket_addrs()? {
-            match TcpStream::connect_timeout(&address, timeout) {
-                Ok(stream) => {
-                    stream.set_write_timeout(Some(timeout))?;
-                    say!("== connected to {address}");
-                    let (inbox, deadline) = (Vec::new(), Instant::now());
-                    return Ok(Peer {
-                        stream,
-                        inbox,
-                        timeout,
-                        waiting_for: "",
-                        deadline,
-                    });
-                }
-                Err(e) => why = e,
-            }
-        }
-        Err(why)
-    }
+/// [`Peer::fill`], its stops said in words.
+fn fill(peer: &mut Peer) -> Result<bool, Failure> {
+    peer.fill().map_err(|stop| stopped(peer, stop))
+}
 
-    /// From now, wait at most the timeout for `what`.
-    fn wait_for(&mut self, what: &'static str) {
-        self.waiting_for = what;
-        self.deadline = Instant::now() + self.timeout;
+fn stopped(peer: &Peer, stop: Stop) -> Failure {
+    match stop {
+        Stop::Silent => silence(peer),
+        Stop::Full => failure!("the server sent more than this client reads"),
+        Stop::Failed(e) => failure!("while waiting for {}: {e}", peer.waiting_for),
     }
+}
 
-    fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
-        let sent = self.stream.write_all(bytes);
-        sent.map_err(|e| failure!("cannot send to the server: {e}"))
+/// The deadline passed. Bytes that came and make no whole frame are
+/// shown: a length the server wrote wrong (the PHP's B16) shows here.
+fn silence(peer: &Peer) -> Failure {
+    let (what, secs) = (peer.waiting_for, peer.timeout.as_secs_f64());
+    let mut why = format!("nothing came within {secs} s while waiting for {what}");
+    if !peer.inbox.is_empty() {
+        let start = &peer.inbox[..peer.inbox.len().min(16)];
+        let hex: Vec<String> = start.iter().map(|b| format!("{b:02x}")).collect();
+        let n = peer.inbox.len();
+        why += &format!(
+            "; {n} bytes came that are not a whole frame: {} ...",
+            hex.join(" ")
+        );
     }
+    failure!("{why}")
+}
 
-    /// Read what has arrived onto the inbox: false at the end of the
-    /// stream. Fails once the deadline of [`Peer::wait_for`] has passed.
-    fn fill(&mut self) -> Result<bool, Failure> {
-        let what = self.waiting_for;
-        let left = self.deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(self.silence());
-        }
-        let _ = self.stream.set_read_timeout(Some(left));
-        let mut chunk = [0; 64 * 1024];
-        loop {
-            return match self.stream.read(&mut chunk) {
-                Ok(0) => Ok(false),
-                Ok(n) => {
-                    self.inbox.extend_from_slice(&chunk[..n]);
-                    Ok(true)
-                }
-                Err(e) if matches!(e.kind(), WouldBlock | TimedOut) => Err(self.silence()),
-                // A signal came before any byte: read again.
-                Err(e) if e.kind() == Interrupted => continue,
-                Err(e) => Err(failure!("while waiting for {what}: {e}")),
-            };
-        }
+/// [`fill`], where the end of the stream is a failure: the server left
+/// without a close frame (§7.1.5: code 1006).
+fn fill_or_lost(peer: &mut Peer) -> Result<(), Failure> {
+    if fill(peer)? {
+        return Ok(());
     }
-
-    /// The deadline passed. Bytes that came and make no whole frame are
-    /// shown: a length the server wrote wrong (the PHP's B16) shows here.
-    fn silence(&self) -> Failure {
-        let (what, secs) = (self.waiting_for, self.timeout.as_secs_f64());
-        let mut why = format!("nothing came within {secs} s while waiting for {what}");
-        if !self.inbox.is_empty() {
-            let start = &self.inbox[..self.inbox.len().min(16)];
-            let hex: Vec<String> = start.iter().map(|b| format!("{b:02x}")).collect();
-            let n = self.inbox.len();
-            why += &format!(
-                "; {n} bytes came that are not a whole frame: {} ...",
-                hex.join(" ")
-            );
-        }
-        failure!("{why}")
-    }
-
-    /// [`Peer::fill`], where the end of the stream is a failure: the
-    /// server left without a close frame (§7.1.5: code 1006).
-    fn fill_or_lost(&mut self) -> Result<(), Failure> {
-        if self.fill()? {
-            return Ok(());
-        }
-        let when = match self.inbox.len() {
-            0 => format!("while we waited for {}", self.waiting_for),
-            n => format!("in the middle of a frame ({n} bytes of it came)"),
-        };
-        Err(failure!("the server left {when}: no close frame (1006)"))
-    }
+    let when = match peer.inbox.len() {
+        0 => format!("while we waited for {}", peer.waiting_for),
+        n => format!("in the middle of a frame ({n} bytes of it came)"),
+    };
+    Err(failure!("the server left {when}: no close frame (1006)"))
 }
 
 /// The conversation failed: if the server broke a rule, fail the
@@ -417,13 +316,15 @@ fn request(options: &Options) -> Vec<u8> {
         names = ("/mychat", "server.example.com", "http://example.com");
     }
     let (path, host, origin) = names;
-    let version = options.version;
-    format!(
-        "GET {path} HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: {KEY}\r\nSec-WebSocket-Protocol: {SUBPROTOCOL}\r\n\
-         Sec-WebSocket-Version: {version}\r\nOrigin: {origin}\r\n\r\n"
-    )
-    .into_bytes()
+    let request = Request {
+        path,
+        host,
+        key: Some(KEY),
+        protocol: Some(SUBPROTOCOL),
+        version: options.version,
+        origin: Some(origin),
+    };
+    request.bytes()
 }
 
 /// Send `request`, read the answer, and check it as §4.1 says a client
@@ -431,37 +332,27 @@ fn request(options: &Options) -> Vec<u8> {
 fn handshake(peer: &mut Peer, request: &[u8]) -> Result<(), Failure> {
     say!("== the opening handshake (RFC 6455 §4.1)");
     show(&dissect::http("", "request head", request));
-    peer.send(request)?;
+    let sent = peer.send(request);
+    sent.map_err(|e| failure!("cannot send to the server: {e}"))?;
     peer.wait_for("the answer to the handshake");
-    let head = read_head(peer)?;
-    let text = String::from_utf8_lossy(&head);
-    let status_line = text.lines().next().unwrap_or_default();
-    // RFC 9112 §4: `HTTP/1.1 101 Switching Protocols`.
-    match status_line.split(' ').collect::<Vec<_>>()[..] {
-        [version, "101", ..] if version.starts_with("HTTP/1.") => {}
-        [version, _, ..] if version.starts_with("HTTP/1.") => {
-            return Err(refused(peer, &head, status_line));
-        }
-        _ => return Err(failure!("not an HTTP status line: {}", quoted(status_line))),
-    }
-    show(&dissect::http("", "response", &head));
-    check_switch(&text, &accept_key(KEY))
-}
-
-/// The response head, up to and with its empty line.
-fn read_head(peer: &mut Peer) -> Result<Vec<u8>, Failure> {
-    loop {
-        if let Some(at) = peer.inbox.windows(4).position(|w| w == b"\r\n\r\n") {
-            return Ok(peer.inbox.drain(..at + 4).collect());
-        }
-        if peer.inbox.len() > MAX_HEAD {
-            return Err(failure!("the server's response head is over 8 KiB"));
-        }
-        if !peer.fill()? {
+    let head = match peer.read_head() {
+        Ok(Some(head)) => head,
+        Ok(None) => {
             let got = quoted(&String::from_utf8_lossy(&peer.inbox));
             return Err(failure!("the server closed without answering: {got}"));
         }
+        Err(Stop::Full) => return Err(failure!("the server's response head is over 8 KiB")),
+        Err(stop) => return Err(stopped(peer, stop)),
+    };
+    let text = String::from_utf8_lossy(&head);
+    let status_line = text.lines().next().unwrap_or_default();
+    match handshake::status(&text) {
+        Some(101) => {}
+        Some(_) => return Err(refused(peer, &head, status_line)),
+        None => return Err(failure!("not an HTTP status line: {}", quoted(status_line))),
     }
+    show(&dissect::http("", "response", &head));
+    check_switch(&text, &accept_key(KEY))
 }
 
 /// A refused handshake: show the response whole, its body too
@@ -469,7 +360,9 @@ fn read_head(peer: &mut Peer) -> Result<Vec<u8>, Failure> {
 /// [`MAX_BODY`]), and fail with its status line and body.
 fn refused(peer: &mut Peer, head: &[u8], status_line: &str) -> Failure {
     let text = String::from_utf8_lossy(head);
-    let declared = header(&text, "Content-Length").parse().unwrap_or(MAX_BODY);
+    let declared = handshake::header(&text, "Content-Length")
+        .parse()
+        .unwrap_or(MAX_BODY);
     let wanted = declared.min(MAX_BODY);
     // The status says what matters: a body that does not come is no
     // further failure.
@@ -480,67 +373,25 @@ fn refused(peer: &mut Peer, head: &[u8], status_line: &str) -> Failure {
     failure!("the server refused the handshake: {status_line}\n  {body}")
 }
 
-/// A header's value in a response head, by its name in any case (RFC
-/// 9110 §5.1); `""` if it has none.
-fn header<'a>(head: &'a str, name: &str) -> &'a str {
-    let fields = head.lines().skip(1).filter_map(|line| line.split_once(':'));
-    let mut found = fields.filter(|(field, _)| field.trim().eq_ignore_ascii_case(name));
-    found.next().map_or("", |(_, value)| value.trim())
-}
-
 /// §4.1: what a client checks of a `101` before it calls the connection
 /// open. If any check fails, the connection fails.
 fn check_switch(head: &str, expected: &AcceptKey) -> Result<(), Failure> {
     // The arithmetic the server's `--trace` shows, done again: only a
     // server that read our key can answer with its result.
-    let accept = header(head, "Sec-WebSocket-Accept");
-    let same = accept == expected.accept;
-    let verdict = if same { "the same" } else { "NOT the same" };
+    let accept = handshake::header(head, "Sec-WebSocket-Accept");
+    let verdict = match accept == expected.accept {
+        true => "the same",
+        false => "NOT the same",
+    };
     let worked_out = dissect::accept_key("", expected);
     show(&format!("{worked_out}\nthe server: {accept}, {verdict}"));
-    let upgrade = header(head, "Upgrade").eq_ignore_ascii_case("websocket");
-    let mut tokens = header(head, "Connection").split(',').map(str::trim);
-    let connection = tokens.any(|token| token.eq_ignore_ascii_case("Upgrade"));
-    // We asked for no extension, and offered one subprotocol.
-    let extensions = header(head, "Sec-WebSocket-Extensions").is_empty();
-    let protocol = matches!(header(head, "Sec-WebSocket-Protocol"), "" | SUBPROTOCOL);
-    let checks = [
-        (upgrade, "lacks Upgrade: websocket"),
-        (connection, "lacks Connection: Upgrade"),
-        (same, "has the wrong Sec-WebSocket-Accept"),
-        (extensions, "names an extension we did not ask for"),
-        (protocol, "names a subprotocol we did not offer"),
-    ];
-    match checks.iter().find(|(passed, _)| !passed) {
-        Some((_, what)) => Err(failure!("the server's 101 {what} (RFC 6455 §4.1)")),
+    match handshake::switch_problem(head, expected, Some(SUBPROTOCOL)) {
+        Some(what) => Err(failure!("the server's 101 {what} (RFC 6455 §4.1)")),
         None => Ok(()),
     }
 }
 
 // ----------------------------------------------------------------- the frames
-
-/// A client's frame (§5.2): the library writes a whole, unmasked frame;
-/// a client's differs in two bits and four bytes. `mask` is `None` only
-/// for `--unmasked`: a client MUST mask every frame (§5.1).
-fn client_frame(opcode: OpCode, fin: bool, payload: &[u8], mask: Option<[u8; 4]>) -> Vec<u8> {
-    let mut bytes = Vec::with_capacity(14 + payload.len());
-    frame::encode(&mut bytes, opcode, payload);
-    let at = bytes.len() - payload.len();
-    if !fin {
-        bytes[0] &= 0x7F; // FIN 0: more frames of this message follow (§5.4)
-    }
-    if let Some(key) = mask {
-        bytes[1] |= 0x80; // MASK 1, and the key after the length (§5.2)
-        frame::unmask(&mut bytes[at..], key, 0); // XOR masks as it unmasks
-        bytes.splice(at..at, key);
-    }
-    bytes
-}
-
-/// A message's one frame (FIN 1), masked with [`MASK`].
-fn masked(opcode: OpCode, payload: &[u8]) -> Vec<u8> {
-    client_frame(opcode, true, payload, Some(MASK))
-}
 
 /// Send one of our frames, and show it.
 fn send(peer: &mut Peer, bytes: &[u8]) -> Result<(), Failure> {
@@ -550,22 +401,8 @@ fn send(peer: &mut Peer, bytes: &[u8]) -> Result<(), Failure> {
         let seen = seen(Direction::Out, header, bytes, text);
         show(&dissect::frame("", &seen));
     }
-    peer.send(bytes)
-}
-
-/// What `--trace` formats of one whole frame: `bytes` is its header, then
-/// its payload as it went on the wire.
-fn seen(direction: Direction, header: Header, bytes: &[u8], text: bool) -> Seen {
-    let (header_bytes, payload) = bytes.split_at(header.header_len);
-    // The library's record of a frame read, turned round if it is ours.
-    let mut seen = Seen::incoming(header, header_bytes, text);
-    seen.direction = direction;
-    Seen::keep(&mut seen.wire, payload);
-    seen.plain = seen.wire.clone();
-    if let Some(key) = header.mask {
-        frame::unmask(&mut seen.plain, key, 0);
-    }
-    seen
+    let sent = peer.send(bytes);
+    sent.map_err(|e| failure!("cannot send to the server: {e}"))
 }
 
 /// Read the server's next frame, however many reads it takes. Nothing is
@@ -579,7 +416,7 @@ fn read_frame(peer: &mut Peer, room: usize) -> Result<(Header, Vec<u8>), Failure
         // opcodes, control frames, the shortest length.
         match frame::parse_header(&peer.inbox, false) {
             Ok(Some(header)) => break header,
-            Ok(None) => peer.fill_or_lost()?,
+            Ok(None) => fill_or_lost(peer)?,
             Err(violation) => return Err(broken(violation)),
         }
     };
@@ -593,7 +430,7 @@ fn read_frame(peer: &mut Peer, room: usize) -> Result<(Header, Vec<u8>), Failure
     // At most `room` (4 MiB) past the header: no overflow.
     let end = header.header_len + header.payload_len as usize;
     while peer.inbox.len() < end {
-        peer.fill_or_lost()?;
+        fill_or_lost(peer)?;
     }
     Ok((header, peer.inbox.drain(..end).collect()))
 }
@@ -748,7 +585,7 @@ fn answer_close(peer: &mut Peer, close: CloseFrame) -> Result<(), Failure> {
 /// for it, and for nothing else.
 fn end_of_stream(peer: &mut Peer) -> Result<(), Failure> {
     peer.wait_for("the server to close the TCP connection (§7.1.1)");
-    if peer.inbox.is_empty() && !peer.fill()? {
+    if peer.inbox.is_empty() && !fill(peer)? {
         say!("== the server closed the TCP connection: the closing handshake is complete");
         return Ok(());
     }
@@ -790,14 +627,5 @@ fn show_message(message: &Message) {
     match message {
         Message::Text(text) => say!("message in: text {}", quoted(text)),
         Message::Binary(data) => say!("message in: binary, {} bytes", data.len()),
-    }
-}
-
-/// Text from the network, quoted and escaped (`{:?}`), so that no
-/// control character reaches the terminal; cut after 200 characters.
-fn quoted(text: &str) -> String {
-    match text.char_indices().nth(200) {
-        None => format!("{text:?}"),
-        Some((at, _)) => format!("{:?}... ({} bytes)", &text[..at], text.len()),
     }
 }

@@ -1,0 +1,13 @@
+//! Bytes from the network, made safe and short for a terminal: text quoted
+//! with its control characters escaped. A server's
+//! bytes never reach the terminal raw, so none can move the cursor or
+//! forge a line.
+
+/// Text from the network, quoted and escaped (`{:?}`), so that no
+/// control character reaches the terminal; cut after 200 characters.
+pub fn quoted(text: &str) -> String {
+    match text.char_indices().nth(200) {
+        None => format!("{text:?}"),
+        Some((at, _)) => format!("{:?}... ({} bytes)", &text[..at], text.len()),
+    }
+}

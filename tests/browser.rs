@@ -44,6 +44,33 @@ fn a_person_uses_the_tutorial_page() {
 }
 
 #[test]
+fn the_tutorial_page_talks_compressed_with_deflate() {
+    let Some(root) = ready("the_tutorial_page_talks_compressed_with_deflate") else {
+        return;
+    };
+    // Chromium offers `permessage-deflate; client_max_window_bits` in
+    // every handshake (RFC 7692); with `--deflate` the server agrees, and
+    // Chromium then sends its messages compressed, RSV1 set.
+    let server = Server::start(&["--deflate", "--trace"]);
+    let report = Page::run(&root, "tutorial", &server, None).finish();
+    assert!(
+        report.contains("Received: You have entered: hello world"),
+        "{report}"
+    );
+    assert!(server.wait_for_log("subprotocol chat, permessage-deflate"));
+    assert!(server.wait_for_log(
+        "Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; \
+         client_no_context_takeover"
+    ));
+    assert!(
+        server.wait_for_log("RSV1 1: compressed"),
+        "{}",
+        server.log()
+    );
+    assert!(server.wait_for_log("Data from client (text): hello world"));
+}
+
+#[test]
 fn two_pages_chat_in_one_room() {
     let Some(root) = ready("two_pages_chat_in_one_room") else {
         return;

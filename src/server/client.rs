@@ -211,7 +211,13 @@ impl Client {
                 self.show(now, |id| trace::http(id, "response", &accepted.response));
                 self.connection.accept(&accepted, now);
                 let subprotocol = accepted.subprotocol.unwrap_or("none");
-                let done = format_args!("handshake done: {target}, subprotocol {subprotocol}");
+                let deflate = if accepted.deflate.is_some() {
+                    ", permessage-deflate"
+                } else {
+                    ""
+                };
+                let done =
+                    format_args!("handshake done: {target}, subprotocol {subprotocol}{deflate}");
                 self.log(Info, now, done);
             }
             Err(refusal) => {

@@ -350,6 +350,8 @@ impl Connection {
     /// may hold, less what every other connection does): a message that
     /// grows past it fails with 1013 (`Violation::ServerBusy`).
     pub fn next_event(&mut self, now: Instant, room: usize) -> Option<Event> {
+        // A compressed message inflates into room of its own (RFC 7692).
+        self.reader.allow(room.saturating_sub(self.counted()));
         while self.events.is_empty() && self.reads_frames() {
             let incoming = self.reader.read_event(&mut self.inbox);
             if self.rules.trace {

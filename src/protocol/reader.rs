@@ -81,6 +81,9 @@ pub struct MessageReader {
     /// permessage-deflate was agreed (RFC 7692): a message may come
     /// compressed.
     deflate: bool,
+    /// The most a message may inflate to now, besides the size limit:
+    /// what the server can still hold (`allow`).
+    room: usize,
     frame: Option<IncomingFrame>,
     message: Option<PartialMessage>,
     /// The payload of the control frame now arriving (at most 125 bytes).
@@ -106,6 +109,7 @@ impl MessageReader {
         MessageReader {
             max_message_size,
             deflate: false,
+            room: usize::MAX,
             frame: None,
             message: None,
             control: Vec::new(),
@@ -121,6 +125,13 @@ impl MessageReader {
     /// message's first frame means "compressed" (RFC 7692 §6).
     pub(crate) fn agree_deflate(&mut self) {
         self.deflate = true;
+    }
+
+    /// How much a compressed message may inflate to, for what the server
+    /// can still hold: past it, the message fails with 1013, as one that
+    /// arrives that big does (`connection.rs`).
+    pub(crate) fn allow(&mut self, room: usize) {
+        self.room = room;
     }
 
     /// Bytes held in a message or control frame not yet whole.
@@ -365,7 +376,14 @@ impl MessageReader {
             return Err(Violation::UnexpectedContinuation);
         };
         if message.compressed {
-            message.data = extensions::decompress(&message.data, self.max_message_size)?;
+            let limit = self.max_message_size.min(self.room);
+            message.data = extensions::decompress(&message.data, limit).map_err(|e| match e {
+                // Stopped by what the server can hold, not by the size limit.
+                Violation::MessageTooBig { limit } if limit < self.max_message_size => {
+                    Violation::ServerBusy
+                }
+                other => other,
+            })?;
         }
         if !message.text {
             return Ok(Incoming::Message(Message::Binary(message.data)));

@@ -8,6 +8,9 @@ use crate::common::{
     TEXT,
 };
 use crate::*;
+
+/// RFC 6455 §7.4.1: 1013, "try again later": the server holds too much.
+const TRY_AGAIN_LATER: u16 = 1013;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 
@@ -241,6 +244,27 @@ fn a_decompression_bomb_stops_at_the_message_limit_with_1009() {
         .write_all(&masked_frame(0x80 | RSV1 | BINARY, &bomb, [1, 2, 3, 4]))
         .unwrap();
     expect_close(&mut stream, MESSAGE_TOO_BIG);
+}
+
+#[test]
+fn a_bomb_past_what_the_server_can_hold_fails_with_1013_and_no_one_else() {
+    // --max-buffered is all clients' memory together: a message inflating
+    // past what is left of it fails its own connection with 1013 (try
+    // again later), as one that arrives that big does; others go on.
+    // (20 MB: past the 16 MiB size limit too, which must not be what
+    // stops it: the server would have held 16 MiB by then.)
+    let server = Server::echo(&["--deflate", "--max-buffered", "2000000"]);
+    let (mut other, _) = connect(&server, "permessage-deflate");
+    let (mut stream, _) = connect(&server, "permessage-deflate");
+    let bomb = compress(&vec![0; 20_000_000]);
+    stream
+        .write_all(&masked_frame(0x80 | RSV1 | BINARY, &bomb, [1, 2, 3, 4]))
+        .unwrap();
+    expect_close(&mut stream, TRY_AGAIN_LATER);
+    other
+        .write_all(&masked_frame(0x80 | TEXT, b"still here", [1, 2, 3, 4]))
+        .unwrap();
+    assert_eq!(read_message(&mut other).2, b"still here");
 }
 
 #[test]

@@ -109,8 +109,11 @@ pub(crate) fn decompress(compressed: &[u8], limit: usize) -> Result<Vec<u8>, Vio
         other => Violation::BadCompression(other),
     })?;
     // §7.2.3.4 lets a sender end with a final block instead, which leaves
-    // the tail unread; anything else after a final block is not DEFLATE.
-    if inflated.end == End::Final && inflated.used < compressed.len() {
+    // the tail unread: its example ends `07 00 00`, the final block done
+    // in the `07 00`, then one `00` begun of an empty stored block. More
+    // than that after a final block is not this message's DEFLATE.
+    let after = compressed.get(inflated.used..).unwrap_or_default();
+    if inflated.end == End::Final && !matches!(after, [] | [0x00]) {
         return Err(Violation::BadCompression(InflateError::Truncated));
     }
     Ok(out)
@@ -259,6 +262,35 @@ mod tests {
         server_window_bits: 15,
         answer_window_bits: false,
     };
+
+    #[test]
+    fn the_rfc_examples_of_a_compressed_hello_inflate() {
+        // RFC 7692 §7.2.3.1 (one stored-free block, sync flush tail cut)
+        // and §7.2.3.4 (a final block, then one more byte).
+        for payload in [
+            &[0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00][..],
+            &[0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00],
+        ] {
+            assert_eq!(
+                decompress(payload, 100),
+                Ok(b"Hello".to_vec()),
+                "{payload:02x?}"
+            );
+        }
+        // After a final block, anything more is not this message's.
+        let extra = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x01];
+        assert!(decompress(&extra, 100).is_err());
+        // And ours makes what §7.2.3.1 shows.
+        let agreed = Deflate {
+            server_window_bits: 15,
+            answer_window_bits: false,
+        };
+        let long = b"Hello".repeat(20);
+        assert_eq!(
+            decompress(&compress(&long, &agreed).unwrap(), 1000),
+            Ok(long)
+        );
+    }
 
     #[test]
     fn what_the_browsers_offer_is_agreed() {

@@ -102,15 +102,7 @@ pub fn parse_header_with(
     };
 
     let fin = first & 0x80 != 0;
-    // §5.2: "RSV1, RSV2, RSV3: 1 bit each. MUST be 0 unless an extension is
-    // negotiated that defines meanings for non-zero values." RFC 7692 §6.1:
-    // permessage-deflate gives RSV1 a meaning, and never on "control
-    // frames and non-first fragments of a data message".
-    let data = matches!(first & 0x0F, 0x1 | 0x2);
-    let rsv1_allowed = deflate && data;
-    if first & 0x30 != 0 || (first & COMPRESSED != 0 && !rsv1_allowed) {
-        return Err(Violation::ReservedBits);
-    }
+    check_reserved_bits(first, deflate)?;
     // §5.2: "If an unknown opcode is received, the receiving endpoint MUST
     // _Fail the WebSocket Connection_."
     let bits = first & 0x0F;
@@ -153,6 +145,21 @@ pub fn parse_header_with(
         payload_len,
         header_len,
     }))
+}
+
+/// §5.2: "RSV1, RSV2, RSV3: 1 bit each. MUST be 0 unless an extension is
+/// negotiated that defines meanings for non-zero values." RFC 7692 §6.1:
+/// permessage-deflate (`deflate`) gives RSV1 a meaning, and never on
+/// "control frames and non-first fragments of a data message": only a
+/// text or binary frame may carry it, and a later fragment is a
+/// continuation (opcode 0), so both are refused here.
+fn check_reserved_bits(first: u8, deflate: bool) -> Result<(), Violation> {
+    let data = matches!(first & 0x0F, 0x1 | 0x2);
+    let rsv1_allowed = deflate && data;
+    if first & 0x30 != 0 || (first & COMPRESSED != 0 && !rsv1_allowed) {
+        return Err(Violation::ReservedBits);
+    }
+    Ok(())
 }
 
 /// The payload length and how many bytes after the first two held it

@@ -90,8 +90,8 @@ pub const COMPRESSED: u8 = 0x40;
 
 /// [`parse_header`], on a connection that agreed to permessage-deflate
 /// when `deflate` is true: then RSV1 ([`COMPRESSED`]) may be set on a text
-/// or binary frame. Whether that frame begins its message is the reader's
-/// to check (`reader.rs`).
+/// or binary frame, which always begins a message (a later fragment is a
+/// continuation).
 pub fn parse_header_with(
     bytes: &[u8],
     require_mask: bool,

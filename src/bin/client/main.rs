@@ -8,6 +8,10 @@
 //! two ends of one conversation can be read side by side: what the
 //! server logs as `frame in`, the client prints as `frame out`.
 //!
+//! With `--check URL` it is instead a checker of a server: a list of
+//! cases, each on a connection of its own, each passed, failed (and why)
+//! or not judged (`check/`, and `docs/check.md`).
+//!
 //! This file is the command line and the conversation. The steps are
 //! functions of their own (`handshake`, `send`, `next_event`,
 //! `read_frame`, `closing_handshake`), each over a [`Peer`]. Beside it:
@@ -18,12 +22,14 @@
 //! `frame::unmask`), and so are the checks of a server's close frame and
 //! the blocks printed.
 
+mod check;
 mod frames;
 mod handshake;
 mod peer;
 mod shown;
 mod url;
 
+use check::Expect;
 use frames::{client_frame, masked, seen, MASK, SECOND_MASK};
 use handshake::{Request, KEY, SUBPROTOCOL};
 use peer::{Peer, Stop};
@@ -43,6 +49,7 @@ use url::{parse_url, Url};
 
 const HELP: &str = "\
 Usage: client [OPTIONS] URL [MESSAGE ...]
+       client --check URL [--expect echo|reply] [--json] [--timeout SECS]
 
 The raw WebSocket client of the tutorial (RFC 6455): it connects to URL,
 ws://HOST[:PORT][/PATH] (port 80 if none), does the opening handshake,
@@ -70,7 +77,27 @@ so Sec-WebSocket-Accept must be HSmrc0sMlYUkAGmm5OPpG2HaGWk=.
 
 Exit status: 0 the handshake succeeded and the server closed with 1000;
 1 the server refused, broke the protocol, closed otherwise, or was silent
-for SECS (why is on stderr); 2 a usage error, or no connection.";
+for SECS (why is on stderr); 2 a usage error, or no connection.
+
+Checking a server: client --check URL
+  Runs some forty cases against the server at URL, each on a connection
+  of its own: the opening handshake, text and binary messages of every
+  length form, fragments, pings, closing, and frames a server must refuse.
+  Each case prints PASS, FAIL or NOT JUDGED; a failure says why, the rule
+  and its RFC 6455 section, what went each way (drawn as --trace draws
+  it), and the bug of the PHP tutorial it looks like, if one does
+  (docs/check.md).
+  --expect echo|reply  echo (the default): each message must come back
+                       the same; reply: any well-formed message back will
+                       do (\"You have entered: ...\"), and a case the answer
+                       cannot show is not judged, saying why
+  --json               one JSON object a line: name, section, result
+                       (passed, failed, not judged), reason, bug, rule
+  --timeout SECS       each case's deadline [default: 1; twice that for
+                       messages of 64 KiB and more]
+  Exit status: 0 every case passed (or was not judged for --expect reply);
+  1 a case failed, or the server stopped answering (the cases after it are
+  not judged); 2 a usage error, or nothing to connect to.";
 
 /// The largest message we send or take in. Memory grows only with bytes
 /// that arrived, and a frame that declares more fails at once (§10.4).
@@ -105,8 +132,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    if options.check {
+        let expect = options.expect.unwrap_or(Expect::Echo);
+        let wait = Duration::from_secs_f64(options.timeout.unwrap_or(1.0));
+        return check::run(&options.url, expect, options.json, wait);
+    }
     let Url { host, port, .. } = &options.url;
-    let mut peer = match Peer::connect(host, *port, options.timeout) {
+    let timeout = Duration::from_secs_f64(options.timeout.unwrap_or(5.0));
+    let mut peer = match Peer::connect(host, *port, timeout) {
         Ok((peer, address)) => {
             say!("== connected to {address}");
             peer
@@ -154,9 +187,14 @@ struct Options {
     url: Url,
     tutorial_request: bool,
     /// `Sec-WebSocket-Version` (§4.1 item 9): 13 unless `--ws-version`.
-    version: usize,
-    timeout: Duration,
+    version: Option<usize>,
+    timeout: Option<f64>,
     messages: Vec<Outgoing>,
+    /// `--check`, and how: what a message is answered with, and whether
+    /// the results are JSON.
+    check: bool,
+    expect: Option<Expect>,
+    json: bool,
 }
 
 /// One MESSAGE of the command line.
@@ -171,33 +209,61 @@ enum Outgoing {
 /// The options, or `None` for `--help`, or what is wrong.
 fn parse_args(mut args: impl Iterator<Item = String>) -> Result<Option<Options>, String> {
     let (mut url, mut only_words) = (None, false);
-    let (mut tutorial_request, mut version) = (false, 13);
-    let (mut timeout, mut messages) = (5.0, Vec::new());
+    let mut options = Options {
+        url: Url::default(),
+        tutorial_request: false,
+        version: None,
+        timeout: None,
+        messages: Vec::new(),
+        check: false,
+        expect: None,
+        json: false,
+    };
     while let Some(arg) = args.next() {
         let mut value = |flag: &str| args.next().ok_or(format!("{flag} needs a value"));
         match arg.as_str() {
             _ if only_words || !arg.starts_with("--") && arg != "-h" => match url {
                 None => url = Some(parse_url(&arg)?),
-                Some(_) => messages.push(Outgoing::Text(arg)),
+                Some(_) => options.messages.push(Outgoing::Text(arg)),
             },
             "--" => only_words = true,
             "-h" | "--help" => return Ok(None),
-            "--tutorial-request" => tutorial_request = true,
-            "--timeout" => timeout = number(&value("--timeout")?, 0.001, 3600.0)?,
-            "--ws-version" => version = number(&value("--ws-version")?, 0, 255)?,
-            flag => messages.push(message_flag(flag, &mut value)?),
+            "--tutorial-request" => options.tutorial_request = true,
+            "--timeout" => options.timeout = Some(number(&value("--timeout")?, 0.001, 3600.0)?),
+            "--ws-version" => options.version = Some(number(&value("--ws-version")?, 0, 255)?),
+            "--check" => options.check = true,
+            "--json" => options.json = true,
+            "--expect" => options.expect = Some(expectation(&value("--expect")?)?),
+            flag => options.messages.push(message_flag(flag, &mut value)?),
         }
     }
-    let url = url.ok_or("no URL: give one, such as ws://127.0.0.1:1222/")?;
-    let timeout = Duration::from_secs_f64(timeout);
-    let options = Options {
-        url,
-        tutorial_request,
-        version,
-        timeout,
-        messages,
-    };
+    options.url = url.ok_or("no URL: give one, such as ws://127.0.0.1:1222/")?;
+    both_halves_apart(&options)?;
     Ok(Some(options))
+}
+
+/// The checker sends its own messages and requests; the conversation
+/// has no cases to judge.
+fn both_halves_apart(options: &Options) -> Result<(), String> {
+    let conversation =
+        !options.messages.is_empty() || options.tutorial_request || options.version.is_some();
+    let checking = options.expect.is_some() || options.json;
+    match (options.check, conversation, checking) {
+        (true, true, _) => Err("--check sends its own requests and messages: no MESSAGE, \
+             --tutorial-request or --ws-version with it"
+            .into()),
+        (false, _, true) => Err("--expect and --json go with --check".into()),
+        _ => Ok(()),
+    }
+}
+
+/// `--expect echo` or `--expect reply`.
+fn expectation(word: &str) -> Result<Expect, String> {
+    match word {
+        "echo" => Ok(Expect::Echo),
+        "reply" => Ok(Expect::Reply),
+        _ => Err(format!("--expect {word:?}: echo or reply")),
+    }
 }
 
 /// A MESSAGE given by a flag, such as `--binary 256`; `value` takes the
@@ -321,7 +387,7 @@ fn request(options: &Options) -> Vec<u8> {
         host,
         key: Some(KEY),
         protocol: Some(SUBPROTOCOL),
-        version: options.version,
+        version: options.version.unwrap_or(13),
         origin: Some(origin),
     };
     request.bytes()

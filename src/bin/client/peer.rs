@@ -76,6 +76,11 @@ impl Peer {
         Err(why)
     }
 
+    /// Read at most `bytes` more on this connection, in all.
+    pub fn cap(&mut self, bytes: usize) {
+        self.room = bytes;
+    }
+
     /// From now, wait at most the timeout for `what`.
     pub fn wait_for(&mut self, what: &'static str) {
         self.waiting_for = what;

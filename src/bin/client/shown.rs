@@ -1,5 +1,5 @@
 //! Bytes from the network, made safe and short for a terminal: text quoted
-//! with its control characters escaped. A server's
+//! with its control characters escaped, other bytes in hex. A server's
 //! bytes never reach the terminal raw, so none can move the cursor or
 //! forge a line.
 
@@ -10,4 +10,14 @@ pub fn quoted(text: &str) -> String {
         None => format!("{text:?}"),
         Some((at, _)) => format!("{:?}... ({} bytes)", &text[..at], text.len()),
     }
+}
+
+/// The first 16 of `bytes` in hex, then how many more there are.
+pub fn hex(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(16)];
+    let mut text: Vec<String> = shown.iter().map(|b| format!("{b:02x}")).collect();
+    if bytes.len() > shown.len() {
+        text.push(format!("... {} more", bytes.len() - shown.len()));
+    }
+    text.join(" ")
 }

@@ -2,6 +2,7 @@
 //! and resource name, for the conversation and the checker alike.
 
 /// Where to connect, from a `ws://` URL (RFC 6455 §3).
+#[derive(Default)]
 pub struct Url {
     /// As written, with the brackets of an IPv6 address: `[::1]`.
     pub host: String,
@@ -42,4 +43,12 @@ pub fn parse_url(text: &str) -> Result<Url, String> {
     let path = format!("/{}", path.trim_start_matches('/'));
     let host = host.to_string();
     Ok(Url { host, port, path })
+}
+
+impl Url {
+    /// `HOST:PORT`, as a request's `Host` names the server (RFC 6455
+    /// §4.1 item 4).
+    pub fn authority(&self) -> String {
+        format!("{}:{}", self.host, self.port)
+    }
 }

@@ -14,7 +14,7 @@ mod common;
 
 use common::Server;
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -453,7 +453,12 @@ fn each_php_bug_is_found_and_named_and_nothing_else_is() {
         ("B8", &["handshake-in-pieces"]),
         (
             "B14",
-            &["two-frames-one-write", "ping-pong", "close-handshake"],
+            &[
+                "two-frames-one-write",
+                "frame-byte-by-byte",
+                "ping-pong",
+                "close-handshake",
+            ],
         ),
         (
             "B16",
@@ -565,6 +570,52 @@ fn a_silent_server_is_given_up_on_in_bounded_time() {
     );
     assert!(bugs(&cases).is_empty());
     assert!(run.took < Duration::from_secs(20), "took {:?}", run.took);
+}
+
+/// A server that answers every request with a 101 whose accept key holds
+/// terminal escapes, then a frame that declares 2^62 bytes and bytes
+/// without end: each case stops at what it reads (or its deadline), and
+/// nothing the server wrote reaches the terminal raw.
+#[test]
+fn a_hostile_server_cannot_hurt_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            thread::spawn(move || hostile(stream));
+        }
+    });
+    let run = client(&["--check", &format!("ws://{addr}/")]);
+    run.expect(1);
+    let raw = |c: char| c.is_control() && c != '\n';
+    assert!(
+        !run.stdout.contains(raw),
+        "raw control characters in:\n{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("FAIL  text-0"), "{}", run.stdout);
+    assert!(run.took < Duration::from_secs(45), "took {:?}", run.took);
+}
+
+/// One connection of the hostile server: it answers once the request
+/// head is in, then writes until the checker goes.
+fn hostile(mut stream: TcpStream) {
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") && head.len() < 65536 {
+        match stream.read(&mut byte) {
+            Ok(1) => head.push(byte[0]),
+            _ => return,
+        }
+    }
+    let answer = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+        Connection: Upgrade\r\nSec-WebSocket-Accept: \u{1b}[2J\u{1b}]0;owned\u{7}\r\n\r\n";
+    let mut out = answer.as_bytes().to_vec();
+    out.extend([0x81, 127]);
+    out.extend((1u64 << 62).to_be_bytes());
+    let escapes = [0x1b; 64 * 1024];
+    let _ = stream.write_all(&out);
+    while stream.write_all(&escapes).is_ok() {}
 }
 
 #[test]

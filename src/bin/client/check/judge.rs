@@ -162,6 +162,9 @@ pub fn words(heard: &Heard) -> String {
         Heard::Silent => "nothing, in time".into(),
         Heard::Ended => "the server closed the TCP connection with no close frame".into(),
         Heard::Failed(e) => format!("the connection failed ({e})"),
-        Heard::Full => "more than a case reads".into(),
+        Heard::Full => format!(
+            "the server sent more than the {} MiB a case reads",
+            super::CAP >> 20
+        ),
     }
 }

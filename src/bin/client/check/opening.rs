@@ -8,6 +8,7 @@ use super::bugs::{self, Bug};
 use super::session::Session;
 use super::{case, Area, Case, Ctx, Outcome, Verdict};
 use crate::handshake::{self, header, KEY, SUBPROTOCOL};
+use crate::shown::quoted;
 use socket_server::dissect;
 use socket_server::protocol::accept_key;
 use std::time::Duration;
@@ -82,9 +83,10 @@ fn ask<'c>(
     }
 }
 
-/// The status line, for a failure's words.
-fn status_line(head: &str) -> &str {
-    head.lines().next().unwrap_or_default()
+/// The status line, for a failure's words: quoted, so that no byte of
+/// the server's reaches the terminal raw.
+fn status_line(head: &str) -> String {
+    quoted(head.lines().next().unwrap_or_default())
 }
 
 /// The usual request must be answered with a 101.
@@ -110,7 +112,8 @@ fn accept(ctx: &Ctx) -> Outcome {
     session.block(dissect::accept_key("", &expected));
     let got = if got.is_empty() { "missing" } else { got };
     let why = format!(
-        "Sec-WebSocket-Accept is {got}, where our key makes it {}",
+        "Sec-WebSocket-Accept is {}, where our key makes it {}",
+        quoted(got),
         expected.accept
     );
     Err(session.fail(why))
@@ -120,7 +123,7 @@ fn headers(ctx: &Ctx) -> Outcome {
     let (session, head) = switched(ctx, None)?;
     let checks = [
         (
-            status_line(&head).starts_with("HTTP/1.1 101"),
+            head.starts_with("HTTP/1.1 101 "),
             "the status line is not HTTP/1.1 101",
         ),
         (handshake::upgrades(&head), "Upgrade: websocket is missing"),
@@ -201,7 +204,7 @@ fn in_pieces(ctx: &Ctx) -> Outcome {
         if n + 1 < pieces.len() && session.listen(PAUSE) {
             // Something came before the request was whole.
             let answer = match session.read_head() {
-                Ok(head) => status_line(&head).to_string(),
+                Ok(head) => status_line(&head),
                 Err(why) => why,
             };
             let why = format!(
@@ -224,10 +227,9 @@ fn in_pieces(ctx: &Ctx) -> Outcome {
         Some(101) if header(&head, "Sec-WebSocket-Accept") == accept_key(KEY).accept => {
             Ok(Verdict::Passed)
         }
-        Some(101) => {
-            Err(session
-                .fail("the 101 has the wrong Sec-WebSocket-Accept: the key was not read whole"))
-        }
+        Some(101) => Err(session.fail(
+            "the 101 has the wrong Sec-WebSocket-Accept (handshake-accept-key shows the right one)",
+        )),
         _ => {
             let why = format!("the request in pieces was refused: {}", status_line(&head));
             Err(session.fail_as(why, Some(bugs::B8)))

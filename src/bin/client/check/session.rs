@@ -217,15 +217,13 @@ impl<'c> Session<'c> {
                     None => continue,
                 },
                 Err(violation) => {
-                    let bytes = self.peer.inbox.clone();
                     let why = format!("a frame from the server breaks RFC 6455: {violation}");
-                    return self.broken(why, &bytes);
+                    return self.broken(why);
                 }
             };
             // §5.1: "A server MUST NOT mask any frames that it sends".
             if header.mask.is_some() {
-                let bytes = self.peer.inbox.clone();
-                return self.broken("a frame from the server is masked (§5.1)".into(), &bytes);
+                return self.broken("a frame from the server is masked (§5.1)".into());
             }
             let end = usize::try_from(header.payload_len)
                 .ok()
@@ -324,8 +322,8 @@ impl<'c> Session<'c> {
         Some(heard)
     }
 
-    fn broken(&mut self, why: String, bytes: &[u8]) -> Heard {
-        let shown = crate::shown::hex(bytes);
+    fn broken(&mut self, why: String) -> Heard {
+        let shown = crate::shown::hex(&self.peer.inbox);
         self.note(format!("(came back, not a frame by RFC 6455: {shown})"));
         Heard::Broken(why)
     }

@@ -8,10 +8,17 @@
 //! These live here and not beside the codecs because code under
 //! `src/protocol/` may use no crate but its own two (`tests/layers.rs`).
 
-use std::time::Instant;
+// The data and the measuring are shared with `make bench`, which prints
+// the same figures as ratios to miniz's (tests/bench/).
+#[path = "bench/codecs.rs"]
+mod codecs;
+#[path = "bench/corpus.rs"]
+mod corpus;
 
-use miniz_oxide::inflate::core::{decompress, inflate_flags, DecompressorOxide};
-use socket_server::protocol::{deflate, inflate, End, InflateError};
+use codecs::{deflate_figures, inflate_speeds, miniz_compressed, ours_compressed, Timing, TAIL};
+use corpus::{corpus, Kind, Rng, KINDS};
+use socket_server::protocol::{inflate, End, InflateError};
+use std::time::Duration;
 
 /// The sizes around every edge that matters: a WebSocket frame's length
 /// forms (125, 126, 65535, 65536), a match's longest (258), a stored
@@ -22,142 +29,14 @@ const SIZES: [usize; 15] = [
 
 const MIB: usize = 1 << 20;
 
-/// xorshift64: a small deterministic generator, so every run sees the
-/// same bytes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        let mut x = self.0;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.0 = x;
-        x
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// Small numbers far more often than big ones, as words in a language.
-    fn skewed(&mut self, n: usize) -> usize {
-        let k = self.below(n) + 1;
-        self.below(k)
-    }
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Kind {
-    Random,
-    Text,
-    Json,
-    Binary,
-}
-
-const KINDS: [Kind; 4] = [Kind::Random, Kind::Text, Kind::Json, Kind::Binary];
-
-const WORDS: [&str; 64] = [
-    "the", "of", "and", "a", "to", "in", "is", "you", "that", "it", "he", "was", "for", "on",
-    "are", "as", "with", "his", "they", "at", "be", "this", "have", "from", "or", "one", "had",
-    "by", "word", "but", "not", "what", "all", "were", "we", "when", "your", "can", "said",
-    "there", "use", "an", "each", "which", "she", "do", "how", "their", "if", "will", "up",
-    "other", "about", "out", "many", "then", "them", "these", "so", "some", "her", "would",
-    "server", "message",
-];
-
-fn sentence(rng: &mut Rng, out: &mut Vec<u8>) {
-    let words = 4 + rng.below(12);
-    for i in 0..words {
-        let word = WORDS[rng.skewed(WORDS.len())];
-        if i == 0 {
-            out.extend(word[..1].to_uppercase().bytes());
-            out.extend_from_slice(&word.as_bytes()[1..]);
-        } else {
-            out.extend_from_slice(word.as_bytes());
-        }
-        let after: &[u8] = match rng.below(12) {
-            0 => b", ",
-            _ if i + 1 == words => b". ",
-            _ => b" ",
-        };
-        out.extend_from_slice(after);
-    }
-    if rng.below(5) == 0 {
-        out.push(b'\n');
-    }
-}
-
-fn json_object(rng: &mut Rng, id: usize, out: &mut Vec<u8>) {
-    let user = rng.skewed(50);
-    let mut text = Vec::new();
-    sentence(rng, &mut text);
-    let text = String::from_utf8(text).expect("words are ASCII");
-    let tags = ["chat", "news", "ping", "room", "bot"];
-    let item = format!(
-        "{{\"id\":{id},\"type\":\"message\",\"user\":\"user{user}\",\"text\":{:?},\
-         \"tags\":[\"{}\",\"{}\"],\"score\":{}.{},\"active\":{}}},",
-        text.trim_end(),
-        tags[rng.below(5)],
-        tags[rng.below(5)],
-        rng.below(100),
-        rng.below(1000),
-        rng.below(2) == 0,
-    );
-    out.extend_from_slice(item.as_bytes());
-}
-
-/// Records as a binary protocol might send them: a counter, a type from a
-/// few, small numbers, padding, and now and then a random field.
-fn record(rng: &mut Rng, n: u32, out: &mut Vec<u8>) {
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&(rng.skewed(8) as u16).to_be_bytes());
-    out.extend_from_slice(&(rng.skewed(1000) as u64).to_le_bytes());
-    out.extend_from_slice(&[0; 6]);
-    if rng.below(4) == 0 {
-        out.extend_from_slice(&rng.next().to_le_bytes());
-    }
-}
-
-fn corpus(kind: Kind, size: usize, seed: u64) -> Vec<u8> {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ seed.wrapping_mul(0x2545_F491_4F6C_DD1D) | 1);
-    let mut out = Vec::with_capacity(size + 512);
-    if let Kind::Json = kind {
-        out.push(b'[');
-    }
-    let mut n = 0;
-    while out.len() < size {
-        match kind {
-            Kind::Random => out.extend_from_slice(&rng.next().to_le_bytes()),
-            Kind::Text => sentence(&mut rng, &mut out),
-            Kind::Json => json_object(&mut rng, n, &mut out),
-            Kind::Binary => record(&mut rng, n as u32, &mut out),
-        }
-        n += 1;
-    }
-    out.truncate(size);
-    out
-}
-
-/// Our encoder's output, as RFC 7692 sends it: the sync flush's last
-/// four bytes stripped.
-fn ours_compressed(data: &[u8], window_bits: u8) -> Vec<u8> {
-    let mut out = Vec::new();
-    deflate(data, window_bits, &mut out);
-    assert!(out.ends_with(&[0, 0, 0xff, 0xff]), "ends with a sync flush");
-    out.truncate(out.len() - 4);
-    out
-}
-
 /// Compress with ours, then read it back two ways: as an RFC 7692
 /// receiver does (§7.2.2: "Append 4 octets of 0x00 0x00 0xff 0xff"), with
-/// ours, which also says how far back the copies reached; and with miniz,
-/// after an empty final block in the fixed codes (`03 00`) so that it
-/// sees an end. Returns the compressed size.
+/// ours, which also says how far back the copies reached; and with miniz
+/// (`codecs::miniz_inflate_message`). Returns the compressed size.
 fn ours_both_ways(data: &[u8], window_bits: u8) -> usize {
-    let mut payload = ours_compressed(data, window_bits);
-    let size = payload.len();
-    payload.extend_from_slice(&[0, 0, 0xff, 0xff]);
+    let compressed = ours_compressed(data, window_bits);
+    let mut payload = compressed.clone();
+    payload.extend_from_slice(&TAIL);
     let mut back = Vec::new();
     let done = inflate(&payload, &mut back, data.len()).expect("ours reads ours");
     assert_eq!(done.end, End::SyncFlush);
@@ -168,11 +47,9 @@ fn ours_both_ways(data: &[u8], window_bits: u8) -> usize {
         "distance {} with window bits {window_bits}",
         done.max_distance
     );
-    payload.extend_from_slice(&[0x03, 0x00]);
-    let back = miniz_oxide::inflate::decompress_to_vec(&payload)
-        .unwrap_or_else(|e| panic!("miniz refuses ours ({} bytes): {e:?}", data.len()));
+    let back = codecs::miniz_inflate_message(&compressed);
     assert!(back == data, "miniz reads ours, {} bytes", data.len());
-    size
+    compressed.len()
 }
 
 fn ours_reads_miniz(data: &[u8], level: u8) {
@@ -277,32 +154,14 @@ fn mutated_streams_never_panic_and_stay_within_the_limit() {
 
 // ------------------------------------------------------------ figures
 
-/// Bytes per second of `f`, run on `bytes` bytes until a quarter second
-/// has passed, best of three.
-fn throughput(bytes: usize, mut f: impl FnMut()) -> f64 {
-    let mut best: f64 = 0.0;
-    for _ in 0..3 {
-        let (start, mut runs) = (Instant::now(), 0);
-        while start.elapsed().as_secs_f64() < 0.25 {
-            f();
-            runs += 1;
-        }
-        best = best.max((bytes * runs) as f64 / start.elapsed().as_secs_f64());
-    }
-    best
-}
+/// Three turns each of a quarter second, the best of each kept
+/// (`make bench` takes five of a quarter second).
+const TIMING: Timing = Timing {
+    turns: 3,
+    window: Duration::from_millis(250),
+};
 
-/// miniz's fastest way to inflate: into a buffer made once, big enough.
-fn miniz_inflate_into(stream: &[u8], buf: &mut [u8]) -> usize {
-    let mut state = DecompressorOxide::new();
-    let flags = inflate_flags::TINFL_FLAG_USING_NON_WRAPPING_OUTPUT_BUF;
-    let (status, _, written) = decompress(&mut state, stream, buf, 0, flags);
-    assert!((status as i32) >= 0, "miniz: {status:?}");
-    written
-}
-
-/// Inflate: ours into a `Vec` it keeps reusing, miniz into a buffer made
-/// once for all, big enough; the same streams, miniz's at levels 1 and 6.
+/// Inflate: the same streams, miniz's at levels 1 and 6, read by both.
 fn inflate_figures() {
     println!("inflate, MB/s of output:");
     let cases = [
@@ -315,16 +174,7 @@ fn inflate_figures() {
     for (kind, size) in cases {
         let data = corpus(kind, size, 1);
         for level in [1, 6] {
-            let stream = miniz_oxide::deflate::compress_to_vec(&data, level);
-            let mut out = Vec::with_capacity(size);
-            let ours = throughput(size, || {
-                out.clear();
-                inflate(&stream, &mut out, size).expect("inflates");
-            }) / 1e6;
-            let mut buf = vec![0; size];
-            let miniz = throughput(size, || {
-                assert_eq!(miniz_inflate_into(&stream, &mut buf), size)
-            }) / 1e6;
+            let (ours, miniz) = inflate_speeds(&data, level, TIMING);
             let ratio = ours / miniz;
             println!(
                 "  {kind:?} {size} B, level {level}: ours {ours:.0}, miniz {miniz:.0}, x{ratio:.2}"
@@ -333,9 +183,9 @@ fn inflate_figures() {
     }
 }
 
-/// Deflate: the bytes each message takes (ours without the 4 that RFC 7692
-/// strips), window 15 (miniz has no other), no context shared.
-fn deflate_figures() {
+/// Deflate: the bytes each message takes as RFC 7692 sends it (the tail
+/// stripped), window 15 (miniz has no other), no context shared.
+fn deflate_figures_printed() {
     println!("deflate, bytes out and MB/s of input:");
     for (kind, size) in [
         (Kind::Text, 1024),
@@ -346,13 +196,9 @@ fn deflate_figures() {
         (Kind::Random, MIB),
     ] {
         let data = corpus(kind, size, 2);
-        let ours = ours_compressed(&data, 15).len();
-        let level_1 = miniz_oxide::deflate::compress_to_vec(&data, 1).len();
-        let level_6 = miniz_oxide::deflate::compress_to_vec(&data, 6).len();
-        let ours_speed = throughput(size, || drop(ours_compressed(&data, 15))) / 1e6;
-        let miniz_speed = throughput(size, || {
-            drop(miniz_oxide::deflate::compress_to_vec(&data, 1))
-        }) / 1e6;
+        let found = deflate_figures(&data, TIMING);
+        let ((ours, level_1), (ours_speed, miniz_speed)) = (found.sizes, found.speeds);
+        let level_6 = miniz_compressed(&data, 6).len();
         let (to_1, to_6) = (ours as f64 / level_1 as f64, ours as f64 / level_6 as f64);
         println!(
             "  {kind:?} {size} B: ours {ours} ({ours_speed:.0} MB/s), miniz level 1 \
@@ -363,10 +209,11 @@ fn deflate_figures() {
 }
 
 /// The figures of the issue: inflate at least half miniz's speed, deflate
-/// at most 1.25 times miniz level 1's size on text and JSON.
+/// at most 1.25 times miniz level 1's size on text and JSON. `make bench`
+/// prints them too, as ratios with their targets.
 #[test]
 #[ignore]
 fn figures() {
     inflate_figures();
-    deflate_figures();
+    deflate_figures_printed();
 }

@@ -16,18 +16,28 @@
 //!   held, against the same 10 clients alone; and what an idle connection
 //!   costs in memory and CPU;
 //! - system calls per echoed message (with `strace -c`, if installed);
-//! - chat: one message to a room of 1,000 members.
+//! - chat: one message to a room of 1,000 members;
+//! - compression (`compression.rs`): ours with `--deflate` echoing
+//!   compressed messages, beside ours echoing them uncompressed; and our
+//!   DEFLATE codecs beside miniz_oxide's (`codecs.rs`, on `corpus.rs`'s
+//!   data, both shared with `tests/deflate.rs`).
 //!
 //! `bench --quick` runs each case once, briefly: to check the bench itself.
-//! `bench --only echo|large|idle|calls|chat` runs one group of cases.
+//! `bench --only echo|large|idle|calls|chat|compression|codecs` runs one
+//! group of cases.
 //! The bench always exits 0: it is a measurement, not a test. Each line
 //! says whether its target (`docs/performance.md` lists them) is met.
 
+mod codecs;
+mod compression;
+// Its other kinds of data serve tests/deflate.rs, which shares it.
+#[allow(dead_code)]
+mod corpus;
 mod load;
 mod peer;
 
 use load::{connect, connect_many, measure, median, Sample, Target};
-use std::io::{BufReader, Read, Write};
+use std::io::{BufReader, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -56,7 +66,8 @@ fn main() {
             window: Duration::from_secs(1),
         }
     };
-    // `--only CASE` runs one group of cases: echo, large, idle, calls, chat.
+    // `--only CASE` runs one group of cases: echo, large, idle, calls, chat,
+    // compression, codecs.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -78,6 +89,12 @@ fn main() {
     }
     if wanted("chat") {
         chat_room(plan);
+    }
+    if wanted("compression") {
+        compression::compressed_echo(plan);
+    }
+    if wanted("codecs") {
+        compression::codec_figures(plan);
     }
     load::remove_logs();
 }
@@ -248,34 +265,14 @@ impl Member {
 
     /// Read frames until one contains `marker`.
     fn hear(&mut self, marker: &[u8]) {
+        let mut payload = Vec::new();
         loop {
-            let payload = read_frame(&mut self.reader);
+            load::read_frame(&mut self.reader, &mut payload);
             if payload.windows(marker.len()).any(|w| w == marker) {
                 return;
             }
         }
     }
-}
-
-fn read_frame(reader: &mut impl Read) -> Vec<u8> {
-    let mut head = [0; 2];
-    reader.read_exact(&mut head).expect("a frame");
-    let len = match head[1] & 0x7f {
-        126 => {
-            let mut ext = [0; 2];
-            reader.read_exact(&mut ext).expect("length");
-            u16::from_be_bytes(ext) as usize
-        }
-        127 => {
-            let mut ext = [0; 8];
-            reader.read_exact(&mut ext).expect("length");
-            u64::from_be_bytes(ext) as usize
-        }
-        n => n as usize,
-    };
-    let mut payload = vec![0; len];
-    reader.read_exact(&mut payload).expect("payload");
-    payload
 }
 
 fn chat_room(plan: Plan) {
@@ -424,6 +421,8 @@ enum Goal {
     Below(&'static str, f64, f64),
     /// No target: a figure worth seeing.
     Report(&'static str, f64),
+    /// So many of so many: met when it is all of them (and some).
+    Count(&'static str, u64, u64),
 }
 
 impl Goal {
@@ -433,6 +432,10 @@ impl Goal {
             Goal::AtMost(what, goal, got) => (format!("{what} {got:.2}× ≤ {goal}×"), got <= goal),
             Goal::Below(what, goal, got) => (format!("{what} {got:.2} ≤ {goal}"), got <= goal),
             Goal::Report(what, got) => return format!("{what} {got:.2}×"),
+            Goal::Count(what, got, all) => (
+                format!("{what} {} of {}", whole(got), whole(all)),
+                got == all && all > 0,
+            ),
         };
         format!("{text} {}", if met { "ok" } else { "MISSED" })
     }
@@ -443,10 +446,16 @@ fn ratio(ours: f64, peer: f64) -> f64 {
 }
 
 fn heading(case: &str, rate: &str, cpu: &str) {
+    heading_against(case, (rate, "tungstenite"), (cpu, "tungst."));
+}
+
+/// A table's heading where the second server is not tungstenite: each
+/// pair is a column's name, ours and then the other's.
+fn heading_against(case: &str, rate: (&str, &str), cpu: (&str, &str)) {
     println!("\n{case}");
     println!(
         "  {:<30} {:>12} {:>12} {:>7}   {:>10} {:>10} {:>7}   targets",
-        "", rate, "tungstenite", "ratio", cpu, "tungst.", "ratio"
+        "", rate.0, rate.1, "ratio", cpu.0, cpu.1, "ratio"
     );
 }
 
@@ -495,6 +504,15 @@ fn figure(value: f64) -> String {
         format!("{value:.1}")
     } else {
         format!("{value:.3}")
+    }
+}
+
+/// A count as a whole number: 12 or 123,456.
+fn whole(count: u64) -> String {
+    if count >= 1000 {
+        figure(count as f64)
+    } else {
+        count.to_string()
     }
 }
 

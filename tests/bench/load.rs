@@ -114,17 +114,23 @@ fn sibling(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A WebSocket connection, handshake done, with a read timeout so that a
-/// stuck server fails the bench instead of hanging it.
+/// A WebSocket connection, handshake done, with timeouts to read and to
+/// write so that a stuck server fails the bench instead of hanging it.
 pub fn connect(addr: SocketAddr) -> TcpStream {
+    connect_with(addr, "").0
+}
+
+/// The same, with `headers` (whole lines, each ending in CRLF) added to
+/// the request; and the server's answer, its head up to the blank line.
+pub fn connect_with(addr: SocketAddr, headers: &str) -> (TcpStream, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
     stream.set_nodelay(true).expect("nodelay");
-    stream
-        .set_read_timeout(Some(Duration::from_secs(60)))
-        .expect("timeout");
+    let limit = Some(Duration::from_secs(60));
+    stream.set_read_timeout(limit).expect("timeout");
+    stream.set_write_timeout(limit).expect("timeout");
     let request = format!(
         "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n{headers}\r\n"
     );
     stream
         .write_all(request.as_bytes())
@@ -135,12 +141,9 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
         stream.read_exact(&mut byte).expect("read the handshake");
         head.push(byte[0]);
     }
-    assert!(
-        head.starts_with(b"HTTP/1.1 101"),
-        "{}",
-        String::from_utf8_lossy(&head)
-    );
-    stream
+    let head = String::from_utf8_lossy(&head).into_owned();
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    (stream, head)
 }
 
 /// `count` connections, opened one after another (paced by their
@@ -172,6 +175,30 @@ pub fn server_frame_len(size: usize) -> usize {
         _ => 10,
     };
     header + size
+}
+
+/// Read one unmasked server frame: its payload into `payload` (replacing
+/// what was there), and its first byte (FIN, RSV1 to RSV3, the opcode).
+pub fn read_frame(reader: &mut impl Read, payload: &mut Vec<u8>) -> u8 {
+    let mut head = [0; 2];
+    reader.read_exact(&mut head).expect("a frame");
+    let len = match head[1] & 0x7f {
+        126 => {
+            let mut ext = [0; 2];
+            reader.read_exact(&mut ext).expect("length");
+            u16::from_be_bytes(ext) as usize
+        }
+        127 => {
+            let mut ext = [0; 8];
+            reader.read_exact(&mut ext).expect("length");
+            u64::from_be_bytes(ext) as usize
+        }
+        n => n as usize,
+    };
+    payload.clear();
+    payload.resize(len, 0);
+    reader.read_exact(payload).expect("payload");
+    head[0]
 }
 
 /// Read and discard exactly `bytes` bytes.

@@ -18,6 +18,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -281,9 +282,9 @@ fn the_text_report_shows_each_case_and_the_counts() {
     let run = client(&["--check", &url]);
     run.expect(0);
     for line in [
-        "PASS  handshake-accept-key",
-        "PASS  text-65536",
-        "PASS  close-code-1005",
+        "PASS        handshake-accept-key",
+        "PASS        text-65536",
+        "PASS        close-code-1005",
     ] {
         assert!(
             run.stdout.contains(line),
@@ -313,10 +314,11 @@ struct Lesson {
 impl Lesson {
     /// `lesson --port 0`, with `--php-bugs BUGS` unless `bugs` is empty.
     fn start(bugs: &str) -> Lesson {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "check-test-{}-{}",
             std::process::id(),
-            if bugs.is_empty() { "none" } else { bugs }
+            COUNT.fetch_add(1, Ordering::SeqCst)
         ));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("a directory");
@@ -593,7 +595,7 @@ fn a_hostile_server_cannot_hurt_it() {
         "raw control characters in:\n{}",
         run.stdout
     );
-    assert!(run.stdout.contains("FAIL  text-0"), "{}", run.stdout);
+    assert!(run.stdout.contains("FAIL        text-0"), "{}", run.stdout);
     assert!(run.took < Duration::from_secs(45), "took {:?}", run.took);
 }
 
@@ -664,4 +666,89 @@ fn help_explains_the_checker() {
             run.stdout
         );
     }
+}
+
+// ------------------------------------------------------------- the docs
+
+/// Every example in `docs/check.md` is a run that can be made again: a
+/// ```console block whose first line names the server in the other
+/// terminal (`# the other terminal: make lesson ARGS="..."`, or `make run`),
+/// whose second is the `make client ARGS="--check ..."` line, and whose
+/// other lines, between lines that are `...`, must each be found, in
+/// order, in what that command prints (the port set aside, and the time
+/// a run took). All the examples run at once.
+#[test]
+fn the_examples_in_docs_check_md_are_what_it_prints() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let doc = std::fs::read_to_string(root.join("docs/check.md")).expect("docs/check.md");
+    let examples: Vec<String> = doc
+        .split("```console\n")
+        .skip(1)
+        .map(|rest| rest[..rest.find("```").expect("a closed block")].to_string())
+        .filter(|block| block.contains("--check"))
+        .collect();
+    assert!(examples.len() >= 4, "too few examples in docs/check.md");
+    let runs: Vec<_> = examples
+        .into_iter()
+        .map(|block| thread::spawn(move || (run_example(&block), block)))
+        .collect();
+    for run in runs {
+        let (printed, block) = run.join().expect("an example's run");
+        let expected: String = block
+            .lines()
+            .skip(2)
+            .map(|line| format!("{line}\n"))
+            .collect();
+        let mut rest = normal(&printed);
+        for chunk in normal(&expected).split("...\n").filter(|c| !c.is_empty()) {
+            let at = rest.find(chunk).unwrap_or_else(|| {
+                panic!("docs/check.md shows what its command does not print:\n{chunk}\nIt prints:\n{printed}")
+            });
+            rest = rest[at + chunk.len()..].to_string();
+        }
+    }
+}
+
+/// Start the server an example's first line names, run its command
+/// against it, and return what the command printed, with the port of
+/// the docs (1222) for the real one.
+fn run_example(block: &str) -> String {
+    let mut lines = block.lines();
+    let server_line = lines.next().expect("a first line");
+    let args_of = |line: &str| {
+        let start = line.find("ARGS=\"").map(|at| at + 6).unwrap_or(line.len());
+        line[start..].trim_end_matches('"').to_string()
+    };
+    let server_args = args_of(server_line);
+    let client_args = args_of(lines.next().expect("a second line"));
+    let (_server, _lesson, addr) = match server_line {
+        line if line.contains("make lesson") => {
+            let bugs = server_args.trim_start_matches("--php-bugs").trim();
+            let lesson = Lesson::start(bugs);
+            let addr = lesson.addr;
+            (None, Some(lesson), addr)
+        }
+        line if line.contains("make run") => {
+            let server = Server::start(&server_args.split_whitespace().collect::<Vec<_>>());
+            let addr = server.addr;
+            (Some(server), None, addr)
+        }
+        line => panic!("an example's first line names no server: {line}"),
+    };
+    let args = client_args.replace("127.0.0.1:1222", &addr.to_string());
+    let run = client(&args.split_whitespace().collect::<Vec<_>>());
+    (run.stdout + &run.stderr).replace(&addr.to_string(), "127.0.0.1:1222")
+}
+
+/// The time a run took, on its last line, written `in T s` whatever it was.
+fn normal(text: &str) -> String {
+    let line = |line: &str| match (line.starts_with("== "), line.find(", in ")) {
+        (true, Some(at)) => {
+            let rest = &line[at + 5..];
+            let after = rest.find(" s").map_or("", |end| &rest[end..]);
+            format!("{}, in T{after}\n", &line[..at])
+        }
+        _ => format!("{line}\n"),
+    };
+    text.lines().map(line).collect()
 }

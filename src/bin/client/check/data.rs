@@ -135,6 +135,7 @@ fn two_frames(ctx: &Ctx) -> Outcome {
     let reference = first_answer(ctx, &mut session)?;
     let sent = Msg::of_text(HELLO);
     session.send(&[frame_of(&sent), frame_of(&sent)].concat());
+    session.note("(the two frames above went in one write)".into());
     for n in ["first", "second"] {
         let got = answer(&mut session, ctx, &format!("the {n} of two answers"))?;
         if bugs::merged(&reference.data, &got.data) {

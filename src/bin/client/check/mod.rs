@@ -266,8 +266,12 @@ pub fn run(url: &Url, expect: Expect, json: bool, wait: Duration) -> ExitCode {
                 return ExitCode::from(2);
             }
             Verdict::Lost(why) => {
+                let reason = match why {
+                    Lost::NoConnection(_) => "its connection was refused",
+                    Lost::Unanswered => "its handshake went unanswered, and the probe's too",
+                };
                 lost = Some((index, why));
-                not_judged("this case's connection, and the probe's, found no server: see server-reachable, below")
+                not_judged(&format!("{reason}: see server-reachable, below"))
             }
             verdict => verdict,
         };

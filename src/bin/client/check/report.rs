@@ -12,6 +12,8 @@ use socket_server::dissect::{self, Direction};
 use socket_server::protocol::frame;
 use std::time::Duration;
 
+/// Where a result's details begin: under its name.
+const INDENT: &str = "            ";
 /// The most of a failure's record shown: its last entries.
 const SHOWN: usize = 12;
 
@@ -44,9 +46,9 @@ pub fn header(url: &Url, expect: Expect, cases: usize, wait: Duration) -> String
         Expect::Reply => "reply: each message must get a well-formed message back",
     };
     format!(
-        "checking ws://{}{} against RFC 6455: {cases} cases, each on a connection of its own,\n\
-         {secs} s each to be answered ({} s for messages of 64 KiB and more, and for\n\
-         many clients); --expect {expect}\n",
+        "checking ws://{}{} against RFC 6455: {cases} cases, each on a connection of its own\n\
+         each to be answered within {secs} s ({} s for messages of 64 KiB and more, and for many clients)\n\
+         --expect {expect}\n",
         url.authority(),
         url.path,
         secs * 2.0,
@@ -68,7 +70,7 @@ fn as_text(record: &Record) -> String {
         Verdict::Passed => ("PASS", Vec::new()),
         Verdict::NotJudged { reason, .. } => ("NOT JUDGED", vec![rule, format!("why:  {reason}")]),
         Verdict::Skipped(reason) => {
-            return format!("NOT JUDGED  {:<24}  {section}  ({reason})", record.name);
+            return format!("NOT JUDGED  {:<24}  {section:<6}  ({reason})", record.name);
         }
         Verdict::Lost(_) => ("NOT JUDGED", vec![rule]),
         Verdict::Failed(failure) => {
@@ -86,9 +88,10 @@ fn as_text(record: &Record) -> String {
             ("FAIL", lines)
         }
     };
-    let mut text = format!("{label}  {:<24}  {section}", record.name);
+    // The labels as wide as the widest, so that the names line up.
+    let mut text = format!("{label:<10}  {:<24}  {section}", record.name);
     for line in details {
-        text += &format!("\n      {}", line.replace('\n', "\n      "));
+        text += &format!("\n{INDENT}{}", line.replace('\n', &format!("\n{INDENT}")));
     }
     text
 }

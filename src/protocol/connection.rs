@@ -263,6 +263,8 @@ pub struct Connection {
     /// With `rules.trace`: every frame read or queued, a failure's unread
     /// bytes, and where each event happened among them, in order.
     seen: VecDeque<Shown>,
+    /// Frames queued to be sent so far (`--inspect` shows the count).
+    frames_queued: u64,
     /// permessage-deflate, if the handshake agreed to it (RFC 7692).
     deflate: Option<Deflate>,
 }
@@ -282,6 +284,7 @@ impl Connection {
             reader: MessageReader::new(rules.max_message_size, rules.trace),
             events: VecDeque::new(),
             seen: VecDeque::new(),
+            frames_queued: 0,
             deflate: None,
         }
     }
@@ -400,6 +403,19 @@ impl Connection {
             self.seen.pop_front(); // the event's own mark
         }
         before
+    }
+
+    /// Keep what `--trace` shows from now on, or stop: a switch the server
+    /// turns while `--inspect` has someone looking (`rules.trace` is where
+    /// it starts). Kept bytes not yet handed out stay until [`Connection::seen`].
+    pub fn keep_seen(&mut self, on: bool) {
+        self.rules.trace = on;
+        self.reader.keep_seen(on);
+    }
+
+    /// Frames read whole and frames queued to send, so far.
+    pub fn frames(&self) -> (u64, u64) {
+        (self.reader.frames_read(), self.frames_queued)
     }
 
     /// Start, or stop, the message clock: it runs while a frame or a
@@ -623,6 +639,7 @@ impl Connection {
                 self.seen.push_back(Shown::Frame(seen));
             }
             self.outbox.push(payload);
+            self.frames_queued += 1;
         }
     }
 
@@ -642,6 +659,7 @@ impl Connection {
     pub(crate) fn send_shared(&mut self, frame: &SharedFrame) {
         if self.is_open() {
             self.outbox.share(frame);
+            self.frames_queued += 1;
         }
     }
 
@@ -664,6 +682,7 @@ impl Connection {
             frame::encode_compressed_header(out, opcode, compressed.len());
             out.extend_from_slice(compressed);
         });
+        self.frames_queued += 1;
         if self.rules.trace {
             let seen = Seen::outgoing_compressed(opcode, compressed, plain);
             self.seen.push_back(Shown::Frame(seen));
@@ -672,6 +691,7 @@ impl Connection {
 
     fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
         self.outbox.queue(|out| frame::encode(out, opcode, payload));
+        self.frames_queued += 1;
         if self.rules.trace {
             let seen = Seen::outgoing(opcode, payload);
             self.seen.push_back(Shown::Frame(seen));

@@ -99,6 +99,16 @@ fn refuse<T>(status: u16, reason: &'static str) -> Result<T, Refusal> {
 ///
 /// `policy` says who may connect: see `access.rs`.
 pub fn handshake(request: &Request, policy: &Policy) -> Result<Accepted, Refusal> {
+    handshake_speaking(request, policy, SUBPROTOCOLS)
+}
+
+/// [`handshake`], choosing among these `subprotocols` (§1.9): the
+/// server's inspector (`--inspect`) speaks its own, `inspect`, alone.
+pub fn handshake_speaking(
+    request: &Request,
+    policy: &Policy,
+    subprotocols: &[&'static str],
+) -> Result<Accepted, Refusal> {
     check_upgrade(request)?;
     let key = check_version_and_key(request)?;
     // The Host must name this server (DNS rebinding), and a browser's page
@@ -118,7 +128,7 @@ pub fn handshake(request: &Request, policy: &Policy) -> Result<Accepted, Refusal
     if !access::origin_allowed(&origins, host, policy) {
         return refuse(403, "Origin not allowed");
     }
-    let subprotocol = choose_subprotocol(request);
+    let subprotocol = choose_subprotocol(request, subprotocols);
     let deflate = policy.deflate.then(|| choose_deflate(request)).flatten();
     let accept_key = accept_key(key);
     Ok(Accepted {
@@ -200,9 +210,9 @@ fn is_valid_key(key: &str) -> bool {
     decoded.is_ok_and(|bytes| bytes.len() == 16)
 }
 
-/// §4.2.2 /subprotocol/: the first protocol the client offers that we speak,
-/// or none (and then no `Sec-WebSocket-Protocol` in the answer).
-fn choose_subprotocol(request: &Request) -> Option<&'static str> {
+/// §4.2.2 /subprotocol/: the first protocol the client offers that we speak
+/// (`ours`), or none (and then no `Sec-WebSocket-Protocol` in the answer).
+fn choose_subprotocol(request: &Request, ours: &[&'static str]) -> Option<&'static str> {
     let offered = request
         .headers
         .iter()
@@ -210,8 +220,8 @@ fn choose_subprotocol(request: &Request) -> Option<&'static str> {
         .flat_map(|(_, value)| value.split(','))
         .map(str::trim);
     for protocol in offered {
-        if let Some(ours) = SUBPROTOCOLS.iter().find(|p| **p == protocol) {
-            return Some(ours);
+        if let Some(spoken) = ours.iter().find(|p| **p == protocol) {
+            return Some(spoken);
         }
     }
     None

@@ -97,6 +97,8 @@ pub struct MessageReader {
     begun: u64,
     /// The number of the message now being put together, if one is.
     message_number: u64,
+    /// Frames read whole so far (`--inspect` shows the count).
+    frames_read: u64,
     /// Memory from an earlier message, handed back once its reply was
     /// written (`recycle`): the next message grows into it instead of into
     /// fresh pages. A fresh page costs a fault: 3,800 of them per 16 MiB
@@ -117,6 +119,7 @@ impl MessageReader {
             seen: Vec::new(),
             begun: 0,
             message_number: 0,
+            frames_read: 0,
             spare: Vec::new(),
         }
     }
@@ -203,6 +206,17 @@ impl MessageReader {
     /// acts on an event).
     pub(crate) fn seen_frames(&mut self) -> Vec<Seen> {
         std::mem::take(&mut self.seen)
+    }
+
+    /// Keep what each frame looked like from the next frame on, or stop:
+    /// `--inspect` turns it on only while someone looks.
+    pub(crate) fn keep_seen(&mut self, on: bool) {
+        self.trace = on;
+    }
+
+    /// How many frames were read whole so far.
+    pub(crate) fn frames_read(&self) -> u64 {
+        self.frames_read
     }
 
     /// Read frames from `inbox` until something happens or the bytes run
@@ -343,6 +357,7 @@ impl MessageReader {
             return None;
         }
         let incoming = self.frame.take()?;
+        self.frames_read += 1;
         self.seen.extend(incoming.seen);
         Some(incoming.header)
     }

@@ -555,3 +555,42 @@ fn a_stop_says_1001_to_websockets_and_drops_handshakes() {
     handshaking.on_stop(t0);
     assert_eq!(handshaking.after_write(false, t0), Step::Drop);
 }
+
+/// `--inspect`'s table counts every frame both ways, whether or not it is
+/// kept; and keeping what `--trace` shows is a switch the server turns
+/// while the connection runs (on while someone looks, off again after).
+#[test]
+fn frames_are_counted_and_keeping_them_is_a_switch() {
+    let t0 = start();
+    let mut connection = open(rules(), t0);
+    assert_eq!(connection.frames(), (0, 0));
+    connection.receive_data(&MASKED_HELLO, t0);
+    let hello = next_message(&mut connection, t0);
+    assert_eq!(hello, Some(Message::Text("Hello".into())));
+    connection.send(Message::Text("Hello".into()));
+    assert_eq!(connection.frames(), (1, 1));
+    assert!(connection.seen().is_empty(), "kept while off");
+
+    connection.keep_seen(true);
+    connection.receive_data(&client_frame(0x89, b"hi"), t0); // a ping
+    assert_eq!(next_message(&mut connection, t0), None); // its pong is queued
+    use crate::protocol::seen::Direction;
+    let kept: Vec<(Direction, OpCode)> = connection
+        .seen()
+        .into_iter()
+        .filter_map(|shown| match shown {
+            Shown::Frame(seen) => Some((seen.direction, seen.header.opcode)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kept,
+        [(Direction::In, OpCode::Ping), (Direction::Out, OpCode::Pong)]
+    );
+
+    connection.keep_seen(false);
+    connection.receive_data(&MASKED_HELLO, t0);
+    assert!(next_message(&mut connection, t0).is_some());
+    assert!(connection.seen().is_empty(), "kept once switched off");
+    assert_eq!(connection.frames(), (3, 2));
+}

@@ -94,7 +94,7 @@ Checking a server: client --check URL
   --json               one JSON object a line: name, section, result
                        (passed, failed, not judged), reason, bug, rule
   --timeout SECS       each case's deadline [default: 1; twice that for
-                       messages of 64 KiB and more]
+                       messages of 64 KiB and more, and many clients]
   Exit status: 0 every case passed (or was not judged for --expect reply);
   1 a case failed, or the server stopped answering (the cases after it are
   not judged); 2 a usage error, or nothing to connect to.";

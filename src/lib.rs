@@ -27,7 +27,7 @@ pub mod protocol;
 // `www::serve`.
 pub mod server;
 
-// `--trace`'s blocks, for the raw client (`src/bin/client.rs`), which
+// `--trace`'s blocks, for the raw client (`src/bin/client/`), which
 // prints what it sends and receives the same way, from the other end: the
 // three functions that format a block, and `Seen`, the record of a frame
 // they format. Re-exported one by one: `server::trace` and

@@ -37,7 +37,7 @@ pub(crate) const TRY_AGAIN_LATER: u16 = 1013;
 
 /// What a close code means, in the words of RFC 6455 §7.4.1 and the IANA
 /// registry it created (§11.7): for the log and `--trace`, and for the raw
-/// client's report of how a server closed (`src/bin/client.rs`).
+/// client's report of how a server closed (`src/bin/client/`).
 pub fn meaning(code: u16) -> &'static str {
     match code {
         1000 => "normal closure",
@@ -205,7 +205,7 @@ pub struct CloseFrame {
 
 /// Read and check a peer's close payload (RFC 6455 §5.5.1, §7.4, §8.1).
 /// Public for the raw client, which checks a server's close by the same
-/// rules (`src/bin/client.rs`).
+/// rules (`src/bin/client/`).
 pub fn parse_payload(payload: &[u8]) -> Result<CloseFrame, Violation> {
     match payload {
         [] => Ok(CloseFrame {

@@ -25,7 +25,7 @@ pub mod reader;
 pub(crate) mod seen;
 pub(crate) mod utf8;
 
-// For the raw client (`src/bin/client.rs`): the accept key it expects from
+// For the raw client (`src/bin/client/`): the accept key it expects from
 // a server, worked out by the function the server answers with. Only these
 // two leave the crate; the rest of `handshake` stays crate-private.
 pub use handshake::{accept_key, AcceptKey};

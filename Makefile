@@ -63,7 +63,7 @@ doc:
 	$(CARGO) doc --no-deps --document-private-items
 
 ## bench: our server beside a tungstenite server, same load, same run: every
-## figure as a ratio (release build; about 4 minutes; ARGS=--quick for a
+## figure as a ratio (release build; about 6 minutes; ARGS=--quick for a
 ## short check of the bench itself). docs/performance.md explains the table.
 bench:
 	$(CARGO) build --release --bin socket_server

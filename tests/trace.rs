@@ -221,20 +221,26 @@ fn a_peer_cannot_forge_a_line_in_the_trace() {
     }
 }
 
-/// The traces quoted in `docs/handshake.md` and `docs/framing.md` are real:
-/// the scenarios below produce them, and every ```trace block of those docs
-/// must appear, line for line, in what the server logged (ids, and the
-/// `Date` of an error response, which change every run, set aside). Would
-/// fail if the trace changed and the docs did not, or the other way round.
+/// The traces quoted in `docs/handshake.md`, `docs/framing.md` and
+/// `docs/compression.md` are real: the scenarios below produce them, and
+/// every ```trace block of those docs must appear, line for line, in what
+/// the server logged (ids, and the `Date` of an error response, which
+/// change every run, set aside). Would fail if the trace changed and the
+/// docs did not, or the other way round.
 /// To see the output: `cargo test --test trace docs -- --nocapture`.
 #[test]
 fn the_docs_quote_real_trace_output() {
     let mut logged = handshake_scenarios();
     logged.push_str(&framing_scenarios());
+    logged.push_str(&compression_scenarios());
     let logged = without_dates(&logged);
     println!("{logged}");
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    for doc in ["docs/handshake.md", "docs/framing.md"] {
+    for doc in [
+        "docs/handshake.md",
+        "docs/framing.md",
+        "docs/compression.md",
+    ] {
         let text = std::fs::read_to_string(root.join(doc)).expect(doc);
         let blocks = trace_blocks(&text);
         assert!(!blocks.is_empty(), "{doc} quotes no trace");
@@ -343,6 +349,88 @@ fn framing_scenarios() -> String {
     trace_of(&server.log())
 }
 
+/// `docs/compression.md`'s exchange: a compressed message, echoed
+/// compressed.
+fn compression_scenarios() -> String {
+    let server = Server::echo(&["--deflate", "--trace"]);
+    compressed_echo(&server, HELLOS)
+}
+
 fn count(log: &str, needle: &str) -> usize {
     log.lines().filter(|line| line.contains(needle)).count()
+}
+
+/// RFC 7692 §7.2.1: the last four bytes of a sync flush, which a sender
+/// leaves off every compressed message.
+const SYNC_FLUSH_TAIL: [u8; 4] = [0x00, 0x00, 0xff, 0xff];
+
+/// `data` compressed as a browser compresses a message (RFC 7692 §7.2.1),
+/// by a DEFLATE other than the server's (`miniz_oxide`): raw DEFLATE ended
+/// by a sync flush, whose tail `00 00 ff ff` is then cut off.
+fn client_compressed(data: &[u8]) -> Vec<u8> {
+    use miniz_oxide::deflate::core::{
+        compress, create_comp_flags_from_zip_params, CompressorOxide, TDEFLFlush, TDEFLStatus,
+    };
+    // Window bits 0: raw DEFLATE, no zlib header.
+    let mut compressor = CompressorOxide::new(create_comp_flags_from_zip_params(6, 0, 0));
+    let mut out = vec![0; data.len() + 64];
+    let (status, used, written) = compress(&mut compressor, data, &mut out, TDEFLFlush::Sync);
+    assert_eq!((status, used), (TDEFLStatus::Okay, data.len()));
+    out.truncate(written);
+    assert!(out.ends_with(&SYNC_FLUSH_TAIL), "{out:02x?}");
+    out.truncate(written - SYNC_FLUSH_TAIL.len());
+    out
+}
+
+/// What `docs/compression.md` sends: 112 bytes that compress to 17.
+const HELLOS: &str = "Hello, Hello, Hello, Hello! Hello, Hello, Hello, Hello! \
+                      Hello, Hello, Hello, Hello! Hello, Hello, Hello, Hello! ";
+
+/// A client that agreed to permessage-deflate sends `text` compressed, in
+/// one frame masked with RFC 6455 §5.7's key, and the echo comes back: the
+/// trace of both, once the echo is out.
+fn compressed_echo(server: &Server, text: &str) -> String {
+    let mut client = Client::raw(server.connect());
+    let offer = "Sec-WebSocket-Extensions: permessage-deflate\r\n";
+    let head = client.handshake(&handshake_request(server.addr, offer));
+    assert!(head.contains("permessage-deflate"), "{head}");
+    let payload = client_compressed(text.as_bytes());
+    // FIN, RSV1 ("Per-Message Compressed", RFC 7692 §6), text.
+    client.send(&masked_frame(0xc1, &payload, [0x37, 0xfa, 0x21, 0x3d]));
+    assert!(server.wait_for_log("frame out"), "{}", server.log());
+    client.send_close(1000);
+    assert!(server.wait_for_log("disconnected"), "{}", server.log());
+    trace_of(&server.log())
+}
+
+/// A compressed message's trace shows, both ways, RSV1, the compressed
+/// bytes, the DEFLATE blocks with their first symbols, and the text they
+/// inflate to: the incoming one on its last frame, before the echo it
+/// caused. (The client's DEFLATE sends a block of dynamic codes; the
+/// server's own picks the fixed ones, smaller here.) Would fail if the
+/// blocks or the symbols were not shown, if the incoming text were not, or
+/// if it came after the echo's frame.
+#[test]
+fn a_compressed_message_is_traced_block_by_block_both_ways() {
+    let server = Server::echo(&["--deflate", "--trace"]);
+    let trace = compressed_echo(&server, HELLOS);
+    let frame_in = trace.find("frame in, 39 bytes: c1 a1").expect(&trace);
+    let frame_out = trace.find("frame out, 18 bytes: c1 10").expect(&trace);
+    let close_in = trace.find("frame in, 8 bytes: 88").expect(&trace);
+    let inflated = format!("\n    inflated, text: \"{}", &HELLOS[..40]);
+    let blocks = [
+        (frame_in, frame_out, "BTYPE 10: dynamic Huffman codes"),
+        (frame_out, close_in, "BTYPE 01: fixed Huffman codes"),
+    ];
+    for (from, to, kind) in blocks {
+        let block = &trace[from..to];
+        assert!(block.contains("\n    RSV1 1: compressed"), "{block}");
+        let first = format!("\n    DEFLATE block 1: BFINAL 0, {kind}");
+        assert!(block.contains(&first), "{block}");
+        assert!(block.contains("\n      literals \"Hello, "), "{block}");
+        assert!(block.contains("\n      match    <"), "{block}");
+        let flush = "\n    DEFLATE block 2: BFINAL 0, BTYPE 00: stored, empty: the sync flush";
+        assert!(block.contains(flush), "{block}");
+        assert!(block.contains(&inflated), "{block}");
+    }
 }

@@ -8,6 +8,9 @@
 //! `base64`, and nothing else of this crate (`tests/layers.rs` checks).
 
 pub mod access;
+// DEFLATE (RFC 1951) taken apart for `--trace`: a compressed message's
+// blocks and their first symbols, read slowly, a bit at a time.
+pub(crate) mod blocks;
 pub mod buffers;
 pub(crate) mod calendar;
 pub mod close;

@@ -294,7 +294,14 @@ impl MessageReader {
             self.message_number = self.begun;
         }
         let text = !header.opcode.is_control() && self.message.as_ref().is_some_and(|m| m.text);
-        let seen = self.trace.then(|| Seen::incoming(header, bytes, text));
+        let seen = self.trace.then(|| {
+            let mut seen = Seen::incoming(header, bytes, text);
+            // A compressed message's later frames are DEFLATE too, though
+            // only its first has RSV1 set (RFC 7692 §6.1).
+            seen.deflated |=
+                !header.opcode.is_control() && self.message.as_ref().is_some_and(|m| m.compressed);
+            seen
+        });
         self.frame = Some(IncomingFrame {
             header,
             received: 0,
@@ -329,7 +336,7 @@ impl MessageReader {
             frame::unmask(piece, mask, frame.received);
         }
         if let Some(seen) = &mut frame.seen {
-            Seen::keep(&mut seen.plain, piece);
+            seen.keep_plain(piece);
         }
         frame.received += piece.len() as u64;
 
@@ -399,6 +406,7 @@ impl MessageReader {
                 }
                 other => other,
             })?;
+            self.show_inflated(&message.data);
         }
         if !message.text {
             return Ok(Incoming::Message(Message::Binary(message.data)));
@@ -407,6 +415,17 @@ impl MessageReader {
         let text = message.utf8.finish(message.data);
         let text = text.map_err(|_| Violation::InvalidUtf8)?;
         Ok(Incoming::Message(Message::Text(text)))
+    }
+
+    /// With `--trace`: what a compressed message inflated to, kept with
+    /// its last frame, which `complete_frame` has just kept (if tracing
+    /// was on when it began), so that the text comes before what it leads
+    /// to.
+    fn show_inflated(&mut self, data: &[u8]) {
+        let last = self.seen.last_mut();
+        if let Some(seen) = last.filter(|s| s.deflated && s.header.fin && s.inflated.is_none()) {
+            seen.keep_inflated(data);
+        }
     }
 }
 

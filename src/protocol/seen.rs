@@ -12,6 +12,12 @@ use super::frame::{self, Header, OpCode};
 /// message.
 pub const KEPT: usize = 125;
 
+/// How many bytes the first frame of a compressed message keeps,
+/// unmasked: its DEFLATE blocks are read from them for the trace
+/// (`blocks.rs`), and a dynamic block's own codes come first, often tens
+/// of bytes of them.
+pub const KEPT_COMPRESSED: usize = 512;
+
 /// What `--trace` shows, in the order it happened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Shown {
@@ -47,27 +53,34 @@ pub struct Seen {
     /// The first payload bytes as they were on the wire (masked, if the
     /// frame was), at most [`KEPT`].
     pub wire: Vec<u8>,
-    /// The same bytes unmasked, at most [`KEPT`].
+    /// The same bytes unmasked, at most [`KEPT`] ([`KEPT_COMPRESSED`] if
+    /// RSV1 is set).
     pub plain: Vec<u8>,
     /// The frame carries (part of) a text message.
     pub text: bool,
-    /// A compressed message we send: the first bytes of what it inflates
-    /// to, at most [`KEPT`], and how many there are in all.
+    /// The frame carries (part of) a compressed message (RFC 7692 §6): its
+    /// payload is DEFLATE, not text. RSV1 says so on the first frame only.
+    pub deflated: bool,
+    /// A compressed message, on its last frame: the first bytes of what it
+    /// inflates to, at most [`KEPT`], and how many there are in all.
     pub inflated: Option<(Vec<u8>, usize)>,
 }
 
 impl Seen {
     /// A frame arriving: its header now, its payload as it comes ([`Seen::keep`]).
     pub fn incoming(header: Header, header_bytes: &[u8], text: bool) -> Seen {
-        Seen {
+        let mut seen = Seen {
             direction: Direction::In,
             header,
             header_bytes: header_bytes.to_vec(),
             wire: Vec::new(),
             plain: Vec::new(),
             text,
+            deflated: false,
             inflated: None,
-        }
+        };
+        seen.deflated = seen.compressed();
+        seen
     }
 
     /// A frame we send: `opcode` and its whole `payload`.
@@ -88,6 +101,7 @@ impl Seen {
             wire: kept.clone(),
             plain: kept,
             text: opcode == OpCode::Text,
+            deflated: false,
             inflated: None,
         }
     }
@@ -97,8 +111,16 @@ impl Seen {
     pub(crate) fn outgoing_compressed(opcode: OpCode, compressed: &[u8], plain: &[u8]) -> Seen {
         let mut seen = Seen::outgoing(opcode, compressed);
         seen.header_bytes[0] |= frame::COMPRESSED;
-        seen.inflated = Some((plain[..plain.len().min(KEPT)].to_vec(), plain.len()));
+        seen.deflated = true;
+        seen.plain = compressed[..compressed.len().min(KEPT_COMPRESSED)].to_vec();
+        seen.keep_inflated(plain);
         seen
+    }
+
+    /// Keep the first bytes of what the compressed message this frame ends
+    /// inflated to (`plain`), to show with the frame.
+    pub(crate) fn keep_inflated(&mut self, plain: &[u8]) {
+        self.inflated = Some((plain[..plain.len().min(KEPT)].to_vec(), plain.len()));
     }
 
     /// RSV1 is set: the frame begins a compressed message (RFC 7692 §6).
@@ -119,9 +141,25 @@ impl Seen {
     }
 
     /// Keep the first bytes of a payload piece, up to [`KEPT`] in all: as
-    /// it came (`wire`) or unmasked (`plain`).
+    /// it came (`wire`), or unmasked (`plain`, but see [`Seen::keep_plain`]).
     pub fn keep(kept: &mut Vec<u8>, piece: &[u8]) {
-        let room = KEPT.saturating_sub(kept.len());
-        kept.extend_from_slice(&piece[..piece.len().min(room)]);
+        keep_up_to(kept, piece, KEPT);
     }
+
+    /// Keep the first bytes of a payload piece unmasked: up to [`KEPT`], or
+    /// [`KEPT_COMPRESSED`] of a compressed message's first frame.
+    pub(crate) fn keep_plain(&mut self, piece: &[u8]) {
+        let limit = if self.compressed() {
+            KEPT_COMPRESSED
+        } else {
+            KEPT
+        };
+        keep_up_to(&mut self.plain, piece, limit);
+    }
+}
+
+/// Add the start of `piece` to `kept`, up to `limit` bytes in all.
+fn keep_up_to(kept: &mut Vec<u8>, piece: &[u8], limit: usize) {
+    let room = limit.saturating_sub(kept.len());
+    kept.extend_from_slice(&piece[..piece.len().min(room)]);
 }

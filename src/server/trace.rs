@@ -13,6 +13,7 @@
 //! tracing is on, so nothing is formatted otherwise. Anything the peer sent
 //! goes through `console::escape`, so a trace cannot forge a log line.
 
+use crate::protocol::blocks::{self, Block, Ending, Kind, Symbol};
 use crate::protocol::close;
 use crate::protocol::frame::{Header, OpCode};
 use crate::protocol::handshake::AcceptKey;
@@ -153,6 +154,9 @@ fn fields(seen: &Seen) -> String {
     } else {
         text.push_str(&format!("\npayload: {}", hex(&seen.plain, total)));
     }
+    if seen.compressed() {
+        text.push_str(&deflate_blocks(seen));
+    }
     if let Some(meaning) = meaning(seen) {
         text.push_str(&format!("\n{meaning}"));
     }
@@ -175,9 +179,12 @@ fn meaning(seen: &Seen) -> Option<String> {
         let what = if seen.text { "text" } else { "data" };
         return Some(format!("inflated, {what}: \"{}\"", shown(inflated, *total)));
     }
-    if seen.compressed() {
-        // Compressed bytes are no text: the message is read once whole.
-        return Some("DEFLATE data: inflated once the whole message is in".to_string());
+    if seen.deflated {
+        // Compressed bytes are no text: the message inflates once whole.
+        // (On a last frame without the text, inflating failed: the
+        // failure's line that follows says why.)
+        let later = "DEFLATE data: the message inflates once its last frame is in";
+        return (!header.fin).then(|| later.to_string());
     }
     match header.opcode {
         OpCode::Close => Some(match seen.plain.as_slice() {
@@ -198,6 +205,116 @@ fn meaning(seen: &Seen) -> Option<String> {
         }
         _ => None,
     }
+}
+
+/// How many bytes of a literal run or a match's copy are shown.
+const SHOWN_COPY: usize = 24;
+
+/// The first frame of a compressed message: the DEFLATE blocks of its
+/// payload (RFC 1951 §3.2.3), each with its first symbols, as
+/// `protocol::blocks` reads them from the bytes the frame kept.
+fn deflate_blocks(seen: &Seen) -> String {
+    let kept_all = seen.plain.len() as u64 == seen.header.payload_len;
+    let described = blocks::describe(&seen.plain, seen.header.fin && kept_all);
+    let mut text = String::new();
+    for (number, block) in described.blocks.iter().enumerate() {
+        text.push_str(&format!(
+            "\nDEFLATE block {}: {}",
+            number + 1,
+            block_kind(block)
+        ));
+        text.push_str(&symbols(block));
+    }
+    match described.end {
+        Ending::Complete => {}
+        Ending::MoreBytes if !kept_all => text.push_str(&format!(
+            "\n  ... more (the trace keeps the first {} bytes)",
+            seen.plain.len()
+        )),
+        Ending::MoreBytes => text.push_str("\n  ... more in the message's next frame"),
+        Ending::MoreBlocks => text.push_str("\n... more blocks"),
+        Ending::Broken(why) => text.push_str(&format!("\n  not DEFLATE from here: {why}")),
+    }
+    text
+}
+
+/// A block's header: BFINAL, then BTYPE and what it says (RFC 1951
+/// §3.2.3).
+fn block_kind(block: &Block) -> String {
+    let bfinal = match block.last {
+        true => "BFINAL 1 (the last)",
+        false => "BFINAL 0",
+    };
+    let kind = match &block.kind {
+        Kind::Stored { len, data } => format!(
+            "BTYPE 00: stored (RFC 1951 §3.2.4), LEN {len}: \"{}\"",
+            escape_up_to(data, SHOWN_COPY)
+        ),
+        Kind::SyncFlush => "BTYPE 00: stored, empty: the sync flush, its LEN and NLEN cut off \
+             (RFC 7692 §7.2.1)"
+            .to_string(),
+        Kind::Fixed => "BTYPE 01: fixed Huffman codes (RFC 1951 §3.2.6)".to_string(),
+        Kind::Dynamic(counts) => format!(
+            "BTYPE 10: dynamic Huffman codes (RFC 1951 §3.2.7)\
+             \n  HLIT {}, HDIST {}, HCLEN {}: codes for {} literals/lengths, {} distances, \
+             {} code lengths",
+            counts.hlit,
+            counts.hdist,
+            counts.hclen,
+            257 + usize::from(counts.hlit),
+            1 + usize::from(counts.hdist),
+            4 + usize::from(counts.hclen)
+        ),
+    };
+    format!("{bfinal}, {kind}")
+}
+
+/// A Huffman block's first symbols, one line each, literals in a row on
+/// one line; then how many more it has.
+fn symbols(block: &Block) -> String {
+    let mut text = String::new();
+    let mut run = Vec::new();
+    let literals = |text: &mut String, run: &mut Vec<u8>| {
+        let word = if run.len() == 1 {
+            "literal "
+        } else {
+            "literals"
+        };
+        if !run.is_empty() {
+            text.push_str(&format!("\n  {word} \"{}\"", escape_up_to(run, run.len())));
+        }
+        run.clear();
+    };
+    for symbol in &block.symbols {
+        let line = match symbol {
+            Symbol::Literal(byte) => {
+                run.push(*byte);
+                continue;
+            }
+            Symbol::Match {
+                length,
+                distance,
+                copied,
+            } => {
+                let copy = copied.as_ref().map_or(String::new(), |bytes| {
+                    format!(", \"{}\"", escape_up_to(bytes, SHOWN_COPY))
+                });
+                format!(
+                    "match    <{length}, {distance}>: {length} bytes from {distance} back{copy}"
+                )
+            }
+            Symbol::EndOfBlock => "end of block".to_string(),
+        };
+        literals(&mut text, &mut run);
+        text.push_str(&format!("\n  {line}"));
+    }
+    literals(&mut text, &mut run);
+    match block.more {
+        0 => {}
+        1 => text.push_str("\n  ... 1 more symbol"),
+        more => text.push_str(&format!("\n  ... {more} more symbols")),
+    }
+    text
 }
 
 fn mask_len(header: &Header) -> usize {
@@ -233,4 +350,60 @@ pub fn hex(bytes: &[u8], total: usize) -> String {
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
     haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::buffers::Inbox;
+    use crate::protocol::frame::tests::client_frame;
+    use crate::protocol::reader::MessageReader;
+
+    /// The trace of each frame of `frames`, read by a reader that traces
+    /// and agreed to permessage-deflate.
+    fn traced(frames: &[Vec<u8>]) -> Vec<String> {
+        let mut reader = MessageReader::new(1 << 20, true);
+        reader.agree_deflate();
+        let mut inbox = Inbox::default();
+        inbox.extend(&frames.concat());
+        // One call reads them all: only the last frame is an event.
+        reader.read_event(&mut inbox);
+        let seen = reader.seen_frames();
+        seen.iter().map(|seen| frame("id", seen)).collect()
+    }
+
+    /// Would fail if the continuation were shown as text, or the text
+    /// inflated were not shown on the last frame.
+    #[test]
+    fn a_fragmented_compressed_message_shows_its_blocks_then_its_text() {
+        // RFC 7692 §7.2.3.1's "Hello", cut in two frames: RSV1 on the
+        // first only (§6.1).
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let first = client_frame(0x41, &hello[..3]);
+        let last = client_frame(0x80, &hello[3..]);
+        let shown = traced(&[first, last]);
+        let first = &shown[0];
+        assert!(
+            first.contains("\nDEFLATE block 1: BFINAL 0, BTYPE 01"),
+            "{first}"
+        );
+        assert!(first.contains("\n  literals \"He\"\n  ... more in the message's next frame"));
+        assert!(first.contains("\nDEFLATE data: the message inflates once its last"));
+        // The continuation is DEFLATE too, not text; the text comes last.
+        let last = &shown[1];
+        assert!(
+            !last.contains("DEFLATE block") && !last.contains("\ntext:"),
+            "{last}"
+        );
+        assert!(last.ends_with("\ninflated, text: \"Hello\""), "{last}");
+    }
+
+    /// Would fail if the description of a broken stream stopped silently.
+    #[test]
+    fn bytes_that_are_not_deflate_say_why() {
+        // BTYPE 11: "reserved (error)". The message fails: no text.
+        let shown = traced(&[client_frame(0xc1, &[0xff])]);
+        let broken = "\n  not DEFLATE from here: reserved block type 11";
+        assert!(shown[0].ends_with(broken), "{}", shown[0]);
+    }
 }

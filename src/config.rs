@@ -118,6 +118,9 @@ pub struct Config {
     pub trace: bool,
     /// `--deflate`: agree to permessage-deflate (RFC 7692) when offered.
     pub deflate: bool,
+    /// `--inspect`: serve the inspector, a live view of the client table
+    /// and of every frame, at `/inspect` (`server/inspect.rs`).
+    pub inspect: bool,
     /// `--poller`: how the loop waits (`server/poll.rs`).
     pub poller: PollerKind,
     pub limits: Limits,
@@ -136,6 +139,7 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             trace: false,
             deflate: false,
+            inspect: false,
             poller: PollerKind::best(),
             limits: Limits::default(),
         }
@@ -237,6 +241,9 @@ Options:
   --deflate                 agree to compression (permessage-deflate, RFC
                             7692) when a client offers it, as browsers do;
                             off, frames stay plain text in --trace
+  --inspect                 serve the inspector at http://ADDRESS:PORT/inspect:
+                            the client table and every frame, live, in a
+                            browser on this machine (loopback only)
   --poller epoll|poll       how the loop waits: epoll (Linux) is told about
                             each socket once; poll is handed every socket
                             on every wait, as socket_select() was
@@ -263,15 +270,12 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         if flag == "-h" || flag == "--help" {
             return Ok(Command::Help);
         }
-        // The two flags without a value.
-        if flag == "--trace" || flag == "--deflate" {
+        // The three flags without a value.
+        if let Some(switch) = switch(&mut config, &flag) {
             if inline.is_some() {
                 return Err(format!("{flag} takes no value"));
             }
-            match flag.as_str() {
-                "--trace" => config.trace = true,
-                _ => config.deflate = true,
-            }
+            *switch = true;
             continue;
         }
         let value = match inline.or_else(|| args.next()) {
@@ -282,6 +286,16 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Command, String> 
         set(&mut config, &flag, &value)?;
     }
     Ok(Command::Run(Box::new(config)))
+}
+
+/// The flag that a switch without a value turns on, if `flag` is one.
+fn switch<'a>(config: &'a mut Config, flag: &str) -> Option<&'a mut bool> {
+    match flag {
+        "--trace" => Some(&mut config.trace),
+        "--deflate" => Some(&mut config.deflate),
+        "--inspect" => Some(&mut config.inspect),
+        _ => None,
+    }
 }
 
 fn set(config: &mut Config, flag: &str, value: &str) -> Result<(), String> {
@@ -424,6 +438,9 @@ mod tests {
         assert!(!config.deflate);
         assert!(run(&["--deflate"]).unwrap().deflate);
         assert!(run(&["--deflate=yes"]).is_err());
+        assert!(!config.inspect);
+        assert!(run(&["--inspect"]).unwrap().inspect);
+        assert!(run(&["--inspect=yes"]).is_err());
         assert_eq!(
             run(&["--idle-timeout", "0"]).unwrap().limits.idle_timeout,
             None

@@ -30,6 +30,7 @@ fn main() -> ExitCode {
     poll::catch_signals();
 
     let wanted = format!("{}:{}", config.address, config.port);
+    let inspect = config.inspect;
     // What the server says: the tutorial's replies, the echo, or the room.
     let app = socket_server::app::for_mode(config.mode, std::time::Instant::now());
     let mut server = match Server::bind(config, app) {
@@ -48,8 +49,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // With --inspect, the same line says where the inspector is.
+    let inspector = match inspect {
+        true => format!("; the inspector is on: http://{address}/inspect"),
+        false => String::new(),
+    };
     console::to_stdout(&format!(
-        "listening on ws://{address}  (open http://{address}/ in a browser)"
+        "listening on ws://{address}  (open http://{address}/ in a browser{inspector})"
     ));
 
     match server.run() {

@@ -55,6 +55,7 @@ fn help_lists_every_flag_and_exits_0() {
         "--max-buffered",
         "--message-timeout",
         "--max-clients-per-ip",
+        "--inspect",
     ] {
         assert!(help.contains(flag), "--help lacks {flag}");
     }

@@ -67,6 +67,13 @@ impl App for Chat {
     fn members(&self) -> Vec<Socket> {
         self.room.sockets().collect()
     }
+
+    fn name_of(&self, who: Socket) -> Option<&str> {
+        self.room
+            .members
+            .get(&who)
+            .map(|member| member.name.as_str())
+    }
 }
 
 /// One member of the room.

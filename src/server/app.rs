@@ -42,4 +42,11 @@ pub trait App {
 
     /// Who a [`Delivery::All`] goes to, in socket order.
     fn members(&self) -> Vec<Socket>;
+
+    /// What the app calls a client, if it has a name for it (the chat
+    /// room's nickname): shown in `--inspect`'s table. Looked up, not made:
+    /// it is asked for every row the inspector is sent.
+    fn name_of(&self, _who: Socket) -> Option<&str> {
+        None
+    }
 }

@@ -16,6 +16,8 @@
 //! calls in here with the bytes and the time.
 
 use super::console::{self, escape, escape_up_to, LogBudget, TRACE_TARGET};
+use super::inspect::gate::{self, Gate};
+use super::inspect::watch::Watch;
 use super::trace;
 use super::www;
 use crate::config::{Config, Mode};
@@ -82,6 +84,9 @@ pub struct Client {
     pub held_back: bool,
     /// The rest of a file being sent (a page), if one is.
     body: Option<www::Body>,
+    /// With `--inspect`, what the inspector keeps of it (`inspect/watch.rs`);
+    /// without, `None`, and every hook below is one test of it.
+    pub(crate) watch: Option<Box<Watch>>,
 }
 
 /// What the table hands every new record: the flags, the total, and the
@@ -110,7 +115,20 @@ impl Client {
             progress_at: now,
             held_back: false,
             body: None,
+            watch: None,
         }
+    }
+
+    /// `--inspect` is on: the inspector may watch this record (the table
+    /// says so as it adds it).
+    pub(crate) fn watched(&mut self, watch: Watch) {
+        self.watch = Some(Box::new(watch));
+    }
+
+    /// Is it an inspector (`--inspect`)? Then the loop, not the app, hears
+    /// of it.
+    pub(crate) fn is_inspector(&self) -> bool {
+        self.watch.as_ref().is_some_and(|w| w.is_inspector())
     }
 
     /// Where the connection is in its life.
@@ -125,14 +143,13 @@ impl Client {
     /// `None` when nothing more has happened. Every other event is dealt
     /// with here: an HTTP request answered, a line logged.
     pub fn next_event(&mut self, now: Instant) -> Option<Event> {
+        self.keep_if_shown(now);
         loop {
             // The most it may hold: `--max-buffered`, less what every other
             // client holds. A message that grows past it fails (1013).
             let room = self.total.room_for(self.counted);
             let event = self.connection.next_event(now, room);
-            if self.config.trace {
-                self.show_seen(now);
-            }
+            self.show_seen(now);
             self.recount(now);
             match event? {
                 Event::Request(request, head) => self.answer(&request, &head, now),
@@ -148,6 +165,9 @@ impl Client {
 
     /// Log an event, in the words the PHP's `console()` would have used.
     fn note(&mut self, event: &Event, now: Instant) {
+        if let Some(watch) = &mut self.watch {
+            watch.event(&self.id, self.peer, event, now);
+        }
         match event {
             Event::BadRequest(refusal, head) => self.refuse_head(**refusal, head, now),
             Event::LateMessage => {
@@ -196,6 +216,12 @@ impl Client {
             format!("[{id}] Handshaking headers from client: {head}")
         });
         self.show(now, |id| trace::http(id, "request head", head));
+        if let Some(watch) = &mut self.watch {
+            watch.request(&self.id, self.peer, request, head, now);
+        }
+        if gate::asks_for_inspector(request) {
+            return self.answer_inspector(request, now);
+        }
         if !handshake::wants_websocket(request) {
             return self.serve_page(request, now);
         }
@@ -209,6 +235,9 @@ impl Client {
             Ok(accepted) => {
                 self.show(now, |id| trace::accept_key(id, &accepted.accept_key));
                 self.show(now, |id| trace::http(id, "response", &accepted.response));
+                if let Some(watch) = &mut self.watch {
+                    watch.handshake(&self.id, &accepted, now);
+                }
                 self.connection.accept(&accepted, now);
                 let subprotocol = accepted.subprotocol.unwrap_or("none");
                 let deflate = if accepted.deflate.is_some() {
@@ -229,9 +258,37 @@ impl Client {
         }
     }
 
+    /// `/inspect` or `/inspect.html`: the inspector's page or its
+    /// WebSocket, if `--inspect` is on and the peer may have them
+    /// (`inspect/gate.rs`); else a refusal (404 when it is off).
+    fn answer_inspector(&mut self, request: &Request, now: Instant) {
+        let on = self.watch.is_some();
+        match gate::gate(request, on, self.peer.ip(), &self.config.policy()) {
+            Gate::Page(page) => self.serve_page(&page, now),
+            Gate::Socket(_) if self.server_full => self.refuse(FULL, now),
+            Gate::Socket(accepted) => {
+                self.show(now, |id| trace::http(id, "response", &accepted.response));
+                self.connection.accept(&accepted, now);
+                if let Some(watch) = &mut self.watch {
+                    watch.became_inspector();
+                }
+                self.log(Info, now, format_args!("an inspector is watching"));
+            }
+            Gate::Refused(refusal) => {
+                let (status, reason) = (refusal.status, refusal.reason);
+                let path = escape(request.path().as_bytes());
+                self.log(Warn, now, format_args!("{path} refused: {status} {reason}"));
+                self.refuse(refusal, now);
+            }
+        }
+    }
+
     /// The bytes were no request head we can read.
     fn refuse_head(&mut self, refusal: Refusal, head: &[u8], now: Instant) {
         self.show(now, |id| trace::http(id, "request head (refused)", head));
+        if let Some(watch) = &mut self.watch {
+            watch.bad_request(&self.id, self.peer, &refusal, head, now);
+        }
         let (peer, status, reason) = (self.peer, refusal.status, refusal.reason);
         let bad = format_args!("bad request from {peer}: {status} {reason}");
         self.log(Warn, now, bad);
@@ -257,6 +314,9 @@ impl Client {
         let method = escape(request.method.as_bytes());
         let target = escape(request.target.as_bytes());
         self.log(Info, now, format_args!("{method} {target} -> {status}"));
+        if let Some(watch) = &self.watch {
+            watch.page(&self.id, request, status, now);
+        }
         match answer {
             Ok(page) => {
                 self.send_http(&page.head, now);
@@ -271,7 +331,11 @@ impl Client {
 
     /// Answer with a refusal (`http::Refusal`); then the connection ends.
     fn refuse(&mut self, refusal: Refusal, now: Instant) {
-        self.send_http(&refusal.response(SystemTime::now()), now);
+        let response = refusal.response(SystemTime::now());
+        if let Some(watch) = &self.watch {
+            watch.refused(&self.id, &refusal, &response, now);
+        }
+        self.send_http(&response, now);
     }
 
     /// Queue an HTTP response other than the 101; then the connection ends.
@@ -318,10 +382,9 @@ impl Client {
             return self.recount(now); // what it held is given back
         }
         self.note_output_begins(now);
+        self.keep_if_shown(now);
         self.connection.send(message);
-        if self.config.trace {
-            self.show_seen(now);
-        }
+        self.show_seen(now);
         // Counted at once, not at the next write: the next reply's check
         // must see this one.
         self.recount(now);
@@ -407,16 +470,25 @@ impl Client {
     /// each member, it cost each member's budget, so one talker could use
     /// up everyone's, and the log grew with the room.)
     pub(crate) fn show_frame_to_all(&self, frame: &[u8], members: usize, now: Instant) {
-        if !self.config.trace {
+        // With `--inspect`, one event for the whole room, with its count.
+        let watch = self.watch.as_ref().filter(|w| w.wants_frames(now));
+        if !self.config.trace && watch.is_none() {
             return;
         }
-        if let Some(seen) = Seen::to_all(frame, members) {
+        let Some(seen) = Seen::to_all(frame, members) else {
+            return;
+        };
+        if self.config.trace {
             self.log_with(Trace, TRACE_TARGET, now, |id| trace::frame(id, &seen));
+        }
+        if let Some(watch) = watch {
+            watch.frame(&self.id, &seen, now);
         }
     }
 
     /// Start the closing handshake (§7.1.2).
     pub fn close(&mut self, code: u16, reason: &str, now: Instant) {
+        self.keep_if_shown(now);
         self.connection.close(code, reason, now);
         self.show_seen(now);
     }
@@ -428,6 +500,9 @@ impl Client {
     pub fn data_sent(&mut self, n: usize, now: Instant) {
         if n > 0 {
             self.progress_at = now;
+        }
+        if let Some(watch) = &mut self.watch {
+            watch.bytes_out += n as u64;
         }
         // A big reply was in use until now: its memory is kept a while.
         if self.connection.pending() > KEEP_CAPACITY {
@@ -486,6 +561,7 @@ impl Client {
             self.connection.give_back_spare();
         }
         if !self.held_back {
+            self.keep_if_shown(now);
             self.connection.on_timeout(now);
         }
         self.show_seen(now);
@@ -495,6 +571,7 @@ impl Client {
     /// The server is stopping: 1001 to a WebSocket, and one still in its
     /// handshake is dropped.
     pub(crate) fn on_stop(&mut self, now: Instant) {
+        self.keep_if_shown(now);
         self.connection.on_stop(now);
         self.show_seen(now);
     }
@@ -565,17 +642,34 @@ impl Client {
         }
     }
 
+    /// With `--inspect`, before each step: the connection keeps the frames
+    /// it reads and queues only if they will be shown (someone looks, and
+    /// the budget has room: `Watch::wants_frames`). `--trace` keeps them all.
+    fn keep_if_shown(&mut self, now: Instant) {
+        if let Some(watch) = &self.watch {
+            let keep = self.config.trace || watch.wants_frames(now);
+            self.connection.keep_seen(keep);
+        }
+    }
+
     /// With `--trace`, draw what the connection read and queued since the
-    /// last call.
+    /// last call; with `--inspect`, tell it to whoever looks.
     fn show_seen(&mut self, now: Instant) {
-        if !self.config.trace {
+        let trace = self.config.trace;
+        if !trace && self.watch.is_none() {
             return;
         }
         for shown in self.connection.seen() {
             match shown {
                 Shown::Frame(seen) => {
-                    self.log_with(Trace, TRACE_TARGET, now, |id| trace::frame(id, &seen));
+                    if let Some(watch) = &self.watch {
+                        watch.frame(&self.id, &seen, now);
+                    }
+                    if trace {
+                        self.log_with(Trace, TRACE_TARGET, now, |id| trace::frame(id, &seen));
+                    }
                 }
+                Shown::Failure(..) if !trace => {}
                 Shown::Failure(violation, unread) => {
                     let bytes = trace::hex(&unread, unread.len());
                     self.log_with(Trace, TRACE_TARGET, now, |id| {

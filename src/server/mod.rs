@@ -12,6 +12,7 @@ pub mod app;
 mod broadcast;
 pub mod client;
 pub mod console;
+pub(crate) mod inspect;
 #[allow(unsafe_code)]
 pub mod poll;
 pub(crate) mod table;
@@ -24,6 +25,7 @@ use crate::protocol::buffers::PIECES_PER_WRITE;
 use crate::protocol::close;
 use crate::protocol::connection::{Event, Step};
 use app::{App, Delivery};
+use inspect::Inspectors;
 use log::{info, warn};
 use poll::{socket_of, Interest, Poller, Ready, Socket};
 use std::io::{self, ErrorKind, IoSlice, Read, Write};
@@ -90,6 +92,8 @@ pub struct Server {
     accept_paused_until: Option<Instant>,
     /// When a stop signal arrived, if one did.
     stopping_since: Option<Instant>,
+    /// With `--inspect`, who looks inside (`inspect.rs`); without, `None`.
+    inspectors: Option<Inspectors>,
 }
 
 impl Server {
@@ -121,8 +125,13 @@ impl Server {
         poller.add(listener, watch)?;
         // With `--port 0` the system chose: the Host rule needs the real one.
         config.port = master.local_addr()?.port();
+        let mut clients = Clients::new(config.limits.max_buffered);
+        let inspectors = config.inspect.then(|| Inspectors::new(Instant::now()));
+        if let Some(inspectors) = &inspectors {
+            clients.inspect_with(Rc::clone(&inspectors.feed));
+        }
         Ok(Server {
-            clients: Clients::new(config.limits.max_buffered),
+            clients,
             app,
             queued_for_room: 0,
             config: Rc::new(config),
@@ -136,6 +145,7 @@ impl Server {
             listening: true,
             accept_paused_until: None,
             stopping_since: None,
+            inspectors,
         })
     }
 
@@ -148,8 +158,10 @@ impl Server {
     ///
     /// 1. on a stop signal, say goodbye to every client; on SIGHUP, open the
     ///    log file again;
-    /// 2. settle the clients the last turn changed: tell the poller what we
-    ///    now want from each socket, and file each one's next deadline;
+    /// 2. with `--inspect` and someone looking, tell the inspectors what the
+    ///    last turn changed and did (`inspect/stream.rs`); then settle the
+    ///    clients it changed: tell the poller what we now want from each
+    ///    socket, and file each one's next deadline;
     /// 3. once stopping and every client is gone (or the grace period is
     ///    over), return;
     /// 4. wait for readiness or the next deadline (`socket_select`);
@@ -160,8 +172,15 @@ impl Server {
     /// 8. drop the clients whose connection is over.
     pub fn run(&mut self) -> io::Result<()> {
         let waiting = self.poller.kind().name();
+        let inspector = match self.inspectors {
+            Some(_) => format!(
+                "; the inspector is on, at http://{}/inspect",
+                self.local_addr()?
+            ),
+            None => String::new(),
+        };
         info!(
-            "Server started on {} (waiting with {waiting})",
+            "Server started on {} (waiting with {waiting}){inspector}",
             self.local_addr()?
         );
         loop {
@@ -172,6 +191,7 @@ impl Server {
                 console::reopen(); // this very line goes to the new file
                 info!("SIGHUP: the log file is opened again");
             }
+            self.inspect_turn(Instant::now());
             self.settle_changed();
             if self.stopped() {
                 break;
@@ -244,7 +264,9 @@ impl Server {
     /// The earliest moment something must happen even if no socket stirs.
     fn next_deadline(&self) -> Option<Instant> {
         let clients = self.clients.next_deadline();
-        clients.into_iter().chain(self.accept_paused_until).min()
+        let inspect = self.inspectors.as_ref().and_then(Inspectors::deadline);
+        let paused = self.accept_paused_until;
+        clients.into_iter().chain(paused).chain(inspect).min()
     }
 
     /// The PHP's `$master` branch: `socket_accept()` every waiting
@@ -332,6 +354,9 @@ impl Server {
             // The PHP's `socket_recv`, then its two branches: the bytes go
             // to the connection, and what they make happen is routed.
             connection.receive_data(&self.buffer[..n], now);
+            if let Some(watch) = &mut entry.client.watch {
+                watch.bytes_in += n as u64;
+            }
             self.route_events(socket, now);
             // Less than a buffer: the socket is empty for now, and the
             // poller will say when more comes. Not reading again only to
@@ -348,7 +373,17 @@ impl Server {
     /// messages, it left), and send what the app answers.
     fn route_events(&mut self, socket: Socket, now: Instant) {
         while let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
-            let deliveries = match client.next_event(now) {
+            let event = client.next_event(now);
+            // An inspector (`--inspect`) is the loop's, not the app's.
+            if event.is_some() && client.is_inspector() {
+                match event {
+                    Some(Event::Joined) => self.inspector_joined(socket),
+                    Some(Event::Left) => self.inspector_left(socket),
+                    _ => {} // what it sends is not read
+                }
+                continue;
+            }
+            let deliveries = match event {
                 None => break,
                 Some(Event::Joined) => self.app.joined(socket, &client.id),
                 Some(Event::Message(message)) => self.app.message(socket, message, now),

@@ -61,6 +61,14 @@ pub(crate) fn socket_of(s: &impl std::os::windows::io::AsRawSocket) -> Socket {
     Socket(s.as_raw_socket())
 }
 
+impl Socket {
+    /// Its number, as the PHP printed `$socket` (`Resource id #5`): for
+    /// people to read (`--inspect`'s table), never to call with.
+    pub(crate) fn number(self) -> i64 {
+        self.0 as i64
+    }
+}
+
 #[cfg(test)]
 impl Socket {
     /// A socket number for a test that needs no real one.

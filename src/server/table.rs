@@ -15,6 +15,8 @@ use crate::protocol::buffers::Total;
 use crate::protocol::connection::State;
 use crate::server::client::{Client, Shared};
 use crate::server::console::{self, LogBudget};
+use crate::server::inspect::watch::Watch;
+use crate::server::inspect::Feed;
 use crate::server::poll::{socket_of, Interest, Poller, Socket};
 use crate::server::timers::Timers;
 use log::Level::{Info, Warn};
@@ -77,6 +79,8 @@ pub struct Clients {
     timers: Timers,
     /// The last id handed out, in microseconds since 1970 (see `uniqid`).
     last_id: u64,
+    /// With `--inspect`, the feed every new record is watched through.
+    feed: Option<Rc<Feed>>,
 }
 
 impl Admission {
@@ -106,7 +110,13 @@ impl Clients {
             gone: Vec::new(),
             timers: Timers::default(),
             last_id: 0,
+            feed: None,
         }
+    }
+
+    /// `--inspect`: every record from now on may be watched through `feed`.
+    pub(crate) fn inspect_with(&mut self, feed: Rc<Feed>) {
+        self.feed = Some(feed);
     }
 
     /// May one more connection from `ip` in? `--max-clients-per-ip` first;
@@ -174,9 +184,12 @@ impl Clients {
             total: Rc::clone(&self.total),
             log_budget: self.log_budget_for(peer.ip(), now),
         };
-        let client = Client::new(id, peer, shared, full, now);
+        let mut client = Client::new(id, peer, shared, full, now);
         client.log(Info, now, format_args!("Accepted client {peer}"));
         let (socket, serial) = (socket_of(&stream), self.next_serial);
+        if let Some(feed) = &self.feed {
+            client.watched(Watch::new(Rc::clone(feed), socket, now));
+        }
         // A new client has a request to read, and nothing to write yet.
         let interest = Interest {
             read: true,
@@ -276,6 +289,12 @@ impl Clients {
             .map(|(socket, entry)| (*socket, &entry.client))
     }
 
+    /// Every socket with its record, to change, in socket order.
+    pub(crate) fn iter_mut(&mut self) -> impl Iterator<Item = (Socket, &mut Client)> {
+        let rows = self.table.iter_mut();
+        rows.map(|(socket, entry)| (*socket, &mut entry.client))
+    }
+
     /// How many clients have finished their handshake and not started to
     /// close.
     pub(crate) fn open_count(&self) -> usize {
@@ -315,6 +334,9 @@ impl Clients {
             }
         }
         entry.client.log(Info, now, format_args!("disconnected"));
+        if let Some(watch) = &entry.client.watch {
+            watch.gone(&entry.client.id, now);
+        }
         // Even the oldest entries that moved on are skipped in time; this
         // keeps `arrivals` from growing past the table when nobody waits.
         if self.arrivals.len() > 2 * self.table.len() + 64 {

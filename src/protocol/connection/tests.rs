@@ -585,7 +585,10 @@ fn frames_are_counted_and_keeping_them_is_a_switch() {
         .collect();
     assert_eq!(
         kept,
-        [(Direction::In, OpCode::Ping), (Direction::Out, OpCode::Pong)]
+        [
+            (Direction::In, OpCode::Ping),
+            (Direction::Out, OpCode::Pong)
+        ]
     );
 
     connection.keep_seen(false);

@@ -276,3 +276,93 @@ impl Page {
         self.report.clone()
     }
 }
+
+// ---- the inspector (--inspect) ----------------------------------------------
+
+/// The inspector open, the tutorial page in a second tab sends `hello`:
+/// within 1 s the inspector shows that client's row, its handshake done,
+/// and the frame (opcode 1, masked, its key, `hello`), then draws it. The
+/// screenshot is `docs/inspect-tutorial.png`.
+#[test]
+fn the_inspector_shows_the_tutorial_page_typing() {
+    let Some(root) = ready("the_inspector_shows_the_tutorial_page_typing") else {
+        return;
+    };
+    let server = Server::start(&["--inspect"]);
+    let shot = root.join("target/inspect-tutorial.png");
+    let report = Page::run(&root, "inspect", &server, Some(&shot)).finish();
+    assert!(
+        report.contains("inspect: the row and the frame within"),
+        "{report}"
+    );
+    assert!(shot.exists());
+}
+
+/// The screenshots of `docs/inspect.md`: a chat of two, a refused
+/// handshake, a ping timeout.
+#[test]
+fn the_inspector_beside_a_chat_a_refusal_and_a_timeout() {
+    let Some(root) = ready("the_inspector_beside_a_chat_a_refusal_and_a_timeout") else {
+        return;
+    };
+    for (scenario, flags, said) in [
+        (
+            "inspect-chat",
+            &["--mode", "chat"][..],
+            "alice and bob in the table",
+        ),
+        ("inspect-refused", &[][..], "403 shown"),
+        (
+            "inspect-timeout",
+            &["--idle-timeout", "1"][..],
+            "ping, close 1011",
+        ),
+    ] {
+        let server = Server::start(&[&["--inspect"][..], flags].concat());
+        let shot = root.join(format!("target/{scenario}.png"));
+        let report = Page::run(&root, scenario, &server, Some(&shot)).finish();
+        assert!(report.contains(said), "{report}");
+        assert!(shot.exists(), "{scenario}");
+    }
+}
+
+/// 1,000 clients, each sending a message a second (2,000 frames a second,
+/// in and out): the inspector lists them all, says what it did not show,
+/// and its page's thread is never held long.
+#[test]
+fn the_inspector_stays_smooth_with_1000_clients() {
+    let Some(root) = ready("the_inspector_stays_smooth_with_1000_clients") else {
+        return;
+    };
+    let server = Server::start(&["--inspect", "--mode", "echo", "--max-clients", "2000"]);
+    let mut page = Page::run(&root, "inspect-load", &server, None);
+    page.expect_line("start the load");
+    let mut clients: Vec<common::Client> = (0..1000).map(|_| server.client()).collect();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = std::sync::Arc::clone(&stop);
+        std::thread::spawn(move || {
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let second = Instant::now();
+                for (i, client) in clients.iter_mut().enumerate() {
+                    client.send_text(&format!("message from client {i}"));
+                    client.read_text();
+                    // Spread over the second: a thousand a second, evenly.
+                    let due = second + Duration::from_millis(i as u64);
+                    std::thread::sleep(due.saturating_duration_since(Instant::now()));
+                }
+                std::thread::sleep(
+                    (second + Duration::from_secs(1)).saturating_duration_since(Instant::now()),
+                );
+            }
+        })
+    };
+    page.tell("loaded");
+    let report = page.finish();
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    load.join().expect("the load");
+    assert!(report.contains("inspect-load: 1000 rows"), "{report}");
+    // The figures, for `--nocapture` (docs/inspect.md quotes a run).
+    let figures = report.lines().find(|l| l.starts_with("inspect-load:"));
+    println!("{}", figures.unwrap_or_default());
+}

@@ -169,21 +169,28 @@ impl Feed {
 
     /// A detailed event (a frame, a head, a handshake, a refusal): written
     /// by `write` if the budget has room, else only counted, unwritten.
-    pub(crate) fn detail(&self, now: Instant, kind: &str, write: impl FnOnce(&mut Object)) {
+    /// `frames` is how many frames it shows (a room's is one for each
+    /// member). Whether it was written.
+    pub(crate) fn detail(
+        &self,
+        now: Instant,
+        kind: &str,
+        frames: u64,
+        write: impl FnOnce(&mut Object),
+    ) -> bool {
         if !self.watching() {
-            return;
+            return false;
         }
         let mut budget = self.details.get();
         let room = budget.take(now);
         self.details.set(budget);
         if !room {
             self.skipped.set(self.skipped.get() + 1);
-            return;
+            return false;
         }
-        if kind == "frame" {
-            self.shown.set(self.shown.get() + 1);
-        }
+        self.shown.set(self.shown.get() + frames);
         self.push(now, kind, write);
+        true
     }
 
     /// An event of the table (a row, its state, its end): written if the
@@ -321,7 +328,7 @@ mod tests {
         let t0 = Instant::now();
         let feed = Feed::new(t0);
         let mut called = false;
-        feed.detail(t0, "frame", |_| called = true);
+        feed.detail(t0, "frame", 1, |_| called = true);
         feed.table_event(t0, "row", |_| called = true);
         assert!(!called && !feed.wants_detail(t0));
         assert_eq!(feed.take_batch(), None);
@@ -336,7 +343,7 @@ mod tests {
         feed.watching.set(true);
         let mut written = 0;
         for _ in 0..1000 {
-            feed.detail(t0, "frame", |o| {
+            feed.detail(t0, "frame", 1, |o| {
                 written += 1;
                 o.num("n", written);
             });
@@ -348,7 +355,7 @@ mod tests {
         let later = t0 + ms(10);
         assert!(feed.wants_detail(later));
         for _ in 0..100 {
-            feed.detail(later, "head", |_| written += 1);
+            feed.detail(later, "head", 0, |_| written += 1);
         }
         assert_eq!(written, 220);
         let (batch, count) = feed.take_batch().unwrap();

@@ -11,6 +11,17 @@
 //   reconnect  the page comes back by itself after the server restarts; it
 //              asks for the restart on stdout ("stop the server", "start the
 //              server") and waits for "stopped" and "started" on stdin
+//   inspect    (--inspect) the inspector open, the tutorial page in a second
+//              tab sends "hello": within 1 s the inspector shows its row, the
+//              handshake done, and the frame (opcode 1, masked, its key,
+//              "hello"), which is then drawn as RFC 6455 §5.2 draws a frame
+//   inspect-chat, inspect-refused, inspect-timeout
+//              (--inspect; --mode chat; -; --idle-timeout 1) the inspector
+//              beside a chat of two, a handshake refused for its Origin, a
+//              client that never answers a ping: for docs/inspect.md
+//   inspect-load  (--inspect) the inspector while the test runs 1,000
+//              clients: it asks for them ("start the load"), waits for
+//              "loaded", and measures how long the page's main thread is busy
 // Exits 0 when the scenario works end to end, 1 (with the page's log) when it
 // does not. tests/browser.rs starts the server and runs this.
 
@@ -19,11 +30,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { connect as tcp } from "node:net";
 
 const [scenario, url, screenshot] = process.argv.slice(2);
-const SCENARIOS = { tutorial, chat, imitation, flood, reconnect };
+const SCENARIOS = {
+  tutorial, chat, imitation, flood, reconnect,
+  inspect, "inspect-chat": inspectChat, "inspect-refused": inspectRefused,
+  "inspect-timeout": inspectTimeout, "inspect-load": inspectLoad,
+};
 if (!SCENARIOS[scenario]) {
-  console.error("usage: node page.mjs tutorial|chat|imitation|flood|reconnect URL [SCREENSHOT]");
+  console.error("usage: node page.mjs " + Object.keys(SCENARIOS).join("|") + " URL [SCREENSHOT]");
   process.exit(2);
 }
 
@@ -304,6 +320,162 @@ async function reconnect() {
   await waitForLog(page, "Received: You have entered: hello again");
 }
 
+// ---- the inspector (--inspect) ---------------------------------------------
+
+async function inspect() {
+  const inspector = await openInspector({ width: 1280, height: 900 });
+  const tutorial = await open(url);
+  await waitForLog(tutorial, "Welcome - status 1");
+  // Within a second of "hello" leaving the page: its row, its handshake
+  // done, and its frame, masked, with its key.
+  const sent = Date.now();
+  await say(tutorial, "hello");
+  const seen = await inspector.waitForFunction(() => {
+    const row = [...document.querySelectorAll("#clients tbody tr:not(.gone)")]
+      .find((tr) => tr.querySelector(".handshake").textContent === "true" &&
+                    tr.querySelector(".state").textContent === "open");
+    const frame = [...document.querySelectorAll('#events li[data-kind="frame"]')]
+      .find((li) => /→ in text \(opcode 0x1\), 5 bytes, MASK 1, key( [0-9a-f]{2}){4} "hello"$/.test(li.textContent));
+    return row && frame && row.dataset.id === frame.dataset.id && frame.textContent;
+  }, null, { timeout: 1000, polling: 20 });
+  const took = Date.now() - sent;
+  const text = await seen.jsonValue();
+  const key = text.match(/key ((?: ?[0-9a-f]{2}){4})/)[1].trim();
+  // Drawn: the key in its boxes, and "hello" unmasked byte by byte.
+  await inspector.locator('#events li[data-kind="frame"]', { hasText: '"hello"' }).first().click();
+  await waitForText(inspector, "#detail", "Masking-key (32)");
+  const drawn = await inspector.evaluate(() => ({
+    key: document.querySelector("table.frame td.key .value").textContent,
+    unmasked: [...document.querySelectorAll("table.xor tr")][3].textContent,
+    bits: document.querySelector("table.frame td .bits").textContent,
+  }));
+  if (drawn.key !== key) throw new Error("the diagram's key is " + drawn.key + ", the list's " + key);
+  if (drawn.unmasked !== "XOR = unmasked68656c6c6f") throw new Error("unmasked: " + drawn.unmasked);
+  if (drawn.bits !== "1") throw new Error("FIN's box holds " + drawn.bits);
+  if (screenshot) await inspector.screenshot({ path: screenshot, fullPage: true });
+  console.log("inspect: the row and the frame within " + took + " ms; key " + key);
+}
+
+async function inspectChat() {
+  const inspector = await openInspector({ width: 1280, height: 760 });
+  const alice = await open(url);
+  await waitForLog(alice, "You joined the room as ");
+  const bob = await open(url);
+  await waitForLog(bob, "You joined the room as ");
+  await say(alice, "/nick alice");
+  await waitForLog(bob, " is now alice");
+  await say(bob, "/nick bob");
+  await waitForLog(alice, " is now bob");
+  await say(alice, "hello bob");
+  await waitForLog(bob, "alice: hello bob");
+  await say(bob, "hi alice");
+  await waitForLog(alice, "bob: hi alice");
+  await waitForText(inspector, "#clients", "alice");
+  await waitForText(inspector, "#clients", "bob");
+  await inspector.locator("#events li", { hasText: "hi alice" }).filter({ hasText: "to all 2" }).first().click();
+  await waitForText(inspector, "#detail", "Payload Data");
+  if (screenshot) await inspector.screenshot({ path: screenshot, fullPage: true });
+  console.log("inspect-chat: alice and bob in the table, the room's frame drawn");
+}
+
+async function inspectRefused() {
+  const inspector = await openInspector({ width: 1280, height: 760 });
+  // A page from another site: a handshake with its Origin, which a browser
+  // would send and never explain to the page. Sent raw, from here.
+  const answer = await raw("GET /mychat HTTP/1.1\r\nHost: " + new URL(url).host + "\r\nUpgrade: websocket\r\n" +
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+    "Origin: http://evil.example\r\n\r\n");
+  if (!answer.startsWith("HTTP/1.1 403 ")) throw new Error("answered " + answer);
+  const refused = inspector.locator('#events li[data-kind="refused"]', { hasText: "403 Origin not allowed" });
+  await refused.waitFor({ timeout: 5000 });
+  await refused.first().click();
+  await waitForText(inspector, "#detail", "Origin: http://evil.example");
+  if (screenshot) await inspector.screenshot({ path: screenshot, fullPage: true });
+  console.log("inspect-refused: 403 shown with the request that earned it");
+}
+
+async function inspectTimeout() {
+  const inspector = await openInspector({ width: 1280, height: 760 });
+  // A client that completes its handshake, then never reads or answers:
+  // pinged after a second of silence (--idle-timeout 1), dropped after two.
+  const silent = tcp(Number(new URL(url).port), "127.0.0.1");
+  silent.write("GET / HTTP/1.1\r\nHost: " + new URL(url).host + "\r\nUpgrade: websocket\r\n" +
+    "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+  silent.on("data", () => {});
+  silent.on("error", () => {});
+  const dropped = inspector.locator('#events li[data-kind="event"]', { hasText: "did not answer a ping" });
+  await dropped.waitFor({ timeout: 10000 });
+  await inspector.locator('#events li[data-kind="frame"]', { hasText: "no answer to a ping" }).first().click();
+  await waitForText(inspector, "#detail", "close code 1011");
+  if (screenshot) await inspector.screenshot({ path: screenshot, fullPage: true });
+  silent.destroy();
+  console.log("inspect-timeout: ping, close 1011 and the drop shown");
+}
+
+async function inspectLoad() {
+  const inspector = await openInspector({ width: 1280, height: 900 });
+  const input = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+  console.log("start the load");
+  if ((await input.next()).value !== "loaded") throw new Error("no load");
+  await inspector.waitForFunction(() => document.querySelectorAll("#clients tbody tr").length >= 1000,
+    null, { timeout: 20000 });
+  // For 3 s under load: every task that held the page's thread 50 ms or
+  // more (the browser's "long tasks"), and how fast a click is answered.
+  const measured = await inspector.evaluate(async () => {
+    const tasks = [];
+    const observer = new PerformanceObserver((list) => tasks.push(...list.getEntries().map((e) => e.duration)));
+    observer.observe({ type: "longtask" });
+    const clicks = [];
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const row = document.querySelectorAll("#clients tbody tr")[i * 100];
+      const start = performance.now();
+      row.click();
+      await new Promise((r) => requestAnimationFrame(() => setTimeout(r, 0)));
+      clicks.push(performance.now() - start);
+    }
+    observer.disconnect();
+    const filter = document.getElementById("filter");
+    filter.value = "";
+    filter.dispatchEvent(new Event("change"));
+    await new Promise((r) => setTimeout(r, 300));
+    return {
+      rows: document.querySelectorAll("#clients tbody tr").length,
+      listed: document.querySelectorAll("#events li").length,
+      note: document.getElementById("note").textContent,
+      longest: Math.max(0, ...tasks), busy: tasks.reduce((a, b) => a + b, 0) / 3000,
+      slowestClick: Math.max(...clicks), rates: document.getElementById("rates").textContent,
+    };
+  });
+  if (screenshot) await inspector.screenshot({ path: screenshot, fullPage: true });
+  const line = "inspect-load: " + measured.rows + " rows, " + measured.listed + " events listed, longest task " +
+    Math.round(measured.longest) + " ms, long tasks " + Math.round(measured.busy * 100) + "% of the time, slowest click " +
+    Math.round(measured.slowestClick) + " ms; " + measured.rates;
+  console.log(line);
+  if (measured.longest > 250 || measured.busy > 0.3 || measured.slowestClick > 250) throw new Error("not smooth: " + line);
+  // What it shows, and what it would only count: said on the page.
+  if (!measured.note.includes("counts the rest")) throw new Error("the page does not say it samples: " + measured.note);
+  if (!/frames a second: \d+ in, \d+ out; shown \d+/.test(measured.rates)) throw new Error("no rates: " + line);
+}
+
+async function openInspector(viewport) {
+  const inspector = await open(url + "inspect");
+  await inspector.setViewportSize(viewport);
+  await waitForText(inspector, "#state", "OPEN");
+  return inspector;
+}
+
+// One raw request over TCP; what came back before the server closed.
+function raw(request) {
+  return new Promise((resolve, reject) => {
+    const socket = tcp(Number(new URL(url).port), "127.0.0.1", () => socket.write(request));
+    let answer = "";
+    socket.on("data", (data) => { answer += data; });
+    socket.on("close", () => resolve(answer));
+    socket.on("error", reject);
+  });
+}
+
 // ---- helpers --------------------------------------------------------------
 
 async function open(address) {
@@ -318,8 +490,10 @@ async function open(address) {
   return page;
 }
 
-function logOf(page) {
-  return page.locator("#log").textContent();
+async function logOf(page) {
+  // The inspector has no log: its list of events stands for one.
+  const log = (await page.locator("#log").count()) ? "#log" : "#events";
+  return page.locator(log).textContent();
 }
 
 async function say(page, text) {

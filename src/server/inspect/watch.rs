@@ -15,7 +15,7 @@ use super::{describe, gate, Feed};
 use crate::protocol::connection::Event;
 use crate::protocol::handshake::Accepted;
 use crate::protocol::http::{Refusal, Request};
-use crate::protocol::seen::Seen;
+use crate::protocol::seen::{Direction, Seen};
 use crate::server::poll::Socket;
 use std::net::SocketAddr;
 use std::rc::Rc;
@@ -102,7 +102,7 @@ impl Watch {
         }
         self.list(id, peer, now);
         self.feed
-            .detail(now, "request", |o| describe::request(o, id, head, None));
+            .detail(now, "request", 0, |o| describe::request(o, id, head, None));
     }
 
     /// The bytes were no request head: shown, with its refusal.
@@ -116,8 +116,9 @@ impl Watch {
     ) {
         self.list(id, peer, now);
         let refused = Some(refusal);
-        self.feed
-            .detail(now, "request", |o| describe::request(o, id, head, refused));
+        self.feed.detail(now, "request", 0, |o| {
+            describe::request(o, id, head, refused)
+        });
     }
 
     /// Shown from now on, if it was not decided yet: the inspectors hear it
@@ -140,8 +141,9 @@ impl Watch {
     pub(crate) fn handshake(&mut self, id: &str, accepted: &Accepted, now: Instant) {
         self.handshaken = true;
         if self.is_shown() {
-            self.feed
-                .detail(now, "handshake", |o| describe::handshake(o, id, accepted));
+            self.feed.detail(now, "handshake", 0, |o| {
+                describe::handshake(o, id, accepted)
+            });
         }
     }
 
@@ -154,7 +156,7 @@ impl Watch {
     /// Its request was refused with `response`.
     pub(crate) fn refused(&self, id: &str, refusal: &Refusal, response: &[u8], now: Instant) {
         if self.is_shown() {
-            self.feed.detail(now, "refused", |o| {
+            self.feed.detail(now, "refused", 0, |o| {
                 describe::refused(o, id, refusal, response)
             });
         }
@@ -164,7 +166,7 @@ impl Watch {
     pub(crate) fn page(&self, id: &str, request: &Request, status: u16, now: Instant) {
         if self.is_shown() {
             let (method, target) = (&request.method, &request.target);
-            self.feed.detail(now, "page", |o| {
+            self.feed.detail(now, "page", 0, |o| {
                 describe::page(o, id, method, target, status)
             });
         }
@@ -183,15 +185,21 @@ impl Watch {
         let write = |o: &mut Object| describe::event(o, id, event);
         match describe::is_table_event(event) {
             true => self.feed.table_event(now, "event", write),
-            false => self.feed.detail(now, "event", write),
+            false => {
+                self.feed.detail(now, "event", 0, write);
+            }
         }
     }
 
     /// A frame read or queued (`to_all`: one for the whole room).
     pub(crate) fn frame(&self, id: &str, seen: &Seen, now: Instant) {
         if self.is_shown() {
+            let frames = match seen.direction {
+                Direction::ToAll { members } => members as u64,
+                Direction::In | Direction::Out => 1,
+            };
             self.feed
-                .detail(now, "frame", |o| describe::frame(o, id, seen));
+                .detail(now, "frame", frames, |o| describe::frame(o, id, seen));
         }
     }
 

@@ -20,11 +20,13 @@
 //! - compression (`compression.rs`): ours with `--deflate` echoing
 //!   compressed messages, beside ours echoing them uncompressed; and our
 //!   DEFLATE codecs beside miniz_oxide's (`codecs.rs`, on `corpus.rs`'s
-//!   data, both shared with `tests/deflate.rs`).
+//!   data, both shared with `tests/deflate.rs`);
+//! - the inspector (`inspect.rs`): ours with `--inspect` and one inspector
+//!   connected, beside nobody looking, beside no `--inspect`.
 //!
 //! `bench --quick` runs each case once, briefly: to check the bench itself.
-//! `bench --only echo|large|idle|calls|chat|compression|codecs` runs one
-//! group of cases.
+//! `bench --only echo|large|idle|calls|chat|compression|codecs|inspect`
+//! runs one group of cases.
 //! The bench always exits 0: it is a measurement, not a test. Each line
 //! says whether its target (`docs/performance.md` lists them) is met.
 
@@ -33,6 +35,7 @@ mod compression;
 // Its other kinds of data serve tests/deflate.rs, which shares it.
 #[allow(dead_code)]
 mod corpus;
+mod inspect;
 mod load;
 mod peer;
 
@@ -67,7 +70,7 @@ fn main() {
         }
     };
     // `--only CASE` runs one group of cases: echo, large, idle, calls, chat,
-    // compression, codecs.
+    // compression, codecs, inspect.
     let only = args
         .iter()
         .position(|a| a == "--only")
@@ -95,6 +98,9 @@ fn main() {
     }
     if wanted("codecs") {
         compression::codec_figures(plan);
+    }
+    if wanted("inspect") {
+        inspect::inspector_cost(plan);
     }
     load::remove_logs();
 }

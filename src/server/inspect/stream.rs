@@ -54,6 +54,10 @@ impl Server {
         if !inspectors.feed.watching() {
             return;
         }
+        // Each client once, however often it changed (settling sorts them
+        // too, and finds them sorted).
+        self.changed.sort_unstable();
+        self.changed.dedup();
         let (clients, app, config) = (&mut self.clients, &*self.app, &*self.config);
         tell_changes(inspectors, clients, app, config, &self.changed, now);
         if now >= inspectors.next_refresh {

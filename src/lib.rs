@@ -32,6 +32,12 @@ pub mod server;
 // three functions that format a block, and `Seen`, the record of a frame
 // they format. Re-exported one by one: `server::trace` and
 // `protocol::seen` themselves stay crate-private.
+// JSON strings, escaped as the server escapes them, for the checker's
+// `--json` lines (`src/bin/client/check/report.rs`).
+pub mod json {
+    pub use crate::server::json::quote;
+}
+
 pub mod dissect {
     pub use crate::protocol::seen::{Direction, Seen};
     pub use crate::server::trace::{accept_key, frame, http};

@@ -23,6 +23,7 @@
 use crate::app::tutorial::{self, Clock, Reply};
 use crate::protocol::reader::Message;
 use crate::server::app::{App, Delivery};
+use crate::server::json::quote;
 use crate::server::poll::Socket;
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -113,14 +114,14 @@ impl Room {
         let logged = Delivery::Log(socket, format!("joined the room as {}", member.name));
         let welcome = format!(
             r#"{{"type":"welcome","id":{},"name":{},"members":{}}}"#,
-            json(&member.id),
-            json(&member.name),
+            quote(&member.id),
+            quote(&member.name),
             self.roll_call(usize::MAX)
         );
         let joined = format!(
             r#"{{"type":"join","id":{},"name":{}}}"#,
-            json(&member.id),
-            json(&member.name)
+            quote(&member.id),
+            quote(&member.name)
         );
         self.members.insert(socket, member);
         vec![logged, to(socket, welcome), Delivery::All(joined)]
@@ -133,8 +134,8 @@ impl Room {
         };
         let left = format!(
             r#"{{"type":"leave","id":{},"name":{}}}"#,
-            json(&member.id),
-            json(&member.name)
+            quote(&member.id),
+            quote(&member.name)
         );
         let logged = Delivery::Log(socket, "left the room".into());
         vec![logged, Delivery::All(left)]
@@ -154,9 +155,9 @@ impl Room {
         }
         let said = format!(
             r#"{{"type":"message","id":{},"name":{},"text":{}}}"#,
-            json(&member.id),
-            json(&member.name),
-            json(&text)
+            quote(&member.id),
+            quote(&member.name),
+            quote(&text)
         );
         vec![Delivery::All(said)]
     }
@@ -220,9 +221,9 @@ impl Room {
         let old = std::mem::replace(&mut member.name, name.to_owned());
         let renamed = format!(
             r#"{{"type":"nick","id":{},"old":{},"new":{}}}"#,
-            json(&member.id),
-            json(&old),
-            json(name)
+            quote(&member.id),
+            quote(&old),
+            quote(name)
         );
         let logged = Delivery::Log(socket, format!("is now called {name}"));
         vec![logged, Delivery::All(renamed)]
@@ -235,7 +236,7 @@ impl Room {
             .members
             .values()
             .take(most)
-            .map(|m| format!(r#"{{"id":{},"name":{}}}"#, json(&m.id), json(&m.name)))
+            .map(|m| format!(r#"{{"id":{},"name":{}}}"#, quote(&m.id), quote(&m.name)))
             .collect();
         format!("[{}]", members.join(","))
     }
@@ -459,12 +460,12 @@ fn to(socket: Socket, text: String) -> Delivery {
 }
 
 fn reply(socket: Socket, text: &str) -> Vec<Delivery> {
-    let reply = format!(r#"{{"type":"reply","text":{}}}"#, json(text));
+    let reply = format!(r#"{{"type":"reply","text":{}}}"#, quote(text));
     vec![to(socket, reply)]
 }
 
 fn error(socket: Socket, text: &str) -> Vec<Delivery> {
-    let error = format!(r#"{{"type":"error","text":{}}}"#, json(text));
+    let error = format!(r#"{{"type":"error","text":{}}}"#, quote(text));
     vec![to(socket, error)]
 }
 
@@ -481,26 +482,6 @@ fn text_of(message: Message) -> String {
         Message::Text(text) => text,
         Message::Binary(data) => String::from_utf8_lossy(&data).into_owned(),
     }
-}
-
-/// `text` as a JSON string (RFC 8259 §7): in quotes, with `"`, `\` and the
-/// control characters escaped.
-pub fn json(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
 }
 
 #[cfg(test)]
@@ -745,11 +726,6 @@ mod tests {
             .map(|digit| fold(&digit.to_string()))
             .collect();
         assert_eq!(hex.len(), 16, "two hex digits fold alike: {hex:?}");
-    }
-
-    #[test]
-    fn json_strings_escape_what_they_must() {
-        assert_eq!(json("a\"b\\c\nd\u{1}é"), r#""a\"b\\c\nd\u0001é""#);
     }
 
     /// Would fail if `/who` in a big room answered with every name: its

@@ -13,6 +13,7 @@ mod broadcast;
 pub mod client;
 pub mod console;
 pub(crate) mod inspect;
+pub(crate) mod json;
 #[allow(unsafe_code)]
 pub mod poll;
 pub(crate) mod table;

@@ -7,6 +7,7 @@
 //! (a quote, a backslash, a control character, a line separator) can end
 //! a string early or make the page read a member it did not send.
 
+use crate::server::json::escape_into;
 use std::fmt::Write;
 
 /// One JSON object being written into `out`: `{` at [`Object::open`], a
@@ -127,25 +128,6 @@ impl<'a> Object<'a> {
         }
         out.push(']');
         self
-    }
-}
-
-/// `text` inside a JSON string (RFC 8259 §7): the quote, the backslash and
-/// every control character escaped; U+2028 and U+2029 too, which JSON
-/// allows raw but older JavaScript read as line ends.
-pub(crate) fn escape_into(out: &mut String, text: &str) {
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '\u{0}'..='\u{1f}' | '\u{7f}' | '\u{2028}' | '\u{2029}' => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
     }
 }
 

@@ -9,6 +9,7 @@ use crate::frames::seen;
 use crate::shown::hex;
 use crate::url::Url;
 use socket_server::dissect::{self, Direction};
+use socket_server::json::quote;
 use socket_server::protocol::frame;
 use std::time::Duration;
 
@@ -203,38 +204,4 @@ fn as_json(record: &Record) -> String {
         or_null(bug.map(|bug| bug.id)),
         quote(&record.rule)
     )
-}
-
-/// A JSON string (RFC 8259 §7): quotes and backslashes escaped, and every
-/// control character, which may not appear raw.
-pub fn quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for c in text.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || c == '\u{7f}' => {
-                out.push_str(&format!("\\u{:04x}", c as u32))
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quote;
-
-    #[test]
-    fn json_strings_escape_what_rfc_8259_says() {
-        assert_eq!(quote("plain §5.2"), "\"plain §5.2\"");
-        assert_eq!(quote("a \"b\" \\ c"), r#""a \"b\" \\ c""#);
-        assert_eq!(quote("1\n2\t3\r\u{1}\u{7f}"), r#""1\n2\t3\r\u0001\u007f""#);
-    }
 }

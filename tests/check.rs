@@ -12,7 +12,7 @@
 
 mod common;
 
-use common::Server;
+use common::{Run, Server};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -21,7 +21,7 @@ use std::process::{Child, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The longest a run of the checker may take before the test kills it.
 /// The checker's own deadlines end any run far sooner.
@@ -31,14 +31,6 @@ const LIMIT: Duration = Duration::from_secs(50);
 const BUG_IDS: [&str; 6] = ["B4", "B6", "B8", "B11", "B14", "B16"];
 
 // ------------------------------------------------------------ running it
-
-/// What one run of the checker did.
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
 
 /// One line of `--json`: a case's result.
 #[derive(Debug)]
@@ -70,40 +62,7 @@ impl Run {
 
 /// Run `client ARGS` to its end; kill it and fail past [`LIMIT`].
 fn client(args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the client");
-    let read_all = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
-    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > LIMIT {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("client {args:?} still running after {LIMIT:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        status: status.code().expect("the client exited by itself"),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-        took: start.elapsed(),
-    }
+    common::run_to_end(env!("CARGO_BIN_EXE_client"), args, LIMIT)
 }
 
 /// `client --check URL --json EXTRA...`

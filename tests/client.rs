@@ -10,17 +10,8 @@ use common::*;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::thread::{self, JoinHandle};
-use std::time::{Duration, Instant};
-
-/// What one run of the client did.
-struct Run {
-    status: i32,
-    stdout: String,
-    stderr: String,
-    took: Duration,
-}
+use std::time::Duration;
 
 impl Run {
     /// Expect the exit status `status`; else fail, showing what was said.
@@ -58,43 +49,9 @@ impl Run {
     }
 }
 
-/// Run `client ARGS` to the end; kill it and fail if it takes longer
-/// than [`PATIENCE`].
+/// Run `client ARGS` to its end; kill it and fail past [`PATIENCE`].
 fn client(args: &[&str]) -> Run {
-    let start = Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_client"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the client");
-    let read_all = |mut pipe: Box<dyn Read + Send>| {
-        thread::spawn(move || {
-            let mut text = String::new();
-            let _ = pipe.read_to_string(&mut text);
-            text
-        })
-    };
-    let stdout = read_all(Box::new(child.stdout.take().unwrap()));
-    let stderr = read_all(Box::new(child.stderr.take().unwrap()));
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if start.elapsed() > PATIENCE {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("client {args:?} still running after {PATIENCE:?}");
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    Run {
-        status: status.code().expect("the client exited by itself"),
-        stdout: stdout.join().unwrap(),
-        stderr: stderr.join().unwrap(),
-        took: start.elapsed(),
-    }
+    common::run_to_end(env!("CARGO_BIN_EXE_client"), args, PATIENCE)
 }
 
 fn url_of(server: &Server) -> String {

@@ -354,7 +354,9 @@ impl Connection {
     /// grows past it fails with 1013 (`Violation::ServerBusy`).
     pub fn next_event(&mut self, now: Instant, room: usize) -> Option<Event> {
         // A compressed message inflates into room of its own (RFC 7692).
-        self.reader.allow(room.saturating_sub(self.counted()));
+        if self.deflate.is_some() {
+            self.reader.allow(room.saturating_sub(self.counted()));
+        }
         while self.events.is_empty() && self.reads_frames() {
             let incoming = self.reader.read_event(&mut self.inbox);
             if self.rules.trace {

@@ -233,20 +233,8 @@ pub fn encode(out: &mut Vec<u8>, opcode: OpCode, payload: &[u8]) {
 /// buffer of its own.
 pub(crate) fn encode_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
     // FIN set, no RSV bits, then the opcode: the PHP's `0x80 | 0x1` for text.
-    write_header(out, 0x80 | opcode as u8, len);
-}
-
-/// [`encode_header`] for a compressed message's only frame: RSV1 set as
-/// well (RFC 7692 §6: "the Per-Message Compressed bit"), `len` the
-/// compressed length.
-pub(crate) fn encode_compressed_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
-    write_header(out, 0x80 | COMPRESSED | opcode as u8, len);
-}
-
-/// The first byte as given, then the length in the shortest of §5.2's
-/// three forms, in network byte order.
-fn write_header(out: &mut Vec<u8>, first: u8, len: usize) {
-    out.push(first);
+    out.push(0x80 | opcode as u8);
+    // The length in the shortest of §5.2's three forms, network byte order.
     if len <= 125 {
         out.push(len as u8);
     } else if len <= 0xFFFF {
@@ -256,6 +244,15 @@ fn write_header(out: &mut Vec<u8>, first: u8, len: usize) {
         out.push(127);
         out.extend_from_slice(&(len as u64).to_be_bytes());
     }
+}
+
+/// [`encode_header`] for a compressed message's only frame: RSV1 set as
+/// well (RFC 7692 §6: "the Per-Message Compressed bit"), `len` the
+/// compressed length.
+pub(crate) fn encode_compressed_header(out: &mut Vec<u8>, opcode: OpCode, len: usize) {
+    let first = out.len();
+    encode_header(out, opcode, len);
+    out[first] |= COMPRESSED;
 }
 
 #[cfg(test)]

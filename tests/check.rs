@@ -12,14 +12,12 @@
 
 mod common;
 
+use common::lesson::Lesson;
 use common::{Run, Server};
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
@@ -43,16 +41,6 @@ struct Case {
 }
 
 impl Run {
-    /// Expect the exit status `status`; else fail, showing what was said.
-    fn expect(&self, status: i32) -> &Run {
-        let (out, err) = (&self.stdout, &self.stderr);
-        assert_eq!(
-            self.status, status,
-            "--- stdout:\n{out}\n--- stderr:\n{err}"
-        );
-        self
-    }
-
     /// The results of a `--json` run, each line parsed.
     fn cases(&self) -> Vec<Case> {
         let lines = self.stdout.lines().filter(|line| !line.is_empty());
@@ -259,74 +247,6 @@ fn the_text_report_shows_each_case_and_the_counts() {
 }
 
 // ------------------------------------------------------ the lesson server
-
-/// A running lesson server in a fresh directory (it writes `log.txt`
-/// there), killed and cleaned up when dropped.
-struct Lesson {
-    child: Child,
-    addr: SocketAddr,
-    dir: PathBuf,
-    /// Held open, so that the lesson never writes to a closed pipe.
-    _stdout: BufReader<ChildStdout>,
-}
-
-impl Lesson {
-    /// `lesson --port 0`, with `--php-bugs BUGS` unless `bugs` is empty.
-    fn start(bugs: &str) -> Lesson {
-        static COUNT: AtomicUsize = AtomicUsize::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "check-test-{}-{}",
-            std::process::id(),
-            COUNT.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("a directory");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lesson"));
-        command.args(["--port", "0"]);
-        if !bugs.is_empty() {
-            command.args(["--php-bugs", bugs]);
-        }
-        let mut child = command
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the lesson");
-        // Its first line names its port; read on a thread, so that the
-        // wait is bounded.
-        let (sender, receiver) = mpsc::channel();
-        let stdout = child.stdout.take().expect("stdout");
-        thread::spawn(move || {
-            let mut reader = BufReader::new(stdout);
-            let mut line = String::new();
-            let _ = reader.read_line(&mut line);
-            let _ = sender.send((line, reader));
-        });
-        let (line, reader) = receiver
-            .recv_timeout(common::PATIENCE)
-            .expect("the lesson's first line");
-        let addr = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("ws://"))
-            .and_then(|addr| addr.trim_end_matches('/').parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Lesson {
-            child,
-            addr,
-            dir,
-            _stdout: reader,
-        }
-    }
-}
-
-impl Drop for Lesson {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The items of a section of `lesson.rs`'s header (`//! ## HEADING`),
 /// each item's lines joined.

@@ -14,16 +14,6 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 impl Run {
-    /// Expect the exit status `status`; else fail, showing what was said.
-    fn expect(&self, status: i32) -> &Run {
-        let (out, err) = (&self.stdout, &self.stderr);
-        assert_eq!(
-            self.status, status,
-            "--- stdout:\n{out}\n--- stderr:\n{err}"
-        );
-        self
-    }
-
     /// Expect each of `lines` in what the client printed on stdout.
     fn printed(&self, lines: &[&str]) -> &Run {
         for line in lines {

@@ -7,6 +7,8 @@
 //! encoder could not catch a mistake the encoder and the parser share.
 #![allow(dead_code)] // each test file uses a different part of this
 
+pub mod lesson;
+
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::path::PathBuf;
@@ -223,7 +225,8 @@ impl Drop for Server {
     }
 }
 
-fn temp_dir() -> PathBuf {
+/// A fresh, empty directory of this test run's own.
+pub fn temp_dir() -> PathBuf {
     static COUNT: AtomicUsize = AtomicUsize::new(0);
     let dir = std::env::temp_dir().join(format!(
         "socket_server-test-{}-{}",
@@ -543,13 +546,31 @@ pub struct Run {
     pub took: Duration,
 }
 
+impl Run {
+    /// Expect the exit status `status`; else fail, showing what was said.
+    pub fn expect(&self, status: i32) -> &Run {
+        let (out, err) = (&self.stdout, &self.stderr);
+        assert_eq!(
+            self.status, status,
+            "--- stdout:\n{out}\n--- stderr:\n{err}"
+        );
+        self
+    }
+}
+
 /// Run `binary ARGS` to its end, reading both pipes as it goes (so a
 /// program that prints much never blocks on a full pipe); kill it and
 /// fail the test past `limit`.
 pub fn run_to_end(binary: &str, args: &[&str], limit: Duration) -> Run {
+    run_to_end_in(&std::env::temp_dir(), binary, args, limit)
+}
+
+/// [`run_to_end`], with `dir` as the program's working directory.
+pub fn run_to_end_in(dir: &std::path::Path, binary: &str, args: &[&str], limit: Duration) -> Run {
     let start = Instant::now();
     let mut child = Command::new(binary)
         .args(args)
+        .current_dir(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -4,8 +4,10 @@
 //!
 //! The client is `tests/common`'s, written from RFC 6455 and not from
 //! `src/`, so a mistake the lesson shares with the full server still shows.
-//! The launcher is this file's: `common::Server` starts `socket_server`
-//! with that binary's own flags (`--poller`), which the lesson does not take.
+//! The launcher is `common::lesson`'s (`common::Server` starts
+//! `socket_server` with that binary's own flags, which the lesson does not
+//! take), shared with `tests/check.rs`; this file adds what these tests
+//! read of the running lesson.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -15,13 +17,11 @@ mod bugs;
 mod exercises;
 mod reading;
 
+pub use common::lesson::Lesson;
 use common::{handshake_request, Client, PATIENCE};
-use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::path::PathBuf;
-use std::process::{Child, ChildStdout, Command, ExitStatus, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 /// The tutorial's request (docs/handshake.md §1), byte for byte.
@@ -38,59 +38,7 @@ pub const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\n\
 /// The text every reply starts with (the PHP's line 63).
 pub const ENTERED: &str = "You have entered: ";
 
-/// A running lesson server in a fresh directory (it appends to `log.txt`
-/// in its working directory), killed and cleaned up when dropped.
-pub struct Lesson {
-    child: Child,
-    pub addr: SocketAddr,
-    pub dir: PathBuf,
-    /// The server's stdout, held open so that it never writes to a closed
-    /// pipe.
-    _stdout: BufReader<ChildStdout>,
-}
-
 impl Lesson {
-    /// Start `lesson --port 0 --php-bugs BUGS` (no `--php-bugs` when
-    /// `bugs` is empty) and learn its port from its first line.
-    pub fn start(bugs: &str) -> Lesson {
-        let dir = temp_dir();
-        let mut command = Command::new(env!("CARGO_BIN_EXE_lesson"));
-        command.args(["--port", "0"]);
-        if !bugs.is_empty() {
-            command.args(["--php-bugs", bugs]);
-        }
-        let mut child = command
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start the lesson");
-        let stdout = child.stdout.take().expect("stdout");
-        let Some((line, stdout)) = first_line(stdout) else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("the lesson printed no line within {PATIENCE:?}");
-        };
-        // `listening on ws://127.0.0.1:PORT/  (open http://...)`
-        let addr = line
-            .split_whitespace()
-            .find_map(|word| word.strip_prefix("ws://"))
-            .map(|addr| addr.trim_end_matches('/'))
-            .and_then(|addr| addr.parse().ok());
-        let Some(addr) = addr else {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("no address in {line:?}");
-        };
-        Lesson {
-            child,
-            addr,
-            dir,
-            _stdout: stdout,
-        }
-    }
-
     pub fn pid(&self) -> u32 {
         self.child.id()
     }
@@ -182,40 +130,6 @@ impl Lesson {
     }
 }
 
-impl Drop for Lesson {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The first line the server prints, read on a thread so that the wait is
-/// bounded: a server that never prints is killed by the caller, which ends
-/// the read.
-fn first_line(stdout: ChildStdout) -> Option<(String, BufReader<ChildStdout>)> {
-    let (sender, receiver) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut reader = BufReader::new(stdout);
-        let mut line = String::new();
-        let _ = reader.read_line(&mut line);
-        let _ = sender.send((line, reader));
-    });
-    receiver.recv_timeout(PATIENCE).ok()
-}
-
-fn temp_dir() -> PathBuf {
-    static COUNT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "lesson-test-{}-{}",
-        std::process::id(),
-        COUNT.fetch_add(1, Ordering::SeqCst)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
-
 /// How a run of the lesson that should stop at once ended.
 pub struct Exit {
     pub code: Option<i32>,
@@ -226,39 +140,13 @@ pub struct Exit {
 /// Run `lesson ARGS` to its end (at most [`PATIENCE`]), in a fresh
 /// directory: for flags that make it exit before it listens.
 pub fn run(args: &[&str]) -> Exit {
-    let dir = temp_dir();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lesson"))
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start the lesson");
-    let deadline = Instant::now() + PATIENCE;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("try_wait") {
-            break status;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("lesson {args:?} did not exit");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    };
-    // The help text is far smaller than a pipe, so the child could write
-    // it all before exiting; it is read after.
-    let (mut stdout, mut stderr) = (String::new(), String::new());
-    let mut out = child.stdout.take().expect("stdout");
-    out.read_to_string(&mut stdout).expect("read stdout");
-    let mut err = child.stderr.take().expect("stderr");
-    err.read_to_string(&mut stderr).expect("read stderr");
+    let dir = common::temp_dir();
+    let ran = common::run_to_end_in(&dir, env!("CARGO_BIN_EXE_lesson"), args, PATIENCE);
     let _ = std::fs::remove_dir_all(&dir);
     Exit {
-        code: status.code(),
-        stdout,
-        stderr,
+        code: Some(ran.status),
+        stdout: ran.stdout,
+        stderr: ran.stderr,
     }
 }
 

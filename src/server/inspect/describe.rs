@@ -252,14 +252,7 @@ pub(crate) fn state_name(state: State) -> &'static str {
 mod tests {
     use super::*;
     use crate::protocol::frame::parse_header;
-
-    fn object(write: impl FnOnce(&mut Object)) -> String {
-        let mut out = String::new();
-        let mut object = Object::open(&mut out);
-        write(&mut object);
-        object.close();
-        out
-    }
+    use crate::server::inspect::json::tests::object;
 
     /// RFC 6455 §5.7's masked "Hello", as the reader keeps it.
     #[test]

@@ -132,10 +132,11 @@ impl<'a> Object<'a> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn object(write: impl FnOnce(&mut Object)) -> String {
+    /// One object, written by `write`, as text (for the inspector's tests).
+    pub(crate) fn object(write: impl FnOnce(&mut Object)) -> String {
         let mut out = String::new();
         let mut object = Object::open(&mut out);
         write(&mut object);

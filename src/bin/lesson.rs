@@ -87,6 +87,10 @@ fn php_bug(id: &str) -> bool {
 /// (`src/server/poll.rs`), so 10,000 idle clients cost it nothing.
 const TICK: Duration = Duration::from_millis(10);
 
+/// RFC 9110 §15.5.22: a 426 names the protocol to upgrade to; RFC 6455
+/// §4.4 adds the version the server speaks.
+const UPGRADE_TO_13: &str = "Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\n";
+
 /// §1.3: the GUID every server appends to the client's key.
 const GUID: &str = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 
@@ -163,10 +167,11 @@ fn main() {
         // PHP lines 33-43: the listener's turn.
         // Both at once: the listener is still open, and still asked.
         if let (Some(listener), true) = (&master, accepting) {
-            busy |= accept_clients(listener, &mut clients);
+            let accepted = accept_clients(listener, &mut clients);
+            busy |= accepted;
             // PHP line 43: `$master=null` (B4): the listener's slot became
             // the first client's, and nothing was accepted again.
-            accepting = !(busy && php_bug("B4"));
+            accepting = !(accepted && php_bug("B4"));
         }
         // PHP lines 44-67: each client's turn.
         let sockets: Vec<RawFd> = clients.keys().copied().collect();
@@ -220,19 +225,21 @@ fn close_listener(master: &mut Option<TcpListener>) {
 /// PHP lines 39-43: take every waiting connection. Returns whether any came.
 fn accept_clients(master: &TcpListener, clients: &mut BTreeMap<RawFd, Client>) -> bool {
     let mut accepted = false;
-    loop {
+    // B4: the PHP took one client, and never asked the listener again.
+    while !(accepted && php_bug("B4")) {
         match master.accept() {
             Ok((client, _)) => fnConnectacceptedSocket(clients, client),
             // No one else waiting: the common end of this loop.
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return accepted,
+            Err(e) if e.kind() == ErrorKind::WouldBlock => break,
             // PHP line 40 tested `$client<0`, which is never true (B7).
             Err(e) => {
                 console(&format!("socket_accept() failed: {e}"));
-                return accepted;
+                break;
             }
         }
         accepted = true;
     }
+    accepted
 }
 
 /// PHP lines 52 and 60: read what has arrived, a piece at a time, to the
@@ -369,7 +376,9 @@ fn unmask(data: &[u8]) -> Option<Frame> {
         n => (2, u64::from(n)),
     };
     // §5.2: the 4-byte masking key is there only when MASK is set.
-    let start: usize = masks_at + if second & 0x80 != 0 { 4 } else { 0 };
+    // (The PHP skipped 4 bytes whatever MASK said: B14.)
+    let key = second & 0x80 != 0 || php_bug("B14");
+    let start: usize = masks_at + if key { 4 } else { 0 };
     let broken = !php_bug("B14") && !header_is_valid(first, second, length);
     let end = if php_bug("B14") || broken {
         // PHP line 93: to the end of the read, whatever the frame said.
@@ -493,7 +502,9 @@ fn handshake(client: &mut Client) {
 /// the page.
 fn answer(headers: &str) -> (String, bool) {
     // A request for `/` without `Upgrade` wants the page, not a WebSocket.
-    if headers.starts_with("GET / ") && header(headers, "Upgrade").is_none() {
+    // (Whole: under B8, a first piece lacks lines a later one brings.)
+    let whole = headers.ends_with("\r\n\r\n");
+    if whole && headers.starts_with("GET / ") && header(headers, "Upgrade").is_none() {
         return (page(), false);
     }
     // PHP line 130: no version meant "not WebSocket", and no answer (B11).
@@ -502,7 +513,7 @@ fn answer(headers: &str) -> (String, bool) {
     };
     // PHP line 161: a wrong version got no answer; §4.4 says which to use.
     if version != "13" {
-        return refuse("426 Upgrade Required", "Sec-WebSocket-Version: 13\r\n");
+        return refuse("426 Upgrade Required", UPGRADE_TO_13);
     }
     // PHP line 145: a missing key left `$key` undefined (B10).
     let Some(key) = header(headers, "Sec-WebSocket-Key") else {
@@ -547,11 +558,8 @@ fn refuse(status: &str, extra: &str) -> (String, bool) {
 
 /// The tutorial's page, whole, for a plain `GET /`.
 fn page() -> String {
-    format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
-         Content-Length: {}\r\nConnection: close\r\n\r\n{PAGE}",
-        PAGE.len()
-    )
+    let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\nConnection: close";
+    format!("{head}\r\nContent-Length: {}\r\n\r\n{PAGE}", PAGE.len())
 }
 
 /// A log line about one client, with its id first.
@@ -624,13 +632,12 @@ fn usage(problem: &str) -> ! {
     exit(2);
 }
 
-const HELP: &str = "lesson: the tutorial's PHP server, made right, in one Rust file.
-The log goes to log.txt in the current folder; docs/lessons.md is the reading order.
+const HELP: &str =
+    "lesson: the tutorial's PHP server made right, in one Rust file (docs/lessons.md)
 
 Usage: lesson [--port N] [--php-bugs LIST]
 
   --port N          listen on 127.0.0.1:N (default 1222; 0 picks a free port)
-  --help            this text
   --php-bugs LIST   bring back the original's bugs: ids separated by commas,
                     or `all` (docs/php-to-rust.md explains each):
                       B4   one client only

@@ -37,6 +37,23 @@ fn b4_a_second_client_is_never_answered() {
     assert_eq!(first_php.read_text(), "You have entered: still here");
 }
 
+#[test]
+fn b4_of_clients_that_come_together_only_one_is_served() {
+    let php = Lesson::start("B4");
+    // Three connections queued before the server's next turn: the PHP
+    // accepted one, then never looked at the listener again.
+    let mut streams: Vec<_> = (0..3).map(|_| php.connect()).collect();
+    std::thread::sleep(Duration::from_millis(100));
+    for stream in &mut streams {
+        stream.write_all(TUTORIAL_REQUEST.as_bytes()).unwrap();
+    }
+    let answered = streams
+        .iter()
+        .filter(|stream| !silent_for(stream, Duration::from_millis(500)))
+        .count();
+    assert_eq!(answered, 1, "with B4, one client is served");
+}
+
 /// USER_HZ, the unit of the times in `/proc/PID/stat`: 100 on Linux for
 /// x86 and ARM (proc(5), `sysconf(_SC_CLK_TCK)`).
 const TICKS_PER_SECOND: f64 = 100.0;

@@ -24,9 +24,10 @@
 
 use super::http::Refusal;
 
-/// Who may connect: the values of the flags the two rules read. A view of
-/// the server's flags (`Config::policy`), so that these rules need no more
-/// than plain values.
+/// What a handshake may agree to: who may connect (the values of the flags
+/// the two rules here read) and whether compression may be agreed
+/// (`handshake.rs`). A view of the server's flags (`Config::policy`), so
+/// that these rules need no more than plain values.
 #[derive(Debug, Clone, Copy)]
 pub struct Policy<'a> {
     /// The address the server listens on (`--address`).

@@ -85,11 +85,12 @@ pub enum Violation {
     /// permessage-deflate is ever agreed (with `--deflate`), and it gives
     /// RSV1 alone a meaning, on a message's first frame (RFC 7692 §6.1).
     ReservedBits,
-    /// RFC 7692 §8: a compressed message whose data is not DEFLATE, or
-    /// holds more after its end. The RFC says to fail the connection and
-    /// names no code; 1007 says the payload was "not consistent with the
-    /// type of the message" (§7.4.1), which a compressed message that
-    /// cannot be inflated is, as invalid UTF-8 is to a text message.
+    /// A compressed message (RFC 7692 §6) whose data is not DEFLATE, or
+    /// holds more after its end: it cannot be read, so the connection
+    /// fails (§7.1.7). RFC 7692 names no code for it; 1007 says the
+    /// payload was "not consistent with the type of the message" (§7.4.1),
+    /// which a compressed message that cannot be inflated is, as invalid
+    /// UTF-8 is to a text message.
     BadCompression(InflateError),
     /// §5.2: opcodes 0x3-0x7 and 0xB-0xF are reserved.
     ReservedOpcode(u8),

@@ -676,7 +676,6 @@ impl Connection {
         self.enter(State::Closing { waiting: now });
     }
 
-    /// Queue one whole frame: `frame::encode`, the PHP's `encode()`.
     /// One compressed message's frame (RFC 7692 §6): RSV1 set, the
     /// compressed bytes on the wire; `plain` is what they hold, for `--trace`.
     fn queue_compressed(&mut self, opcode: OpCode, compressed: &[u8], plain: &[u8]) {
@@ -691,6 +690,7 @@ impl Connection {
         }
     }
 
+    /// Queue one whole frame: `frame::encode`, the PHP's `encode()`.
     fn queue_frame(&mut self, opcode: OpCode, payload: &[u8]) {
         self.outbox.queue(|out| frame::encode(out, opcode, payload));
         self.frames_queued += 1;

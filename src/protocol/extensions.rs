@@ -25,6 +25,7 @@
 
 use crate::protocol::close::Violation;
 use crate::protocol::deflate::deflate;
+use crate::protocol::http;
 use crate::protocol::inflate::{self, End, InflateError};
 
 /// What was agreed for permessage-deflate (RFC 7692 §7.1).
@@ -33,8 +34,9 @@ pub struct Deflate {
     /// `server_max_window_bits` (§7.1.2.1): our back-references reach at
     /// most 2^bits bytes back. 15 (32 KiB) unless the client asked less.
     pub server_window_bits: u8,
-    /// Whether the answer names `server_max_window_bits` (only when the
-    /// client's offer did: §7.1.2.1 lets a server answer it only then).
+    /// Whether the answer names `server_max_window_bits`: when the client's
+    /// offer did. (§7.1.2.1 lets a server name it unasked too; our window
+    /// is then the default 15, and naming it would add nothing.)
     pub answer_window_bits: bool,
 }
 
@@ -100,6 +102,11 @@ pub(crate) fn compress(payload: &[u8], agreed: &Deflate) -> Option<Vec<u8>> {
 /// at most `limit` bytes: a small message that would inflate to gigabytes
 /// stops there, and fails with 1009 (RFC 6455 §10.4).
 pub(crate) fn decompress(compressed: &[u8], limit: usize) -> Result<Vec<u8>, Violation> {
+    // An empty payload with RSV1 set: zlib-based peers send it for an
+    // empty message (it is the tail alone), and read it so.
+    if compressed.is_empty() {
+        return Ok(Vec::new());
+    }
     let mut input = Vec::with_capacity(compressed.len() + SYNC_FLUSH_TAIL.len());
     input.extend_from_slice(compressed);
     input.extend_from_slice(&SYNC_FLUSH_TAIL);
@@ -204,10 +211,9 @@ fn param(text: &str) -> Option<(String, Option<String>)> {
     Some((token(name)?.to_string(), value))
 }
 
-/// RFC 9110 §5.6.2: a token is one or more of these characters.
+/// `text`, if it is a token (RFC 9110 §5.6.2, as HTTP reads one).
 fn token(text: &str) -> Option<&str> {
-    let tchar = |b: u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
-    (!text.is_empty() && text.bytes().all(tchar)).then_some(text)
+    http::is_token(text).then_some(text)
 }
 
 /// RFC 9110 §5.6.4: `"..."` with `\` escaping the next character. RFC
@@ -277,6 +283,8 @@ mod tests {
                 "{payload:02x?}"
             );
         }
+        // An empty payload is an empty message, as zlib's peers read it.
+        assert_eq!(decompress(&[], 100), Ok(Vec::new()));
         // After a final block, anything more is not this message's.
         let extra = [0xf3, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0x00, 0x01];
         assert!(decompress(&extra, 100).is_err());

@@ -326,8 +326,9 @@ fn check_host(request: &Request) -> Result<(), Refusal> {
 }
 
 /// RFC 9110 §5.6.2: a token is one or more visible characters other than
-/// delimiters.
-fn is_token(s: &str) -> bool {
+/// delimiters. (Also the rule for extension names and values, RFC 6455
+/// §9.1: `extensions.rs`.)
+pub(super) fn is_token(s: &str) -> bool {
     !s.is_empty()
         && s.bytes()
             .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))

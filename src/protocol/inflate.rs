@@ -229,8 +229,10 @@ pub struct Inflated {
     /// them; after a final block, the caller decides about the rest.
     pub used: usize,
     pub end: End,
-    /// The longest distance any copy reached back (0 if none did), so a
-    /// receiver can check the window the peer promised (RFC 7692 §7.1.2).
+    /// The longest distance any copy reached back (0 if none did): the
+    /// tests check with it that our deflate keeps to its window (RFC 7692
+    /// §7.1.2.1). The server asks no window of its peers, so it has
+    /// nothing to check.
     pub max_distance: usize,
 }
 
@@ -700,13 +702,16 @@ impl<'a> Inflater<'a> {
             self.distances.build(&[5; 32])?;
             self.fixed = true;
         }
-        decode_symbols(
-            &mut self.bits,
-            &mut self.out,
-            &self.literals,
-            &self.distances,
-        )
-        .map(|farthest| self.max_distance = self.max_distance.max(farthest))
+        self.symbols()
+    }
+
+    /// The block's data, in the codes just made: literals and copies up to
+    /// its end of block (§3.2.5).
+    fn symbols(&mut self) -> Result<(), InflateError> {
+        let (literals, distances) = (&self.literals, &self.distances);
+        let farthest = decode_symbols(&mut self.bits, &mut self.out, literals, distances)?;
+        self.max_distance = self.max_distance.max(farthest);
+        Ok(())
     }
 
     /// §3.2.7, a block in codes of its own, sent before its data.
@@ -743,13 +748,7 @@ impl<'a> Inflater<'a> {
         self.literals.build(literal_lengths)?;
         self.distances.build(distance_lengths)?;
         self.fixed = false;
-        decode_symbols(
-            &mut self.bits,
-            &mut self.out,
-            &self.literals,
-            &self.distances,
-        )
-        .map(|farthest| self.max_distance = self.max_distance.max(farthest))
+        self.symbols()
     }
 
     /// §3.2.7: the literal/length code lengths (HLIT + 257 of them), then

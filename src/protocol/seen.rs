@@ -1,8 +1,9 @@
 //! What `--trace` shows of a frame: the bytes the protocol kept, for the
 //! server to format (`server/trace.rs`).
 //!
-//! Kept only when tracing is on: the reader and the connection are told so
-//! when they are made, and with it off nothing here is made or copied.
+//! Kept only while someone looks: with `--trace`, or while the inspector
+//! samples (`Connection::keep_seen` switches it at any time); with neither,
+//! nothing here is made or copied.
 
 use super::close::Violation;
 use super::frame::{self, Header, OpCode};
@@ -110,7 +111,8 @@ impl Seen {
     /// `compressed`, RSV1 set; `plain` is what it inflates to.
     pub(crate) fn outgoing_compressed(opcode: OpCode, compressed: &[u8], plain: &[u8]) -> Seen {
         let mut seen = Seen::outgoing(opcode, compressed);
-        seen.header_bytes[0] |= frame::COMPRESSED;
+        seen.header_bytes.clear();
+        frame::encode_compressed_header(&mut seen.header_bytes, opcode, compressed.len());
         seen.deflated = true;
         seen.plain = compressed[..compressed.len().min(KEPT_COMPRESSED)].to_vec();
         seen.keep_inflated(plain);

@@ -671,8 +671,8 @@ impl Client {
                 }
                 Shown::Failure(..) if !trace => {}
                 Shown::Failure(violation, unread) => {
-                    let bytes = trace::hex(&unread, unread.len());
                     self.log_with(Trace, TRACE_TARGET, now, |id| {
+                        let bytes = trace::hex(&unread, unread.len());
                         format!("[{id}] the connection fails: {violation} (unread: {bytes})")
                     });
                 }

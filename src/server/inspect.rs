@@ -31,9 +31,10 @@
 //! is false: a hook reads one flag and returns, and each connection keeps
 //! no copy of its frames. While someone looks, a record turns its
 //! connection's "keep what is seen" switch (`Connection::keep_seen`, which
-//! `--trace` turns on for good) after each step, on only while the detail
-//! budget has room: the server samples before it copies, and before it
-//! formats. Past [`DETAILS_PER_SECOND`], frames, heads and handshakes are
+//! `--trace` turns on for good) before each step, on only while the detail
+//! budget has room: a step's frames are kept only if the budget had room
+//! when it began (one big read may then keep a few the budget refuses,
+//! dropped unformatted), and nothing is formatted past the budget. Past [`DETAILS_PER_SECOND`], frames, heads and handshakes are
 //! counted instead (the `summary` event), and a room's message is one
 //! event with its member count. The table's own events (a row appearing,
 //! changing, leaving) have a budget of their own: past it, the inspectors

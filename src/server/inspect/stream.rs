@@ -54,6 +54,11 @@ impl Server {
         if !inspectors.feed.watching() {
             return;
         }
+        // A newcomer's table starts the count from now: a summary tells
+        // what happened while someone looked, not before.
+        if inspectors.subscribers.values().any(|s| s.needs_table) {
+            told_as_they_are(&mut self.clients);
+        }
         // Each client once, however often it changed (settling sorts them
         // too, and finds them sorted).
         self.changed.sort_unstable();
@@ -171,10 +176,19 @@ fn send_events(
         let total = clients.total();
         (!total.would_pass(bytes.len())).then(|| Counted::new(bytes, total))
     });
+    // Events that did not fit under `--max-buffered` are lost to everyone.
+    let unsent = if frame.is_none() { count as u64 } else { 0 };
+    // The table is made only for an inspector that needs it and reads: one
+    // that is behind would not be sent it.
+    let reads = |socket: Socket| {
+        clients
+            .get(socket)
+            .is_some_and(|e| e.client.unread() <= BEHIND)
+    };
     let wants_table = inspectors
         .subscribers
-        .values()
-        .any(|s| s.needs_table || s.lost > 0);
+        .iter()
+        .any(|(&socket, s)| (s.needs_table || s.lost + unsent > 0) && reads(socket));
     if wants_table {
         told_as_they_are(clients);
     }
@@ -193,6 +207,7 @@ fn send_events(
             lose(client, subscriber, count, now);
             continue;
         }
+        subscriber.lost += unsent;
         let needs_table = subscriber.needs_table || subscriber.lost > 0;
         if let Some(table) = table.as_ref().filter(|_| needs_table) {
             let lost = std::mem::take(&mut subscriber.lost);

@@ -57,6 +57,17 @@ impl Total {
         self.limit.saturating_sub(others)
     }
 
+    /// Count `more` bytes now, if they do not take the total past the
+    /// limit; `false` (and nothing counted) if they would.
+    pub(crate) fn reserve(&self, more: usize) -> bool {
+        let held = self.held.get().saturating_add(more);
+        if held > self.limit {
+            return false;
+        }
+        self.held.set(held);
+        true
+    }
+
     /// Would `more` bytes take the total past the limit?
     pub(crate) fn would_pass(&self, more: usize) -> bool {
         self.held.get().saturating_add(more) > self.limit

@@ -923,6 +923,12 @@ impl Connection {
         self.inbox.counted() + self.reader.counted() + self.outbox.counted()
     }
 
+    /// Is a message (or a control frame) partly here, held until the rest
+    /// comes?
+    pub(crate) fn receiving(&self) -> bool {
+        self.reader.buffered() > 0
+    }
+
     /// Bytes in use now (not memory merely kept).
     pub(crate) fn in_use(&self) -> usize {
         self.inbox.unread().len() + self.reader.buffered() + self.outbox.len()

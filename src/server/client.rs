@@ -143,22 +143,36 @@ impl Client {
     /// `None` when nothing more has happened. Every other event is dealt
     /// with here: an HTTP request answered, a line logged.
     pub fn next_event(&mut self, now: Instant) -> Option<Event> {
-        self.keep_if_shown(now);
+        // `--trace` and `--inspect` cost one test each when they are off.
+        let shown = self.config.trace || self.watch.is_some();
+        if self.watch.is_some() {
+            self.keep_if_shown(now);
+        }
+        // The most it may hold: `--max-buffered`, less what every other
+        // client holds. A message that grows past it fails (1013).
+        let room = self.total.room_for(self.counted);
         loop {
-            // The most it may hold: `--max-buffered`, less what every other
-            // client holds. A message that grows past it fails (1013).
-            let room = self.total.room_for(self.counted);
             let event = self.connection.next_event(now, room);
-            self.show_seen(now);
-            self.recount(now);
-            match event? {
-                Event::Request(request, head) => self.answer(&request, &head, now),
-                Event::Message(message) => {
+            if shown {
+                self.show_seen(now);
+            }
+            match event {
+                None => {
+                    // A message still arriving may grow big: counted now,
+                    // before another client asks for room.
+                    if self.connection.receiving() {
+                        self.recount(now);
+                    }
+                    return None;
+                }
+                Some(Event::Request(request, head)) => self.answer(&request, &head, now),
+                Some(Event::Message(message)) => {
+                    self.recount_if_held(now);
                     self.log_message(&message, now);
                     return Some(Event::Message(message));
                 }
-                event @ (Event::Joined | Event::Left) => return Some(event),
-                event => self.note(&event, now),
+                Some(event @ (Event::Joined | Event::Left)) => return Some(event),
+                Some(event) => self.note(&event, now),
             }
         }
     }
@@ -377,17 +391,21 @@ impl Client {
             Message::Text(text) => text.len(),
             Message::Binary(data) => data.len(),
         };
-        if self.total.would_pass(len) {
+        // Counted at once, not at the end of the turn: the next reply's
+        // check must see this one.
+        if !self.total.reserve(len) {
             self.connection.fail(Violation::ServerBusy, now);
             return self.recount(now); // what it held is given back
         }
+        self.counted += len;
         self.note_output_begins(now);
-        self.keep_if_shown(now);
+        if self.watch.is_some() {
+            self.keep_if_shown(now);
+        }
         self.connection.send(message);
-        self.show_seen(now);
-        // Counted at once, not at the next write: the next reply's check
-        // must see this one.
-        self.recount(now);
+        if self.config.trace || self.watch.is_some() {
+            self.show_seen(now);
+        }
     }
 
     /// Queue a frame for the whole room: the same bytes for every member,
@@ -589,6 +607,17 @@ impl Client {
         self.counted = holds;
         if self.connection.in_use() > KEEP_CAPACITY {
             self.big_until = now + TIDY_AFTER;
+        }
+    }
+
+    /// A whole message was just taken out: if the client held anything
+    /// when last counted (the message may have been big: the reply's
+    /// check must not count it twice), count it again now. Otherwise its
+    /// count waits for the end of the turn (`Server::settle`): a small
+    /// message and its reply, come and gone, cost the count nothing.
+    fn recount_if_held(&mut self, now: Instant) {
+        if self.counted > 0 {
+            self.recount(now);
         }
     }
 

@@ -376,7 +376,7 @@ impl Server {
         while let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
             let event = client.next_event(now);
             // An inspector (`--inspect`) is the loop's, not the app's.
-            if event.is_some() && client.is_inspector() {
+            if event.is_some() && client.watch.is_some() && client.is_inspector() {
                 match event {
                     Some(Event::Joined) => self.inspector_joined(socket),
                     Some(Event::Left) => self.inspector_left(socket),
@@ -439,7 +439,7 @@ impl Server {
 
     /// Write what is waiting for a client, as much as its socket takes now
     /// (the PHP's `socket_write()` assumed every write takes everything);
-    /// then do what the client says comes next (`Client::after_write`).
+    /// `settle` does what the client says comes next, before the wait.
     /// Called after every change to a client, so that none is left behind.
     fn write_to(&mut self, socket: Socket, now: Instant) {
         let Some(entry) = self.clients.get_mut(socket) else {
@@ -475,18 +475,9 @@ impl Server {
                 }
             }
         }
-        match client.after_write(now) {
-            Step::KeepGoing => {}
-            // Our last bytes are out: close our half of the TCP connection
-            // (our FIN) and wait for the peer to close its half.
-            Step::ShutdownWrite => {
-                let _ = stream.shutdown(Shutdown::Write);
-            }
-            Step::Drop => return self.clients.mark_gone(socket),
-        }
-        // What the poller watches and when the client is next due are
-        // brought up to date once a turn, before the wait (`settle`): not
-        // here, on the path of every message.
+        // What follows from the write (the memory it gave back, whether the
+        // connection is over) is settled once a turn, before the wait
+        // (`settle`): not here, on the path of every message.
         self.changed.push(socket);
     }
 
@@ -504,7 +495,7 @@ impl Server {
             changed.sort_unstable();
             changed.dedup();
             for socket in changed.drain(..) {
-                self.settle(socket);
+                self.settle(socket, now);
             }
             self.changed = changed; // its memory serves the next turn
             if self.clients.gone(0).is_none() {
@@ -514,15 +505,26 @@ impl Server {
         }
     }
 
-    /// After a change to a client: tell the poller if what we want from its
-    /// socket changed (to write: output is waiting), and file its deadline.
-    /// Every path that touches a client once it is in the table ends in
-    /// `write_to`, which lists it for this (`Clients::connect` files a new
-    /// one itself).
-    fn settle(&mut self, socket: Socket) {
+    /// After a change to a client: do what its connection says comes next
+    /// now that its socket took what it could (`Client::after_write`: go
+    /// on, close our half, or drop it; its memory counted again), tell the
+    /// poller if what we want from its socket changed (to write: output is
+    /// waiting), and file its deadline. Every path that touches a client
+    /// once it is in the table ends in `write_to`, which lists it for this
+    /// (`Clients::connect` files a new one itself).
+    fn settle(&mut self, socket: Socket, now: Instant) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;
         };
+        match entry.client.after_write(now) {
+            Step::KeepGoing => {}
+            // Our last bytes are out: close our half of the TCP connection
+            // (our FIN) and wait for the peer to close its half.
+            Step::ShutdownWrite => {
+                let _ = entry.stream.shutdown(Shutdown::Write);
+            }
+            Step::Drop => return self.clients.mark_gone(socket),
+        }
         let wants = Interest {
             read: !entry.client.held_back && entry.client.connection.wants_read(),
             write: entry.client.connection.wants_write(),

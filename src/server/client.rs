@@ -87,6 +87,14 @@ pub struct Client {
     /// With `--inspect`, what the inspector keeps of it (`inspect/watch.rs`);
     /// without, `None`, and every hook below is one test of it.
     pub(crate) watch: Option<Box<Watch>>,
+    /// Messages heard and not logged yet. The PHP writes its reply, then
+    /// logs what it heard (lines 63 and 64): so does the loop, which calls
+    /// [`Client::log_heard`] once the reply is written.
+    pub(crate) heard: Vec<(&'static str, Vec<u8>)>,
+    /// The level of those lines: in echo mode (tests, benchmarks) a line
+    /// per message would cost more than the echo itself, so those lines
+    /// need RUST_LOG=debug.
+    heard_level: Level,
 }
 
 /// What the table hands every new record: the flags, the total, and the
@@ -102,6 +110,10 @@ impl Client {
     /// A freshly accepted connection: the PHP's `$clients[$socket]` with
     /// `handshake = false`.
     pub fn new(id: String, peer: SocketAddr, shared: Shared, full: bool, now: Instant) -> Client {
+        let heard_level = match shared.config.mode {
+            Mode::Echo => Debug,
+            Mode::Tutorial | Mode::Chat => Info,
+        };
         Client {
             id,
             peer,
@@ -116,6 +128,8 @@ impl Client {
             held_back: false,
             body: None,
             watch: None,
+            heard: Vec::new(),
+            heard_level,
         }
     }
 
@@ -167,8 +181,21 @@ impl Client {
                 }
                 Some(Event::Request(request, head)) => self.answer(&request, &head, now),
                 Some(Event::Message(message)) => {
-                    self.recount_if_held(now);
-                    self.log_message(&message, now);
+                    // A message just taken out may have been big: if the
+                    // client held anything when last counted, count again
+                    // now, or the reply's check would count it twice.
+                    // Otherwise its count waits for the end of the turn
+                    // (`Server::settle`): a small message and its reply,
+                    // come and gone, cost the count nothing.
+                    if self.counted > 0 {
+                        self.recount(now);
+                    }
+                    if log::log_enabled!(self.heard_level) {
+                        self.heard.push(match &message {
+                            Message::Text(text) => ("text", text.as_bytes().to_vec()),
+                            Message::Binary(data) => ("binary", data.clone()),
+                        });
+                    }
                     return Some(Event::Message(message));
                 }
                 Some(event @ (Event::Joined | Event::Left)) => return Some(event),
@@ -487,10 +514,10 @@ impl Client {
     /// a line this client caused, within its address's budget. (Shown for
     /// each member, it cost each member's budget, so one talker could use
     /// up everyone's, and the log grew with the room.)
-    pub(crate) fn show_frame_to_all(&self, frame: &[u8], members: usize, now: Instant) {
+    pub(crate) fn show_frame_to_all(&mut self, frame: &[u8], members: usize, now: Instant) {
         // With `--inspect`, one event for the whole room, with its count.
-        let watch = self.watch.as_ref().filter(|w| w.wants_frames(now));
-        if !self.config.trace && watch.is_none() {
+        let watched = self.watch.as_ref().is_some_and(|w| w.wants_frames(now));
+        if !self.config.trace && !watched {
             return;
         }
         let Some(seen) = Seen::to_all(frame, members) else {
@@ -499,7 +526,7 @@ impl Client {
         if self.config.trace {
             self.log_with(Trace, TRACE_TARGET, now, |id| trace::frame(id, &seen));
         }
-        if let Some(watch) = watch {
+        if let Some(watch) = self.watch.as_ref().filter(|_| watched) {
             watch.frame(&self.id, &seen, now);
         }
     }
@@ -610,39 +637,28 @@ impl Client {
         }
     }
 
-    /// A whole message was just taken out: if the client held anything
-    /// when last counted (the message may have been big: the reply's
-    /// check must not count it twice), count it again now. Otherwise its
-    /// count waits for the end of the turn (`Server::settle`): a small
-    /// message and its reply, come and gone, cost the count nothing.
-    fn recount_if_held(&mut self, now: Instant) {
-        if self.counted > 0 {
-            self.recount(now);
-        }
-    }
-
     // --- The log -------------------------------------------------------------
 
-    /// The PHP's `console("Data from client:".$decoded_data)` (line 64).
-    fn log_message(&self, message: &Message, now: Instant) {
-        let (kind, bytes) = match message {
-            Message::Text(text) => ("text", text.as_bytes()),
-            Message::Binary(data) => ("binary", data.as_slice()),
-        };
-        // In echo mode (tests, benchmarks) a line per message would cost
-        // more than the echo itself, so those lines need RUST_LOG=debug.
-        let level = match self.config.mode {
-            Mode::Echo => Debug,
-            Mode::Tutorial | Mode::Chat => Info,
-        };
-        self.log_with(level, module_path!(), now, |id| {
-            format!("[{id}] Data from client ({kind}): {}", escape(bytes))
-        });
+    /// The PHP's `console("Data from client:".$decoded_data)` (line 64),
+    /// after its `socket_write` (line 63): a line for each message heard,
+    /// once its reply is written.
+    pub(crate) fn log_heard(&mut self, now: Instant) {
+        let (id, address) = (&self.id, self.peer.ip());
+        for (kind, bytes) in self.heard.drain(..) {
+            console::log_within(
+                &self.log_budget,
+                address,
+                now,
+                self.heard_level,
+                module_path!(),
+                || format!("[{id}] Data from client ({kind}): {}", escape(&bytes)),
+            );
+        }
     }
 
     /// Log a line about this client, `[id] what`, within its address's
     /// budget.
-    pub fn log(&self, level: Level, now: Instant, what: std::fmt::Arguments) {
+    pub fn log(&mut self, level: Level, now: Instant, what: std::fmt::Arguments) {
         self.log_with(level, module_path!(), now, |id| format!("[{id}] {what}"));
     }
 
@@ -652,12 +668,17 @@ impl Client {
     /// is bounded. A line whose level is off costs nothing, and none is
     /// formatted unless it is written.
     fn log_with(
-        &self,
+        &mut self,
         level: Level,
         target: &str,
         now: Instant,
         line: impl FnOnce(&str) -> String,
     ) {
+        // Lines keep the order of what happened: a message heard before
+        // this line is logged before it, even if its reply is not out yet.
+        if !self.heard.is_empty() {
+            self.log_heard(now);
+        }
         let address = self.peer.ip();
         console::log_within(&self.log_budget, address, now, level, target, || {
             line(&self.id)
@@ -665,7 +686,7 @@ impl Client {
     }
 
     /// With `--trace`, log a block; without, not even format it.
-    fn show(&self, now: Instant, block: impl FnOnce(&str) -> String) {
+    fn show(&mut self, now: Instant, block: impl FnOnce(&str) -> String) {
         if self.config.trace {
             self.log_with(Trace, TRACE_TARGET, now, block);
         }

@@ -475,6 +475,11 @@ impl Server {
                 }
             }
         }
+        // The PHP's `console("Data from client:" ...)` (line 64): what was
+        // heard is logged once its answer is written (line 63).
+        if !client.heard.is_empty() {
+            client.log_heard(now);
+        }
         // What follows from the write (the memory it gave back, whether the
         // connection is over) is settled once a turn, before the wait
         // (`settle`): not here, on the path of every message.

@@ -155,7 +155,7 @@ impl Clients {
                 entry.serial == serial && matches!(entry.client.state(), State::Handshaking { .. })
             });
             if oldest.is_some() {
-                let entry = self.table.remove(&socket).expect("just found");
+                let mut entry = self.table.remove(&socket).expect("just found");
                 let oldest = "the oldest connection still in its handshake";
                 let room = format_args!("{why}; {oldest} makes room for a newer connection");
                 entry.client.log(Info, now, room);
@@ -324,7 +324,7 @@ impl Clients {
 
     /// A client taken out of the table: the poller stops watching it, its
     /// address counts one less, and dropping its stream closes the socket.
-    fn forget(&mut self, socket: Socket, entry: Entry, now: Instant, poller: &mut Poller) {
+    fn forget(&mut self, socket: Socket, mut entry: Entry, now: Instant, poller: &mut Poller) {
         poller.remove(socket);
         let ip = entry.client.peer.ip();
         if let Some(count) = self.per_ip.get_mut(&ip) {

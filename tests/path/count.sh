@@ -32,9 +32,11 @@
 #
 # Usage: tests/path/count.sh [--message] [BINARY]
 #   --message counts only what runs inside `Server::read_from`, the loop's
-#   step for a readable client (callgrind's --toggle-collect): from the
-#   frame's arrival to the reply's write, the path a learner steps through,
-#   without the turn's own waiting, timers and tidying up around it.
+#   step for a readable client (callgrind's --toggle-collect): the frame's
+#   arrival, the reply's write and what follows it in that step (the log
+#   line, the write's own bookkeeping), without the turn's own waiting,
+#   timers and tidying up around it. tests/path/between.sh counts the
+#   narrower window from the frame's arrival to the reply's write alone.
 #   BINARY defaults to target/debug/socket_server (build it first:
 #   cargo build --bin socket_server). Needs Linux, valgrind and python3.
 # Every wait has a time limit; the server and the temporary files are

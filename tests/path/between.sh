@@ -23,8 +23,9 @@
 #   1. Start the debug build, in tutorial mode, on a port the kernel picks
 #      (--port 0; the port is read from its "listening on" line), its log
 #      and working folder in a temporary folder.
-#   2. A small Python client connects, sends the tutorial's handshake
-#      request and reads the whole 101 answer; then it waits.
+#   2. A small Python client (hello.py, beside this file) connects, sends
+#      the tutorial's handshake request and reads the whole 101 answer;
+#      then it waits.
 #   3. gdb attaches to the server and runs between.py (beside this file):
 #      a breakpoint, disabled, at the first instruction of each function of
 #      the crate (addresses from `nm`), whose stop() only notes the name
@@ -119,55 +120,18 @@ done
 [ -n "$PORT" ] || die "no 'listening on' line within 10 s"
 
 # 2. The client: the handshake now, the frame once gdb is attached.
-python3 - "$PORT" "$WORK" <<'PYTHON' >"$WORK/client.out" 2>"$WORK/client.err" &
-import os, socket, sys, time
+python3 - "$PORT" "$WORK" "$HERE" <<'PYTHON' >"$WORK/client.out" 2>"$WORK/client.err" &
+import os, sys, time
 
 port, work = int(sys.argv[1]), sys.argv[2]
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+sys.path.insert(0, sys.argv[3])
+import hello
+from hello import fail
+hello.WHO = "between.sh"
 
-REQUEST = (b"GET /mychat HTTP/1.1\r\n"
-           b"Host: server.example.com\r\n"
-           b"Upgrade: websocket\r\n"
-           b"Connection: Upgrade\r\n"
-           b"Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
-           b"Sec-WebSocket-Protocol: chat\r\n"
-           b"Sec-WebSocket-Version: 13\r\n"
-           b"Origin: http://example.com\r\n"
-           b"\r\n")
-# RFC 6455 §5.7: a single-frame masked text message, "Hello".
-HELLO = bytes([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58])
-
-def fail(message):
-    sys.exit(f"between.sh: client: {message}")
-
-def read_exactly(sock, n, have=b""):
-    while len(have) < n:
-        chunk = sock.recv(n - len(have))
-        if not chunk:
-            fail(f"the server closed the connection ({have!r})")
-        have += chunk
-    return have
-
-deadline = time.monotonic() + 10
-while True:
-    try:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        break
-    except OSError:
-        if time.monotonic() > deadline:
-            fail(f"port {port} does not accept connections")
-        time.sleep(0.2)
-sock.settimeout(30)
-
-sock.sendall(REQUEST)
-response = b""
-while b"\r\n\r\n" not in response:
-    chunk = sock.recv(4096)
-    if not chunk:
-        fail(f"no complete handshake response: {response!r}")
-    response += chunk
-if not response.startswith(b"HTTP/1.1 101"):
-    fail(f"the handshake was refused: {response!r}")
-head, extra = response.split(b"\r\n\r\n", 1)
+sock = hello.connect(port, within=10, timeout=30)
+extra = hello.handshake(sock)
 open(os.path.join(work, "handshaken"), "w").close()
 
 # Until gdb is attached (it writes the file "ready"), up to 40 s.
@@ -177,19 +141,8 @@ while not os.path.exists(os.path.join(work, "ready")):
         fail("gdb never said it was ready")
     time.sleep(0.05)
 
-sock.sendall(HELLO)
-frame = read_exactly(sock, 2, extra)
-length, at = frame[1] & 0x7f, 2
-if length == 126:
-    frame = read_exactly(sock, 4, frame)
-    length, at = int.from_bytes(frame[2:4], "big"), 4
-elif length == 127:
-    frame = read_exactly(sock, 10, frame)
-    length, at = int.from_bytes(frame[2:10], "big"), 10
-frame = read_exactly(sock, at + length, frame)
-if frame[0] != 0x81:
-    fail(f"the reply is not one text frame: {frame!r}")
-print(f"reply: {frame[at:].decode('utf-8')!r}")
+sock.sendall(hello.HELLO)
+print(f"reply: {hello.read_reply(sock, extra)!r}")
 sock.close()
 PYTHON
 CLIENT_PID=$!
@@ -224,22 +177,14 @@ stop "$SERVER_PID"
 wait "$SERVER_PID" 2>/dev/null || true
 SERVER_PID=
 
-python3 - "$WORK/found.json" "$CALLS" <<'PYTHON' || exit 1
-import json, os, re, sys
+python3 - "$WORK/found.json" "$CALLS" "$HERE" <<'PYTHON' || exit 1
+import json, os, sys
 
 found, calls = json.load(open(sys.argv[1])), sys.argv[2] == "1"
 root = found["root"]
-
-def base(name):
-    # Closures fold into their function: drop every `::{{closure}}`.
-    name = re.sub(r"::\{\{closure\}\}(\[\d+\])?", "", name)
-    # Generic arguments at the end of a function's name, if shown, dropped:
-    # each instance of one generic function counts once.
-    while True:
-        shorter = re.sub(r"(?<=\w)(::)?<[^<>]*>$", "", name)
-        if shorter == name:
-            return name
-        name = shorter
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+sys.path.insert(0, sys.argv[3])
+from report import base, show
 
 def relative(path):
     if root and path.startswith(root + "/"):
@@ -269,12 +214,7 @@ outside = [p for p in functions if not p.startswith("src/")]
 if outside:
     print(f"between.sh: files outside {root}/src: {outside}", file=sys.stderr)
 
-count = len({name for names in functions.values() for name in names})
-print(f"{count} functions in {len(functions)} files")
-for path in sorted(functions):
-    print(f"\n{path} ({len(functions[path])})")
-    for name in sorted(functions[path]):
-        print(f"    {name}" + (f"  ({entered[name]})" if calls else ""))
+show(functions, lambda name: f"  ({entered[name]})" if calls else "")
 if calls:
     print("\nfirst entered, in order:")
     for i, name in enumerate(order, 1):

@@ -10,8 +10,9 @@
 #   1. Start the debug build under valgrind's callgrind tool with counting
 #      switched off (--instr-atstart=no), on a port the kernel picks
 #      (--port 0; the port is read from the server's "listening on" line).
-#   2. A small Python client connects and sends the tutorial's handshake
-#      request, and reads the whole 101 answer.
+#   2. A small Python client (hello.py, beside this file) connects and
+#      sends the tutorial's handshake request, and reads the whole 101
+#      answer.
 #   3. It waits for the server to go back to sleep, switches counting on
 #      (callgrind_control -i on), sends the masked "Hello", reads the whole
 #      reply frame, waits for the server to go back to sleep again, and
@@ -99,33 +100,15 @@ done
 [ -n "$PORT" ] || die "no 'listening on' line within 60 s"
 
 # 2 and 3. The client, which also switches counting on and off.
-python3 - "$PORT" "$SERVER_PID" <<'PYTHON' || die "the client failed"
-import os, socket, subprocess, sys, time
+python3 - "$PORT" "$SERVER_PID" "$ROOT/tests/path" <<'PYTHON' || die "the client failed"
+import os, subprocess, sys, time
 
 port, pid = int(sys.argv[1]), sys.argv[2]
-
-REQUEST = (b"GET /mychat HTTP/1.1\r\n"
-           b"Host: server.example.com\r\n"
-           b"Upgrade: websocket\r\n"
-           b"Connection: Upgrade\r\n"
-           b"Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n"
-           b"Sec-WebSocket-Protocol: chat\r\n"
-           b"Sec-WebSocket-Version: 13\r\n"
-           b"Origin: http://example.com\r\n"
-           b"\r\n")
-# RFC 6455 §5.7: a single-frame masked text message, "Hello".
-HELLO = bytes([0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58])
-
-def fail(message):
-    sys.exit(f"count.sh: {message}")
-
-def read_exactly(sock, n, have=b""):
-    while len(have) < n:
-        chunk = sock.recv(n - len(have))
-        if not chunk:
-            fail(f"the server closed the connection ({have!r})")
-        have += chunk
-    return have
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+sys.path.insert(0, sys.argv[3])
+import hello
+from hello import fail
+hello.WHO = "count.sh"
 
 def sleeping(pid):
     # Every thread blocked in the kernel (state S): the server is waiting.
@@ -153,46 +136,15 @@ def instrumentation(state):
     if "OK" not in done.stdout:
         fail(f"callgrind_control -i {state}: {done.stdout}{done.stderr}")
 
-deadline = time.monotonic() + 30
-while True:
-    try:
-        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        break
-    except OSError:
-        if time.monotonic() > deadline:
-            fail(f"port {port} does not accept connections")
-        time.sleep(0.2)
-sock.settimeout(60)
-
-sock.sendall(REQUEST)
-response = b""
-while b"\r\n\r\n" not in response:
-    chunk = sock.recv(4096)
-    if not chunk:
-        fail(f"no complete handshake response: {response!r}")
-    response += chunk
-if not response.startswith(b"HTTP/1.1 101"):
-    fail(f"the handshake was refused: {response!r}")
-head, extra = response.split(b"\r\n\r\n", 1)
-
+sock = hello.connect(port, within=30, timeout=60)
+extra = hello.handshake(sock)
 settle(pid)
 instrumentation("on")
-sock.sendall(HELLO)
-frame = read_exactly(sock, 2, extra)
-length, at = frame[1] & 0x7f, 2
-if length == 126:
-    frame = read_exactly(sock, 4, frame)
-    length, at = int.from_bytes(frame[2:4], "big"), 4
-elif length == 127:
-    frame = read_exactly(sock, 10, frame)
-    length, at = int.from_bytes(frame[2:10], "big"), 10
-frame = read_exactly(sock, at + length, frame)
+sock.sendall(hello.HELLO)
+reply = hello.read_reply(sock, extra)
 settle(pid)
 instrumentation("off")
-
-if frame[0] != 0x81:
-    fail(f"the reply is not one text frame: {frame!r}")
-print(f"reply: {frame[at:].decode('utf-8')!r}", file=sys.stderr)
+print(f"reply: {reply!r}", file=sys.stderr)
 sock.close()
 PYTHON
 
@@ -221,19 +173,9 @@ python3 - "$ROOT" "$WORK/annotated" <<'PYTHON' || exit 1
 import re, sys
 
 root, annotated = sys.argv[1], sys.argv[2]
-
-def base(name):
-    # callgrind marks a call inside a recursion with 'N: drop it.
-    name = re.sub(r"'\d+", "", name)
-    # Closures fold into their function: drop every `::{{closure}}`.
-    name = re.sub(r"::\{\{closure\}\}(\[\d+\])?", "", name)
-    # Generic arguments at the end of a function's name, if shown, dropped:
-    # each instance of one generic function counts once.
-    while True:
-        shorter = re.sub(r"(?<=\w)(::)?<[^<>]*>$", "", name)
-        if shorter == name:
-            return name
-        name = shorter
+sys.dont_write_bytecode = True  # no __pycache__ in the repository
+sys.path.insert(0, f"{root}/tests/path")
+from report import base, show
 
 # A line: "1,234 (12.34%)  /file:function [/object]". A line without the
 # [/object] is not a function but the part of one whose instructions the
@@ -250,11 +192,5 @@ for text in open(annotated, encoding="utf-8", errors="replace"):
 if not functions:
     sys.exit(f"count.sh: no function under {root}/src/ ran:"
              " was the binary built from this tree?")
-
-count = len({name for names in functions.values() for name in names})
-print(f"{count} functions in {len(functions)} files")
-for path in sorted(functions):
-    print(f"\n{path} ({len(functions[path])})")
-    for name in sorted(functions[path]):
-        print(f"    {name}")
+show(functions)
 PYTHON

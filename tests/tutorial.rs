@@ -231,6 +231,20 @@ fn the_log_names_the_client_by_its_id() {
     assert!(log.contains(&format!("[{id}] handshake done")), "{log}");
 }
 
+/// The line is written after the reply (the PHP's order, lines 63 and
+/// 64), from the first bytes the record kept of the message: it still says
+/// how long the whole message was.
+#[test]
+fn a_long_message_is_logged_cut_with_its_whole_length() {
+    let server = Server::start(&[]);
+    let mut client = server.client();
+    let text = "a".repeat(70_000);
+    client.send_text(&text);
+    client.read_text();
+    let line = format!("Data from client (text): {}... (70000 bytes)\n", "a".repeat(200));
+    assert!(server.wait_for_log(&line), "{}", server.log());
+}
+
 #[test]
 fn handshake_headers_are_logged_at_debug_only() {
     let server = Server::start(&[]);

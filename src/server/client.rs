@@ -15,7 +15,8 @@
 //! It touches no socket: the loop (`server/mod.rs`) reads and writes, and
 //! calls in here with the bytes and the time.
 
-use super::console::{self, escape, escape_up_to, LogBudget, TRACE_TARGET};
+use super::console::{self, escape, escape_start, escape_up_to};
+use super::console::{LogBudget, SHOWN_BYTES, TRACE_TARGET};
 use super::inspect::gate::{self, Gate};
 use super::inspect::watch::Watch;
 use super::trace;
@@ -87,10 +88,11 @@ pub struct Client {
     /// With `--inspect`, what the inspector keeps of it (`inspect/watch.rs`);
     /// without, `None`, and every hook below is one test of it.
     pub(crate) watch: Option<Box<Watch>>,
-    /// Messages heard and not logged yet. The PHP writes its reply, then
-    /// logs what it heard (lines 63 and 64): so does the loop, which calls
-    /// [`Client::log_heard`] once the reply is written.
-    pub(crate) heard: Vec<(&'static str, Vec<u8>)>,
+    /// Messages heard and not logged yet: each one's kind, its first
+    /// bytes (as many as a line shows) and its length. The PHP writes its
+    /// reply, then logs what it heard (lines 63 and 64): so does the loop,
+    /// which calls [`Client::log_heard`] once the reply is written.
+    pub(crate) heard: Vec<(&'static str, Vec<u8>, usize)>,
     /// The level of those lines: in echo mode (tests, benchmarks) a line
     /// per message would cost more than the echo itself, so those lines
     /// need RUST_LOG=debug.
@@ -191,10 +193,12 @@ impl Client {
                         self.recount(now);
                     }
                     if log::log_enabled!(self.heard_level) {
-                        self.heard.push(match &message {
-                            Message::Text(text) => ("text", text.as_bytes().to_vec()),
-                            Message::Binary(data) => ("binary", data.clone()),
-                        });
+                        let (kind, bytes) = match &message {
+                            Message::Text(text) => ("text", text.as_bytes()),
+                            Message::Binary(data) => ("binary", data.as_slice()),
+                        };
+                        let shown = bytes[..bytes.len().min(SHOWN_BYTES)].to_vec();
+                        self.heard.push((kind, shown, bytes.len()));
                     }
                     return Some(Event::Message(message));
                 }
@@ -644,14 +648,19 @@ impl Client {
     /// once its reply is written.
     pub(crate) fn log_heard(&mut self, now: Instant) {
         let (id, address) = (&self.id, self.peer.ip());
-        for (kind, bytes) in self.heard.drain(..) {
+        for (kind, shown, len) in self.heard.drain(..) {
             console::log_within(
                 &self.log_budget,
                 address,
                 now,
                 self.heard_level,
                 module_path!(),
-                || format!("[{id}] Data from client ({kind}): {}", escape(&bytes)),
+                || {
+                    format!(
+                        "[{id}] Data from client ({kind}): {}",
+                        escape_start(&shown, len)
+                    )
+                },
             );
         }
     }

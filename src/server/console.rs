@@ -289,7 +289,12 @@ pub(crate) fn escape(bytes: &[u8]) -> String {
 
 /// [`escape`], showing up to `limit` bytes.
 pub(crate) fn escape_up_to(bytes: &[u8], limit: usize) -> String {
-    let shown = &bytes[..bytes.len().min(limit)];
+    escape_start(&bytes[..bytes.len().min(limit)], bytes.len())
+}
+
+/// [`escape`] of the first bytes (`shown`) of something `len` bytes long:
+/// all that was kept of it to be logged.
+pub(crate) fn escape_start(shown: &[u8], len: usize) -> String {
     let mut text = String::with_capacity(shown.len());
     for chunk in shown.utf8_chunks() {
         for c in chunk.valid().chars() {
@@ -303,8 +308,8 @@ pub(crate) fn escape_up_to(bytes: &[u8], limit: usize) -> String {
             text.push_str(&format!("\\x{byte:02x}"));
         }
     }
-    if bytes.len() > shown.len() {
-        text.push_str(&format!("... ({} bytes)", bytes.len()));
+    if len > shown.len() {
+        text.push_str(&format!("... ({len} bytes)"));
     }
     text
 }

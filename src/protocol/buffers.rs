@@ -119,10 +119,11 @@ impl Inbox {
         &self.bytes[self.read..]
     }
 
-    /// `n` more bytes are used. `n` is at most `unread().len()`.
+    /// `n` more bytes are used. `n` is at most `unread().len()`. (They
+    /// stay in memory until the next read makes room, [`Inbox::extend`]:
+    /// nothing more to do here.)
     pub(crate) fn consume(&mut self, n: usize) {
         self.read = (self.read + n).min(self.bytes.len());
-        self.rewind();
     }
 
     /// Use the next `n` bytes (at most what is unread), handing them out
@@ -142,8 +143,8 @@ impl Inbox {
     }
 
     /// Once nothing is left unread, start again at the front (keeping the
-    /// memory, for the next read).
-    pub(crate) fn rewind(&mut self) {
+    /// memory, for the next read). The next read does it too.
+    fn rewind(&mut self) {
         if self.read == self.bytes.len() {
             self.bytes.clear();
             self.read = 0;

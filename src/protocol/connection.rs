@@ -375,11 +375,12 @@ impl Connection {
             };
             self.on_incoming(incoming, now);
         }
-        match self.state {
-            State::Open { .. } | State::Closing { .. } => self.inbox.rewind(),
-            State::Handshaking { .. } => {}
-            // Ending: nothing more will be read from it.
-            State::Flushing { .. } | State::Lingering { .. } | State::Gone => self.inbox.discard(),
+        // Ending: nothing more will be read from it.
+        if matches!(
+            self.state,
+            State::Flushing { .. } | State::Lingering { .. } | State::Gone
+        ) {
+            self.inbox.discard();
         }
         self.events.pop_front()
     }

@@ -160,7 +160,7 @@ impl Client {
     /// with here: an HTTP request answered, a line logged.
     pub fn next_event(&mut self, now: Instant) -> Option<Event> {
         // `--trace` and `--inspect` cost one test each when they are off.
-        let shown = self.config.trace || self.watch.is_some();
+        let showing = self.config.trace || self.watch.is_some();
         if self.watch.is_some() {
             self.keep_if_shown(now);
         }
@@ -169,7 +169,7 @@ impl Client {
         let room = self.total.room_for(self.counted);
         loop {
             let event = self.connection.next_event(now, room);
-            if shown {
+            if showing {
                 self.show_seen(now);
             }
             match event {

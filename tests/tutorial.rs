@@ -241,7 +241,10 @@ fn a_long_message_is_logged_cut_with_its_whole_length() {
     let text = "a".repeat(70_000);
     client.send_text(&text);
     client.read_text();
-    let line = format!("Data from client (text): {}... (70000 bytes)\n", "a".repeat(200));
+    let line = format!(
+        "Data from client (text): {}... (70000 bytes)\n",
+        "a".repeat(200)
+    );
     assert!(server.wait_for_log(&line), "{}", server.log());
 }
 

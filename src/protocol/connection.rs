@@ -919,10 +919,10 @@ impl Connection {
         self.inbox.counted() + self.reader.counted() + self.outbox.counted()
     }
 
-    /// Is a message (or a control frame) partly here, held until the rest
-    /// comes?
+    /// Is something partly here, held until the rest comes: a request
+    /// head, a frame, a message?
     pub(crate) fn receiving(&self) -> bool {
-        self.reader.buffered() > 0
+        self.reader.buffered() > 0 || !self.inbox.unread().is_empty()
     }
 
     /// Bytes in use now (not memory merely kept).

@@ -174,14 +174,21 @@ impl Client {
             }
             match event {
                 None => {
-                    // A message still arriving may grow big: counted now,
-                    // before another client asks for room.
+                    // Something partly here (a message still arriving may
+                    // grow big): counted now, before another client asks
+                    // for room.
                     if self.connection.receiving() {
                         self.recount(now);
                     }
                     return None;
                 }
-                Some(Event::Request(request, head)) => self.answer(&request, &head, now),
+                // Any other event is counted at once, as it happens: what
+                // it queued (a 101, a page, a pong, a close frame) may come
+                // from many at a time (a read of pings).
+                Some(Event::Request(request, head)) => {
+                    self.answer(&request, &head, now);
+                    self.recount(now);
+                }
                 Some(Event::Message(message)) => {
                     // A message just taken out may have been big: if the
                     // client held anything when last counted, count again
@@ -203,7 +210,10 @@ impl Client {
                     return Some(Event::Message(message));
                 }
                 Some(event @ (Event::Joined | Event::Left)) => return Some(event),
-                Some(event) => self.note(&event, now),
+                Some(event) => {
+                    self.note(&event, now);
+                    self.recount(now);
+                }
             }
         }
     }

@@ -331,3 +331,23 @@ fn a_member_failed_for_memory_gives_it_back_before_the_next_is_checked() {
     assert!(!holder.connection.is_open());
     assert!(a.connection.is_open() && b.connection.is_open());
 }
+
+/// A message and its reply are counted once a turn (`Server::settle`), but
+/// what any other event queues is counted as it happens: a read of pings
+/// queues a pong for each, and another client asking for room in the same
+/// turn must see them. Would fail if the pongs waited for the end of the
+/// turn to be counted.
+#[test]
+fn pongs_are_counted_as_they_are_queued() {
+    let t0 = Instant::now();
+    let mut client = open(limits(), t0);
+    let pings: Vec<u8> = (0..100)
+        .flat_map(|_| client_frame(0x89, &[7; 125]))
+        .collect();
+    client.connection.receive_data(&pings, t0);
+    assert_eq!(next_message(&mut client, t0), None);
+    // 100 pongs of 125 bytes, each with its 2-byte header, not written yet.
+    assert_eq!(client.connection.pending(), 100 * 127);
+    assert_eq!(client.total.sum(), client.connection.counted());
+    assert!(client.total.sum() >= 100 * 127);
+}

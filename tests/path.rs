@@ -19,9 +19,9 @@ mod common;
 
 use std::process::Command;
 
-/// The count today (57 functions in 10 files; it was 71 before the log
+/// The count today (60 functions in 10 files; it was 71 before the log
 /// line and the memory count left the window).
-const MOST: usize = 57;
+const MOST: usize = 60;
 
 /// Functions that are bookkeeping, not the protocol or the reply: none of
 /// them may run between the frame's arrival and the reply's write.

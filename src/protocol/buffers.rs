@@ -142,8 +142,9 @@ impl Inbox {
         self.read = 0;
     }
 
-    /// Once nothing is left unread, start again at the front (keeping the
-    /// memory, for the next read). The next read does it too.
+    /// Once nothing is left unread, start again at the front: so that the
+    /// tidy timer (`give_back_spare`) finds it empty. (Between reads this is
+    /// not needed: the next read makes room, [`Inbox::extend`].)
     fn rewind(&mut self) {
         if self.read == self.bytes.len() {
             self.bytes.clear();

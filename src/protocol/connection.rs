@@ -607,9 +607,14 @@ impl Connection {
     /// encode(...))` (line 63), without the write. Nothing is sent once our
     /// close frame is out (§5.5.1).
     pub fn send(&mut self, message: Message) {
-        // (Whether the peer reads what it asked for is decided after the
-        // write, in one place: `after_write`.)
         if !self.is_open() {
+            return;
+        }
+        // Its earlier answers still wait past the cap: it asks faster than
+        // it reads. (Checked before this one is queued, so that one big
+        // answer still gets its first write, as anyone's does; and again
+        // once a turn, after the writes: `after_write`.)
+        if self.drop_if_over_cap() {
             return;
         }
         let (opcode, payload) = match message {
@@ -645,11 +650,12 @@ impl Connection {
     /// Its own bytes waiting unread past `max_pending_output`: the peer is
     /// not reading what it asked for; let it go. (Frames shared with a
     /// room do not count here: the server watches those, `server/mod.rs`.)
-    fn drop_if_over_cap(&mut self) {
+    fn drop_if_over_cap(&mut self) -> bool {
         let (pending, limit) = (self.outbox.own_len(), self.rules.max_pending_output);
         if pending > limit {
             self.drop_now(Dropped::Unread { pending, limit });
         }
+        pending > limit
     }
 
     /// Queue a frame already encoded: a message for the whole room, encoded

@@ -48,6 +48,10 @@ pub(crate) const TIDY_AFTER: Duration = Duration::from_secs(1);
 /// for members that read), and past `--max-pending-output` it is dropped.
 pub(crate) const STALL_AFTER: Duration = Duration::from_secs(1);
 
+/// At most this many messages' log lines wait for the reply's write
+/// ([`Client::hear`]); a read of more writes them as they come.
+const HEARD_KEPT: usize = 32;
+
 /// The table was full when it came: a handshake gets this.
 const FULL: Refusal = Refusal::new(503, "too many clients, try again later");
 
@@ -86,12 +90,17 @@ pub struct Client {
     /// The rest of a file being sent (a page), if one is.
     body: Option<www::Body>,
     /// With `--inspect`, what the inspector keeps of it (`inspect/watch.rs`);
-    /// without, `None`, and every hook below is one test of it.
+    /// without, `None`, and every hook below is one test of it. On a
+    /// message's way (`next_event`, `send`, and the loop) the caller makes
+    /// that test, so that a debugger's `step` there lands in the protocol
+    /// or the reply, never in a hook that is off.
     pub(crate) watch: Option<Box<Watch>>,
     /// Messages heard and not logged yet: each one's kind, its first
     /// bytes (as many as a line shows) and its length. The PHP writes its
     /// reply, then logs what it heard (lines 63 and 64): so does the loop,
-    /// which calls [`Client::log_heard`] once the reply is written.
+    /// which calls [`Client::log_heard`] once it has written what the
+    /// socket took (it looks first whether any wait: its `step` then lands
+    /// here only when there is a line to write).
     pub(crate) heard: Vec<(&'static str, Vec<u8>, usize)>,
     /// The level of those lines: in echo mode (tests, benchmarks) a line
     /// per message would cost more than the echo itself, so those lines
@@ -159,62 +168,73 @@ impl Client {
     /// `None` when nothing more has happened. Every other event is dealt
     /// with here: an HTTP request answered, a line logged.
     pub fn next_event(&mut self, now: Instant) -> Option<Event> {
-        // `--trace` and `--inspect` cost one test each when they are off.
+        // `--trace` and `--inspect`, off, cost one test each, made here: a
+        // debugger's `step` on a message's way never lands in their hooks.
         let showing = self.config.trace || self.watch.is_some();
         if self.watch.is_some() {
             self.keep_if_shown(now);
         }
         // The most it may hold: `--max-buffered`, less what every other
-        // client holds. A message that grows past it fails (1013).
+        // client holds (which nothing below changes). A message that grows
+        // past it fails (1013).
         let room = self.total.room_for(self.counted);
         loop {
             let event = self.connection.next_event(now, room);
             if showing {
                 self.show_seen(now);
             }
+            // Its share of the total is counted again as each event needs
+            // (`recount`), and otherwise once a turn (`Server::settle`): a
+            // small message and its reply, come and gone, are not counted.
             match event {
+                // Something partly here (a message still arriving may grow
+                // big): counted before another client asks for room.
                 None => {
-                    // Something partly here (a message still arriving may
-                    // grow big): counted now, before another client asks
-                    // for room.
                     if self.connection.receiving() {
                         self.recount(now);
                     }
                     return None;
                 }
-                // Any other event is counted at once, as it happens: what
-                // it queued (a 101, a page, a pong, a close frame) may come
-                // from many at a time (a read of pings).
-                Some(Event::Request(request, head)) => {
-                    self.answer(&request, &head, now);
-                    self.recount(now);
-                }
                 Some(Event::Message(message)) => {
-                    // A message just taken out may have been big: if the
-                    // client held anything when last counted, count again
-                    // now, or the reply's check would count it twice.
-                    // Otherwise its count waits for the end of the turn
-                    // (`Server::settle`): a small message and its reply,
-                    // come and gone, cost the count nothing.
+                    // The buffer it came in (maybe one grown for a big
+                    // message) is out of the reader now: if it was counted,
+                    // the reply's check must not count it twice.
                     if self.counted > 0 {
                         self.recount(now);
                     }
                     if log::log_enabled!(self.heard_level) {
-                        let (kind, bytes) = match &message {
-                            Message::Text(text) => ("text", text.as_bytes()),
-                            Message::Binary(data) => ("binary", data.as_slice()),
-                        };
-                        let shown = bytes[..bytes.len().min(SHOWN_BYTES)].to_vec();
-                        self.heard.push((kind, shown, bytes.len()));
+                        match &message {
+                            Message::Text(text) => self.hear("text", text.as_bytes(), now),
+                            Message::Binary(data) => self.hear("binary", data, now),
+                        }
                     }
                     return Some(Event::Message(message));
                 }
                 Some(event @ (Event::Joined | Event::Left)) => return Some(event),
+                // What any other event queued (a 101, a page, a pong, a
+                // close frame) is counted at once: a read of pings queues
+                // a pong for each.
+                Some(Event::Request(request, head)) => {
+                    self.answer(&request, &head, now);
+                    self.recount(now);
+                }
                 Some(event) => {
                     self.note(&event, now);
                     self.recount(now);
                 }
             }
+        }
+    }
+
+    /// Keep what the log line of a message needs (its first bytes, as many
+    /// as a line shows, and its length) until the loop has written the
+    /// reply (`log_heard`). Past [`HEARD_KEPT`] messages in one read, the
+    /// lines are written at once: what waits stays small.
+    fn hear(&mut self, kind: &'static str, bytes: &[u8], now: Instant) {
+        let shown = bytes[..bytes.len().min(SHOWN_BYTES)].to_vec();
+        self.heard.push((kind, shown, bytes.len()));
+        if self.heard.len() >= HEARD_KEPT {
+            self.log_heard(now);
         }
     }
 
@@ -428,9 +448,9 @@ impl Client {
         if !self.connection.is_open() {
             return;
         }
-        let len = match &message {
-            Message::Text(text) => text.len(),
-            Message::Binary(data) => data.len(),
+        let (len, capacity) = match &message {
+            Message::Text(text) => (text.len(), text.capacity()),
+            Message::Binary(data) => (data.len(), data.capacity()),
         };
         // Counted at once, not at the end of the turn: the next reply's
         // check must see this one.
@@ -446,6 +466,12 @@ impl Client {
         self.connection.send(message);
         if self.config.trace || self.watch.is_some() {
             self.show_seen(now);
+        }
+        // A buffer grown past what a buffer may keep counts whole
+        // (`buffers::counts_for`), not by the bytes it holds: an echo of a
+        // small message in the memory a big one left is counted as it is.
+        if capacity > KEEP_CAPACITY {
+            self.recount(now);
         }
     }
 
@@ -654,8 +680,11 @@ impl Client {
     // --- The log -------------------------------------------------------------
 
     /// The PHP's `console("Data from client:".$decoded_data)` (line 64),
-    /// after its `socket_write` (line 63): a line for each message heard,
-    /// once its reply is written.
+    /// after its `socket_write` (line 63): a line for each message heard.
+    /// The loop calls it once it has written what the socket took; any
+    /// other line about the client writes these first (`log_with`), so the
+    /// log keeps the order of what happened (with `--trace`, the reply's
+    /// frame is such a line).
     pub(crate) fn log_heard(&mut self, now: Instant) {
         let (id, address) = (&self.id, self.peer.ip());
         for (kind, shown, len) in self.heard.drain(..) {

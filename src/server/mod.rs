@@ -161,8 +161,10 @@ impl Server {
     ///    log file again;
     /// 2. with `--inspect` and someone looking, tell the inspectors what the
     ///    last turn changed and did (`inspect/stream.rs`); then settle the
-    ///    clients it changed: tell the poller what we now want from each
-    ///    socket, and file each one's next deadline;
+    ///    clients it changed: do what each connection says follows its
+    ///    writes (go on, close our half, or drop it; its memory counted
+    ///    again), tell the poller what we now want from each socket, and
+    ///    file each one's next deadline;
     /// 3. once stopping and every client is gone (or the grace period is
     ///    over), return;
     /// 4. wait for readiness or the next deadline (`socket_select`);
@@ -170,7 +172,8 @@ impl Server {
     /// 6. read from clients that sent something and route their messages,
     ///    and write to those whose socket has room (the PHP's other branch);
     /// 7. act on the deadlines that have passed;
-    /// 8. drop the clients whose connection is over.
+    /// 8. drop the clients whose connection is over (those found over while
+    ///    settling go in step 2).
     pub fn run(&mut self) -> io::Result<()> {
         let waiting = self.poller.kind().name();
         let inspector = match self.inspectors {
@@ -438,9 +441,11 @@ impl Server {
     }
 
     /// Write what is waiting for a client, as much as its socket takes now
-    /// (the PHP's `socket_write()` assumed every write takes everything);
-    /// `settle` does what the client says comes next, before the wait.
-    /// Called after every change to a client, so that none is left behind.
+    /// (the PHP's `socket_write()` assumed every write takes everything),
+    /// then log the messages it answered (the PHP's `console()` after its
+    /// `socket_write`, lines 63 and 64); `settle` does what the client says
+    /// comes next, before the wait. Called after every change to a client,
+    /// so that none is left behind.
     fn write_to(&mut self, socket: Socket, now: Instant) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;
@@ -487,8 +492,9 @@ impl Server {
     }
 
     /// Settle every client changed since the last wait (each at most once).
-    /// One that cannot be watched any more is dropped at once; that may
-    /// change others (the room hears it left), and they are settled too.
+    /// One whose connection is over, or that cannot be watched any more, is
+    /// dropped at once; that may change others (the room hears it left),
+    /// and they are settled too.
     fn settle_changed(&mut self) {
         let now = Instant::now();
         // Talkers held back for the room's readers (`broadcast.rs`).
@@ -515,8 +521,9 @@ impl Server {
     /// on, close our half, or drop it; its memory counted again), tell the
     /// poller if what we want from its socket changed (to write: output is
     /// waiting), and file its deadline. Every path that touches a client
-    /// once it is in the table ends in `write_to`, which lists it for this
-    /// (`Clients::connect` files a new one itself).
+    /// once it is in the table ends in `write_to`, which lists it for this,
+    /// or lists it itself (the room's talkers held back and let go,
+    /// `broadcast.rs`; `Clients::connect` files a new one itself).
     fn settle(&mut self, socket: Socket, now: Instant) {
         let Some(entry) = self.clients.get_mut(socket) else {
             return;
@@ -593,8 +600,8 @@ impl Server {
             self.route_events(socket, now);
             self.write_to(socket, now);
         }
-        // Those still in their handshake go now, not after the next wait.
-        self.drop_gone(now);
+        // Those still in their handshake are gone: settled and dropped
+        // before the next wait (`settle_changed`).
     }
 
     /// Stopping, and every client is gone (or we have waited long enough).

@@ -433,6 +433,27 @@ fn reading_pauses_while_output_waits_and_too_much_unread_drops() {
     assert_eq!(connection.after_write(false, t0), Step::Drop);
 }
 
+/// Found in review: with the cap checked only once a turn, after the
+/// writes, a peer that asks faster than it reads could queue answers past
+/// it within one turn (a read of thousands of small messages), and fill
+/// the memory every client shares. Each answer is checked as it is queued.
+#[test]
+fn answers_past_the_cap_let_go_of_the_peer_within_the_turn() {
+    let t0 = start();
+    let small = Rules {
+        max_pending_output: 1000,
+        ..rules()
+    };
+    let mut connection = open(small, t0);
+    for _ in 0..100 {
+        connection.send(Message::Text("x".repeat(100)));
+    }
+    assert_eq!(connection.state(), State::Gone);
+    // Ten answers of 102 bytes went in before the cap was passed; the
+    // eleventh found it passed, and nothing more was queued.
+    assert_eq!(connection.pending(), 10 * 102);
+}
+
 #[test]
 fn a_message_that_never_finishes_fails_with_1008() {
     let t0 = start();

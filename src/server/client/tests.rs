@@ -351,3 +351,42 @@ fn pongs_are_counted_as_they_are_queued() {
     assert_eq!(client.total.sum(), client.connection.counted());
     assert!(client.total.sum() >= 100 * 127);
 }
+
+/// Found in review: a reply reserved only its length, so an echo of a
+/// small message made in the memory a big one left (1 MiB, kept for the
+/// next big message) counted 100 bytes until the end of the turn, while it
+/// held the whole megabyte: other clients were given room out of memory
+/// still in use.
+#[test]
+fn a_small_echo_in_a_big_buffer_is_counted_as_it_holds() {
+    let t0 = Instant::now();
+    let mut client = open(Limits::default(), t0);
+    let big = client_frame(0x82, &vec![7; 1 << 20]);
+    client.connection.receive_data(&big, t0);
+    let message = next_message(&mut client, t0).expect("the big message");
+    client.send(message, t0);
+    written(&mut client, t0);
+    client.after_write(t0);
+    // A small message, in the big message's memory, echoed.
+    client
+        .connection
+        .receive_data(&client_frame(0x82, &[1; 100]), t0);
+    let message = next_message(&mut client, t0).expect("the small message");
+    client.send(message, t0);
+    assert!(client.connection.counted() >= 1 << 20);
+    assert_eq!(client.total.sum(), client.connection.counted());
+}
+
+/// Found in review: a read of 40,000 empty messages kept 40,000 log lines
+/// waiting for the reply's write, and the memory they took stayed with the
+/// connection. Past `HEARD_KEPT` the lines are written as they come.
+#[test]
+fn the_lines_waiting_for_a_write_stay_few() {
+    let t0 = Instant::now();
+    let mut client = open(limits(), t0);
+    for _ in 0..10_000 {
+        client.hear("binary", &[], t0);
+    }
+    assert!(client.heard.len() < HEARD_KEPT);
+    assert!(client.heard.capacity() <= HEARD_KEPT);
+}

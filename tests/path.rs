@@ -19,8 +19,9 @@ mod common;
 
 use std::process::Command;
 
-/// The count today (60 functions in 10 files; it was 71 before the log
-/// line and the memory count left the window).
+/// The count today (60 functions in 10 files; 82 before the log line and
+/// the memory count left the window, and 71 before the code was cut into
+/// layers: `docs/architecture.md` has the table).
 const MOST: usize = 60;
 
 /// Functions that are bookkeeping, not the protocol or the reply: none of

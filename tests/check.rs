@@ -501,11 +501,7 @@ fn hostile(mut stream: TcpStream) {
 
 #[test]
 fn nothing_listening_is_exit_2() {
-    // A port that was free a moment ago, and is closed again.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = common::free_port();
     let url = format!("ws://127.0.0.1:{port}/");
     let run = client(&["--check", &url]);
     run.expect(2);

@@ -1,42 +1,29 @@
 //! The command line: help, bad flags, a port already taken.
 
+mod common;
+
+use common::{run_to_end_in, Run};
 use std::net::TcpListener;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-fn run(args: &[&str]) -> Output {
+fn run(args: &[&str]) -> Run {
     run_in(args, &std::env::temp_dir())
 }
 
 /// Run the binary, which must exit by itself: these flags never let it
 /// serve. If it does start (a flag became valid), it is stopped after 10 s
 /// and the test fails, rather than hanging.
-fn run_in(args: &[&str], dir: &Path) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_socket_server"))
-        .args(args)
-        .current_dir(dir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the server binary");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while child.try_wait().expect("try_wait").is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            panic!("socket_server {args:?} did not exit: it should not have started");
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    child.wait_with_output().expect("its output")
+fn run_in(args: &[&str], dir: &Path) -> Run {
+    let server = env!("CARGO_BIN_EXE_socket_server");
+    run_to_end_in(dir, server, args, Duration::from_secs(10))
 }
 
 #[test]
 fn help_lists_every_flag_and_exits_0() {
     let output = run(&["--help"]);
-    assert_eq!(output.status.code(), Some(0));
-    let help = String::from_utf8(output.stdout).unwrap();
+    assert_eq!(output.status, 0);
+    let help = output.stdout;
     for flag in [
         "--address",
         "--port",
@@ -77,8 +64,8 @@ fn a_bad_flag_or_value_exits_2_saying_why() {
         (&["--bogus", "1"][..], "unknown option '--bogus'"),
     ] {
         let output = run(args);
-        assert_eq!(output.status.code(), Some(2), "{args:?}");
-        let stderr = String::from_utf8(output.stderr).unwrap();
+        assert_eq!(output.status, 2, "{args:?}");
+        let stderr = output.stderr;
         assert!(stderr.contains(words), "{args:?}: {stderr}");
         assert!(output.stdout.is_empty(), "{args:?}: nothing may start");
     }
@@ -91,8 +78,8 @@ fn a_port_in_use_is_a_clear_error_not_a_panic() {
     let dir = std::env::temp_dir().join(format!("socket_server-cli-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let output = run_in(&["--port", &port], &dir);
-    assert_eq!(output.status.code(), Some(1));
-    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status, 1);
+    let stderr = output.stderr;
     assert!(
         stderr.contains(&format!("cannot listen on 127.0.0.1:{port}")),
         "{stderr}"

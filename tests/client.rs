@@ -178,11 +178,7 @@ fn help_explains_every_option() {
 
 #[test]
 fn nothing_listening_is_exit_2() {
-    // A port that was free a moment ago, and is closed again.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("a free port")
-        .port();
+    let port = common::free_port();
     let run = client(&[&format!("ws://127.0.0.1:{port}/"), "hello"]);
     run.expect(2)
         .said(&[&format!("client: cannot connect to 127.0.0.1:{port}: ")]);

@@ -526,14 +526,29 @@ impl Server {
 
     /// Wait (at most [`PATIENCE`]) for the server to exit; its exit status.
     pub fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "server did not exit");
-            std::thread::sleep(Duration::from_millis(10));
+        wait_for_exit(&mut self.child, "the server")
+    }
+}
+
+/// A port that was free a moment ago, and is closed again: nothing listens
+/// on it (unless another program takes it meanwhile).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// Wait (at most [`PATIENCE`]) for `child` (`what`, in the failure) to
+/// exit; its exit status.
+pub fn wait_for_exit(child: &mut std::process::Child, what: &str) -> std::process::ExitStatus {
+    let deadline = Instant::now() + PATIENCE;
+    loop {
+        if let Some(status) = child.try_wait().expect("try_wait") {
+            return status;
         }
+        assert!(Instant::now() < deadline, "{what} did not exit");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

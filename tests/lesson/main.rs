@@ -22,7 +22,7 @@ use common::{handshake_request, Client, PATIENCE};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::ExitStatus;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// The tutorial's request (docs/handshake.md §1), byte for byte.
 pub const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\n\
@@ -79,14 +79,7 @@ impl Lesson {
 
     /// Wait (at most [`PATIENCE`]) for the server to exit.
     pub fn wait_exit(&mut self) -> ExitStatus {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("try_wait") {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the lesson did not exit");
-            std::thread::sleep(Duration::from_millis(10));
-        }
+        common::wait_for_exit(&mut self.child, "the lesson")
     }
 
     pub fn is_running(&mut self) -> bool {

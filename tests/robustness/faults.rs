@@ -298,10 +298,7 @@ fn a_stop_signal_with_a_client_mid_handshake_exits_at_once() {
 #[test]
 fn a_server_whose_every_output_fails_goes_on_serving() {
     use std::process::{Command, Stdio};
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let port = crate::common::free_port();
     let full = || Stdio::from(std::fs::File::create("/dev/full").expect("/dev/full"));
     let mut server = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_socket_server"))
@@ -377,10 +374,7 @@ fn sighup_opens_the_log_file_again() {
 #[test]
 fn an_unread_stderr_cannot_stop_the_server() {
     use std::process::{Command, Stdio};
-    let port = {
-        let probe = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        probe.local_addr().unwrap().port()
-    };
+    let port = crate::common::free_port();
     let _server = KillOnDrop(
         Command::new(env!("CARGO_BIN_EXE_socket_server"))
             .args(["--port", &port.to_string(), "--mode", "echo"])

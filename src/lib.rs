@@ -27,18 +27,18 @@ pub mod protocol;
 // `www::serve`.
 pub mod server;
 
-// `--trace`'s blocks, for the raw client (`src/bin/client/`), which
-// prints what it sends and receives the same way, from the other end: the
-// three functions that format a block, and `Seen`, the record of a frame
-// they format. Re-exported one by one: `server::trace` and
-// `protocol::seen` themselves stay crate-private.
 // JSON strings, escaped as the server escapes them, for the checker's
 // `--json` lines (`src/bin/client/check/report.rs`).
 pub mod json {
     pub use crate::server::json::quote;
 }
 
+// `--trace`'s blocks, for the raw client (`src/bin/client/`), which
+// prints what it sends and receives the same way, from the other end: the
+// three functions that format a block, its hex, and `Seen`, the record of
+// a frame they format. Re-exported one by one: `server::trace` and
+// `protocol::seen` themselves stay crate-private.
 pub mod dissect {
     pub use crate::protocol::seen::{Direction, Seen};
-    pub use crate::server::trace::{accept_key, frame, http};
+    pub use crate::server::trace::{accept_key, frame, hex, http};
 }

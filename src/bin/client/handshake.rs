@@ -58,6 +58,11 @@ pub fn status(head: &str) -> Option<u16> {
     }
 }
 
+/// A response's first line, quoted for the terminal.
+pub fn status_line(head: &str) -> String {
+    crate::shown::quoted(head.lines().next().unwrap_or_default())
+}
+
 /// A header's value in a response head, by its name in any case (RFC
 /// 9110 §5.1); `""` if it has none.
 pub fn header<'a>(head: &'a str, name: &str) -> &'a str {

@@ -331,13 +331,9 @@ fn silence(peer: &Peer) -> Failure {
     let (what, secs) = (peer.waiting_for, peer.timeout.as_secs_f64());
     let mut why = format!("nothing came within {secs} s while waiting for {what}");
     if !peer.inbox.is_empty() {
-        let start = &peer.inbox[..peer.inbox.len().min(16)];
-        let hex: Vec<String> = start.iter().map(|b| format!("{b:02x}")).collect();
         let n = peer.inbox.len();
-        why += &format!(
-            "; {n} bytes came that are not a whole frame: {} ...",
-            hex.join(" ")
-        );
+        let bytes = shown::hex(&peer.inbox);
+        why += &format!("; {n} bytes came that are not a whole frame: {bytes}");
     }
     failure!("{why}")
 }
@@ -373,8 +369,8 @@ fn fail(peer: &mut Peer, failure: &Failure) {
 /// the tutorial's own request, so that `--tutorial-request` only changes
 /// whom it names.
 fn request(options: &Options) -> Vec<u8> {
-    let Url { host, port, path } = &options.url;
-    let here = format!("{host}:{port}");
+    let path = &options.url.path;
+    let here = options.url.authority();
     let origin = format!("http://{here}");
     let mut names = (path.as_str(), here.as_str(), origin.as_str());
     if options.tutorial_request {
@@ -685,8 +681,7 @@ fn complain(why: &str) {
 /// out here), its lines after the first indented as the server's log
 /// indents them.
 fn show(block: &str) {
-    let block = block.strip_prefix("[] ").unwrap_or(block);
-    say!("{}", block.replace('\n', "\n    "));
+    say!("{}", shown::block(block).replace('\n', "\n    "));
 }
 
 fn show_message(message: &Message) {

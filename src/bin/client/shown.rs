@@ -12,12 +12,14 @@ pub fn quoted(text: &str) -> String {
     }
 }
 
-/// The first 16 of `bytes` in hex, then how many more there are.
+/// One of `--trace`'s blocks, made with an empty client id (`[] `), which
+/// is left out.
+pub fn block(block: &str) -> &str {
+    block.strip_prefix("[] ").unwrap_or(block)
+}
+
+/// The first 16 of `bytes` in hex, then how many more there are: as
+/// `--trace` shows them.
 pub fn hex(bytes: &[u8]) -> String {
-    let shown = &bytes[..bytes.len().min(16)];
-    let mut text: Vec<String> = shown.iter().map(|b| format!("{b:02x}")).collect();
-    if bytes.len() > shown.len() {
-        text.push(format!("... {} more", bytes.len() - shown.len()));
-    }
-    text.join(" ")
+    socket_server::dissect::hex(bytes, bytes.len())
 }

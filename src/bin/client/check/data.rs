@@ -197,7 +197,7 @@ fn many_clients(ctx: &Ctx) -> Outcome {
         match session.read_head() {
             Ok(head) if crate::handshake::status(&head) == Some(101) => {}
             Ok(head) => {
-                let line = crate::shown::quoted(head.lines().next().unwrap_or_default());
+                let line = crate::handshake::status_line(&head);
                 return Err(session.fail(format!("{client} was refused: {line}")));
             }
             Err(why) => {

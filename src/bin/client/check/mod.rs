@@ -193,7 +193,7 @@ impl Ctx<'_> {
         let reason = match session.read_head() {
             Ok(head) if handshake::status(&head) == Some(101) => return Ok(session),
             Ok(head) => {
-                let line = crate::shown::quoted(head.lines().next().unwrap_or_default());
+                let line = handshake::status_line(&head);
                 format!("the opening handshake was refused ({line}), so nothing else was tried")
             }
             Err(why) => {

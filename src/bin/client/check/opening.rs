@@ -7,7 +7,7 @@
 use super::bugs::{self, Bug};
 use super::session::Session;
 use super::{case, Area, Case, Ctx, Outcome, Verdict};
-use crate::handshake::{self, header, KEY, SUBPROTOCOL};
+use crate::handshake::{self, header, status_line, KEY, SUBPROTOCOL};
 use crate::shown::quoted;
 use socket_server::dissect;
 use socket_server::protocol::accept_key;
@@ -81,12 +81,6 @@ fn ask<'c>(
             Err(session.fail_as(reason, unanswered))
         }
     }
-}
-
-/// The status line, for a failure's words: quoted, so that no byte of
-/// the server's reaches the terminal raw.
-fn status_line(head: &str) -> String {
-    quoted(head.lines().next().unwrap_or_default())
 }
 
 /// The usual request must be answered with a 101.

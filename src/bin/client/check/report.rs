@@ -6,7 +6,7 @@
 use super::session::Entry;
 use super::{Area, Case, Expect, Verdict};
 use crate::frames::seen;
-use crate::shown::hex;
+use crate::shown::{self, hex};
 use crate::url::Url;
 use socket_server::dissect::{self, Direction};
 use socket_server::json::quote;
@@ -118,7 +118,7 @@ fn transcript(entries: &[Entry], heads_whole: bool) -> Vec<String> {
                 text,
             } => frame_block(*out, kept, *total, *text),
             Entry::Note(note) => note.clone(),
-            Entry::Block(block) => block.strip_prefix("[] ").unwrap_or(block).to_string(),
+            Entry::Block(block) => shown::block(block).to_string(),
         };
         lines.push(format!("  {}", block.replace('\n', "\n      ")));
     }
@@ -136,7 +136,7 @@ fn way(out: bool) -> &'static str {
 fn head(out: bool, bytes: &[u8], whole: bool) -> String {
     let what = if out { "request head" } else { "response" };
     let block = dissect::http("", what, bytes);
-    let block = block.strip_prefix("[] ").unwrap_or(&block);
+    let block = shown::block(&block);
     match whole {
         true => format!("{} {block}", way(out)),
         false => {
@@ -154,8 +154,7 @@ fn frame_block(out: bool, kept: &[u8], total: usize, text: bool) -> String {
     match frame::parse_header(kept, false) {
         Ok(Some(header)) => {
             let block = dissect::frame("", &seen(direction, header, kept, text));
-            let block = block.strip_prefix("[] ").unwrap_or(&block).to_string();
-            format!("{} {block}", way(out))
+            format!("{} {}", way(out), shown::block(&block))
         }
         Ok(None) => format!(
             "{} {total} bytes, not a whole frame header: {}",

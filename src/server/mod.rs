@@ -85,6 +85,9 @@ pub struct Server {
     listener: Socket,
     /// The clients changed since the last wait, to settle before the next.
     changed: Vec<Socket>,
+    /// With `--inspect` and someone looking, the clients settled this
+    /// turn, for the inspectors to be told (`inspect/stream.rs`).
+    settled: Vec<Socket>,
     /// Talkers not read from until the room's readers catch up.
     held_back: Vec<Socket>,
     /// Whether the poller watches the listener now (not while accepting is
@@ -142,6 +145,7 @@ impl Server {
             ready: Vec::new(),
             listener,
             changed: Vec::new(),
+            settled: Vec::new(),
             held_back: Vec::new(),
             listening: true,
             accept_paused_until: None,
@@ -159,12 +163,13 @@ impl Server {
     ///
     /// 1. on a stop signal, say goodbye to every client; on SIGHUP, open the
     ///    log file again;
-    /// 2. with `--inspect` and someone looking, tell the inspectors what the
-    ///    last turn changed and did (`inspect/stream.rs`); then settle the
-    ///    clients it changed: do what each connection says follows its
-    ///    writes (go on, close our half, or drop it; its memory counted
-    ///    again), tell the poller what we now want from each socket, and
-    ///    file each one's next deadline;
+    /// 2. settle the clients the last turn changed: do what each
+    ///    connection says follows its writes (go on, close our half, or drop
+    ///    it; its memory counted again), tell the poller what we now want
+    ///    from each socket, and file each one's next deadline; then, with
+    ///    `--inspect` and someone looking, tell the inspectors what the turn
+    ///    changed and did (`inspect/stream.rs`), and settle the inspectors
+    ///    that told wrote to;
     /// 3. once stopping and every client is gone (or the grace period is
     ///    over), return;
     /// 4. wait for readiness or the next deadline (`socket_select`);
@@ -195,8 +200,11 @@ impl Server {
                 console::reopen(); // this very line goes to the new file
                 info!("SIGHUP: the log file is opened again");
             }
-            self.inspect_turn(Instant::now());
             self.settle_changed();
+            if self.inspectors.is_some() {
+                self.inspect_turn(Instant::now());
+                self.settle_changed();
+            }
             if self.stopped() {
                 break;
             }
@@ -505,8 +513,12 @@ impl Server {
             let mut changed = std::mem::take(&mut self.changed);
             changed.sort_unstable();
             changed.dedup();
+            let watching = self.inspectors.as_ref().is_some_and(|i| i.feed.watching());
             for socket in changed.drain(..) {
                 self.settle(socket, now);
+                if watching {
+                    self.settled.push(socket);
+                }
             }
             self.changed = changed; // its memory serves the next turn
             if self.clients.gone(0).is_none() {

@@ -351,3 +351,25 @@ fn what_a_peer_sent_is_cut_short() {
         );
     }
 }
+
+/// Found in review: what settling a client does (its half-close after our
+/// close frame, its drop after a hang-up) was told a turn late, and the
+/// loop could sleep a whole second before that turn. Here a client that
+/// hangs up without a close frame is told gone well within that second,
+/// and one that closes cleanly but keeps TCP open is shown lingering.
+#[test]
+fn what_settling_does_is_told_at_once() {
+    let server = Server::start(&["--inspect", "--mode", "echo"]);
+    let mut inspector = Inspector::connect(&server);
+    let (client, id, _) = arrive(&server, &mut inspector, "");
+    inspector.until("row", |e| of(&id)(e) && e.get("state").str() == "open");
+    let start = std::time::Instant::now();
+    drop(client);
+    inspector.until("gone", of(&id));
+    let took = start.elapsed();
+    assert!(took < Duration::from_millis(500), "told after {took:?}");
+
+    let (mut client, id, _) = arrive(&server, &mut inspector, "");
+    client.send(&frame(CLOSE, &[0x03, 0xe8]));
+    inspector.until("row", |e| of(&id)(e) && e.get("state").str() == "lingering");
+}

@@ -2,9 +2,11 @@
 //! for each new one, and, once a turn, what changed and what happened, as
 //! one frame for all of them.
 //!
-//! Once a turn, before the wait (`Server::inspect_turn`):
+//! Once a turn, before the wait, once the turn's clients are settled (so
+//! that what settling did, a half-close or a drop, is told this turn too:
+//! `Server::inspect_turn`):
 //!
-//! 1. the clients this turn changed (`Server::changed`) are looked at: one
+//! 1. the clients this turn settled (`Server::settled`) are looked at: one
 //!    whose state changed gets its row at once; the others are marked, and
 //!    their rows go out at the next refresh, at most every
 //!    [`REFRESH`];
@@ -59,12 +61,14 @@ impl Server {
         if inspectors.subscribers.values().any(|s| s.needs_table) {
             told_as_they_are(&mut self.clients);
         }
-        // Each client once, however often it changed (settling sorts them
-        // too, and finds them sorted).
-        self.changed.sort_unstable();
-        self.changed.dedup();
+        // Each client once, however often it changed.
+        let mut settled = std::mem::take(&mut self.settled);
+        settled.sort_unstable();
+        settled.dedup();
         let (clients, app, config) = (&mut self.clients, &*self.app, &*self.config);
-        tell_changes(inspectors, clients, app, config, &self.changed, now);
+        tell_changes(inspectors, clients, app, config, &settled, now);
+        settled.clear();
+        self.settled = settled; // its memory serves the next turn
         if now >= inspectors.next_refresh {
             refresh(inspectors, clients, app, config, now);
         }

@@ -45,6 +45,18 @@ impl OpCode {
         (self as u8) & 0x8 != 0
     }
 
+    /// Its name in the RFC's table of opcodes (§5.2, §11.8).
+    pub fn name(self) -> &'static str {
+        match self {
+            OpCode::Continuation => "continuation",
+            OpCode::Text => "text",
+            OpCode::Binary => "binary",
+            OpCode::Close => "close",
+            OpCode::Ping => "ping",
+            OpCode::Pong => "pong",
+        }
+    }
+
     fn from_bits(bits: u8) -> Option<OpCode> {
         match bits {
             0x0 => Some(OpCode::Continuation),

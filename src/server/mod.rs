@@ -385,22 +385,23 @@ impl Server {
     /// messages, it left), and send what the app answers.
     fn route_events(&mut self, socket: Socket, now: Instant) {
         while let Some(Entry { client, .. }) = self.clients.get_mut(socket) {
-            let event = client.next_event(now);
+            let Some(event) = client.next_event(now) else {
+                break;
+            };
             // An inspector (`--inspect`) is the loop's, not the app's.
-            if event.is_some() && client.watch.is_some() && client.is_inspector() {
+            if client.watch.is_some() && client.is_inspector() {
                 match event {
-                    Some(Event::Joined) => self.inspector_joined(socket),
-                    Some(Event::Left) => self.inspector_left(socket),
+                    Event::Joined => self.inspector_joined(socket),
+                    Event::Left => self.inspector_left(socket),
                     _ => {} // what it sends is not read
                 }
                 continue;
             }
             let deliveries = match event {
-                None => break,
-                Some(Event::Joined) => self.app.joined(socket, &client.id),
-                Some(Event::Message(message)) => self.app.message(socket, message, now),
-                Some(Event::Left) => self.app.left(socket),
-                Some(_) => continue, // the record dealt with it
+                Event::Joined => self.app.joined(socket, &client.id),
+                Event::Message(message) => self.app.message(socket, message, now),
+                Event::Left => self.app.left(socket),
+                _ => continue, // the record dealt with it
             };
             for delivery in deliveries {
                 self.deliver(socket, delivery, now);

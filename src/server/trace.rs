@@ -325,15 +325,12 @@ fn mask_len(header: &Header) -> usize {
     }
 }
 
-/// The RFC's names for the opcodes (§5.2, §11.8).
+/// The RFC's name for an opcode (`OpCode::name`), and for a
+/// continuation what it means.
 fn opcode_name(opcode: OpCode) -> &'static str {
     match opcode {
         OpCode::Continuation => "continuation (the next part of a message)",
-        OpCode::Text => "text",
-        OpCode::Binary => "binary",
-        OpCode::Close => "close",
-        OpCode::Ping => "ping",
-        OpCode::Pong => "pong",
+        other => other.name(),
     }
 }
 

@@ -26,7 +26,7 @@ pub const CHUNK: usize = 64 * 1024;
 /// RFC 9110 §15.5.6: a 405 lists the methods that are allowed.
 const NOT_GET: Refusal =
     Refusal::new(405, "only GET is served here").with_headers(&[("Allow", "GET, HEAD")]);
-const NOT_FOUND: Refusal = Refusal::new(404, "no such file");
+pub(crate) const NOT_FOUND: Refusal = Refusal::new(404, "no such file");
 /// The file is there, but the process has no file descriptor left to open
 /// it: our trouble, for now (RFC 9110 §15.6.4), not a missing page.
 const NO_DESCRIPTORS: Refusal = Refusal::new(503, "out of file descriptors, try again later");

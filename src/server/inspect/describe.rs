@@ -38,7 +38,7 @@ pub(crate) fn frame(o: &mut Object, id: &str, seen: &Seen) {
         .num("rsv2", bit(0x20))
         .num("rsv3", bit(0x10))
         .num("opcode", header.opcode as u64)
-        .str("opname", opcode_name(header.opcode))
+        .str("opname", header.opcode.name())
         .bool("masked", header.mask.is_some());
     match &header.mask {
         Some(key) => o.hex("key", key),
@@ -97,18 +97,6 @@ fn meaning(o: &mut Object, seen: &Seen) {
             o.text("text", excerpt(&seen.plain));
         }
         _ => {}
-    }
-}
-
-/// The RFC's names for the opcodes (§5.2, §11.8).
-pub(crate) fn opcode_name(opcode: OpCode) -> &'static str {
-    match opcode {
-        OpCode::Continuation => "continuation",
-        OpCode::Text => "text",
-        OpCode::Binary => "binary",
-        OpCode::Close => "close",
-        OpCode::Ping => "ping",
-        OpCode::Pong => "pong",
     }
 }
 

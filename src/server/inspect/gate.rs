@@ -19,6 +19,7 @@
 use crate::protocol::access::{self, Policy};
 use crate::protocol::handshake::{self, Accepted};
 use crate::protocol::http::{Refusal, Request};
+use crate::server::www;
 use std::net::IpAddr;
 
 /// Where the inspector is: its page and its WebSocket.
@@ -29,7 +30,7 @@ const PAGE: &str = "/inspect.html";
 pub(crate) const SUBPROTOCOL: &str = "inspect";
 
 /// `--inspect` is off: the same 404 as any file that is not there.
-const OFF: Refusal = Refusal::new(404, "no such file");
+const OFF: Refusal = www::NOT_FOUND;
 /// A peer that is not on this machine.
 pub(crate) const NOT_LOOPBACK: Refusal =
     Refusal::new(403, "the inspector answers this machine only (loopback)");

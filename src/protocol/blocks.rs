@@ -21,8 +21,8 @@
 
 use super::inflate::{
     canonical_codes, fixed_lengths, Alphabet, InflateError, CODE_LENGTH_ORDER, DIST_BASE,
-    DIST_EXTRA, END_OF_BLOCK, LENGTH_BASE, LENGTH_EXTRA, MAX_CODE_BITS, MAX_DISTANCE_CODES,
-    MAX_LITERAL_CODES,
+    DIST_EXTRA, END_OF_BLOCK, FIXED_DISTANCE_LENGTHS, LENGTH_BASE, LENGTH_EXTRA, MAX_CODE_BITS,
+    MAX_DISTANCE_CODES, MAX_LITERAL_CODES,
 };
 
 /// How many symbols of each Huffman block are kept: enough for a run of
@@ -444,7 +444,7 @@ impl Walk<'_> {
 fn fixed_codes() -> Step<(Code, Code)> {
     Ok((
         Code::new(&fixed_lengths(), Alphabet::LiteralLength)?,
-        Code::new(&[5; 32], Alphabet::Distance)?,
+        Code::new(&FIXED_DISTANCE_LENGTHS, Alphabet::Distance)?,
     ))
 }
 

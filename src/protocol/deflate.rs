@@ -24,7 +24,8 @@
 
 use super::inflate::{
     canonical_codes, fixed_lengths, CODE_LENGTH_ORDER, DIST_BASE, DIST_EXTRA, END_OF_BLOCK,
-    LENGTH_BASE, LENGTH_EXTRA, MAX_CODE_BITS, MAX_DISTANCE_CODES, MAX_LITERAL_CODES,
+    FIXED_DISTANCE_LENGTHS, LENGTH_BASE, LENGTH_EXTRA, MAX_CODE_BITS, MAX_DISTANCE_CODES,
+    MAX_LITERAL_CODES,
 };
 
 /// §3.2.5: matches are 3 to 258 bytes long.
@@ -463,10 +464,6 @@ impl<'a> Blocks<'a> {
         literals.put(END_OF_BLOCK, w);
     }
 }
-
-/// §3.2.6: "Distance codes 0-31 are represented by (fixed-length) 5-bit
-/// codes" (30 and 31 never occur).
-const FIXED_DISTANCE_LENGTHS: [u8; MAX_DISTANCE_CODES] = [5; MAX_DISTANCE_CODES];
 
 /// The bits that these counts of symbols take in the code of these lengths.
 fn cost(lengths: &[u8], counts: &[u32]) -> u64 {

@@ -14,8 +14,9 @@
 //! a value, and a value a token or a quoted string. We take the first
 //! permessage-deflate offer we can honour (§5), and answer with what then
 //! holds. An offer we cannot honour is declined, never refused: the
-//! connection then goes on without compression (§5: "the server ... MUST
-//! NOT" include an extension it did not accept).
+//! connection then goes on without compression, and the answer names no
+//! extension (a client fails the connection if it names one it did not
+//! offer: RFC 6455 §4.1).
 //!
 //! The server keeps no compression state between messages in either
 //! direction: it always answers `server_no_context_takeover` and
@@ -126,7 +127,7 @@ pub(crate) fn decompress(compressed: &[u8], limit: usize) -> Result<Vec<u8>, Vio
     Ok(out)
 }
 
-/// One offer's parameters judged (§7.1): `None` declines it. §7.1: "A
+/// One offer's parameters judged (§7): `None` declines it. §7: "A
 /// server MUST decline an extension negotiation offer for this extension
 /// if ... the negotiation offer contains an extension parameter not
 /// defined for use in an offer ... with an invalid value ... multiple
@@ -161,8 +162,8 @@ fn accept(params: &[(String, Option<String>)]) -> Option<Deflate> {
     Some(deflate)
 }
 
-/// §7.1.2.1: "an integer value in the range between 8 and 15 inclusive",
-/// written as plain decimal digits (§7.1.2: `1*DIGIT`, no leading zero).
+/// §7.1.2.1: a decimal integer from 8 to 15, with no leading zero
+/// (`1*DIGIT`).
 fn window_bits(text: &str) -> Option<u8> {
     let digits = !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
     let bits: u8 = text

@@ -20,9 +20,10 @@
 //! Speed comes from lookup tables ([`Table`]): the next 10 bits of input
 //! (8 for distances) index a table that gives the symbol and its code's
 //! length at once, and the few codes longer than that go through a second,
-//! small table. Bits are read 64 at a time ([`Bits::refill`]). The output
-//! grows as it is produced, never from a size read in the stream, and
-//! stops at the caller's limit: a "decompression bomb" costs at most that.
+//! small table. Bits are read up to eight bytes at a time
+//! ([`Bits::refill`]). The output grows as it is produced, never from a
+//! size read in the stream, and stops at the caller's limit: a
+//! "decompression bomb" costs at most that.
 //!
 //! Where RFC 1951 is silent, this decoder does what zlib's does: it
 //! refuses HLIT over 286 and HDIST over 30, refuses an incomplete code
@@ -89,6 +90,10 @@ pub(crate) fn fixed_lengths() -> [u8; 288] {
     lengths[256..280].fill(7);
     lengths
 }
+
+/// The fixed distance code's lengths. §3.2.6: "Distance codes 0-31 are
+/// represented by (fixed-length) 5-bit codes" (30 and 31 never occur).
+pub(crate) const FIXED_DISTANCE_LENGTHS: [u8; 32] = [5; 32];
 
 /// The canonical code of each symbol, from the code lengths alone
 /// (§3.2.2), bit-reversed: Huffman codes "are packed starting with the
@@ -699,7 +704,7 @@ impl<'a> Inflater<'a> {
     fn fixed(&mut self) -> Result<(), InflateError> {
         if !self.fixed {
             self.literals.build(&fixed_lengths())?;
-            self.distances.build(&[5; 32])?;
+            self.distances.build(&FIXED_DISTANCE_LENGTHS)?;
             self.fixed = true;
         }
         self.symbols()
@@ -873,7 +878,7 @@ mod tests {
         }
 
         fn distance(&mut self, code: usize) -> &mut Self {
-            self.bits(u32::from(canonical_codes(&[5; 32])[code]), 5)
+            self.bits(u32::from(canonical_codes(&FIXED_DISTANCE_LENGTHS)[code]), 5)
         }
 
         /// A complete code length code in which every symbol has a code:

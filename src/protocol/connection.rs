@@ -627,7 +627,7 @@ impl Connection {
             .deflate
             .and_then(|d| extensions::compress(&payload, &d));
         if let Some(compressed) = compressed {
-            self.queue_compressed(opcode, &compressed, &payload);
+            self.queue_compressed(opcode, compressed, &payload);
             return self.reader.recycle(payload);
         }
         // A small payload is copied in behind its header, and its memory
@@ -680,16 +680,25 @@ impl Connection {
 
     /// One compressed message's frame (RFC 7692 §6): RSV1 set, the
     /// compressed bytes on the wire; `plain` is what they hold, for `--trace`.
-    fn queue_compressed(&mut self, opcode: OpCode, compressed: &[u8], plain: &[u8]) {
-        self.outbox.queue(|out| {
-            frame::encode_compressed_header(out, opcode, compressed.len());
-            out.extend_from_slice(compressed);
-        });
-        self.frames_queued += 1;
+    /// As a plain payload is, a big one is moved in behind its header, not
+    /// copied.
+    fn queue_compressed(&mut self, opcode: OpCode, compressed: Vec<u8>, plain: &[u8]) {
+        let len = compressed.len();
         if self.rules.trace {
-            let seen = Seen::outgoing_compressed(opcode, compressed, plain);
+            let seen = Seen::outgoing_compressed(opcode, &compressed, plain);
             self.seen.push_back(Shown::Frame(seen));
         }
+        if len < MOVE_AT {
+            self.outbox.queue(|out| {
+                frame::encode_compressed_header(out, opcode, len);
+                out.extend_from_slice(&compressed);
+            });
+        } else {
+            self.outbox
+                .queue(|out| frame::encode_compressed_header(out, opcode, len));
+            self.outbox.push(compressed);
+        }
+        self.frames_queued += 1;
     }
 
     /// Queue one whole frame: `frame::encode`, the PHP's `encode()`.

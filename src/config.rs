@@ -20,6 +20,17 @@ pub enum Mode {
     Chat,
 }
 
+impl Mode {
+    /// Its name, as `--mode` takes it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Tutorial => "tutorial",
+            Mode::Echo => "echo",
+            Mode::Chat => "chat",
+        }
+    }
+}
+
 /// Which way the loop waits: `--poller`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PollerKind {

@@ -20,7 +20,7 @@
 
 use super::json::Object;
 use super::{describe, row, Feed, Inspectors, Subscriber, BEHIND, REFRESH, TABLE_ROWS};
-use crate::config::{Config, Mode};
+use crate::config::Config;
 use crate::protocol::buffers::Counted;
 use crate::protocol::frame::{self, OpCode};
 use crate::protocol::reader::Message;
@@ -265,11 +265,7 @@ fn array_frame(events: &str) -> Vec<u8> {
 fn table(feed: &Feed, clients: &Clients, app: &dyn App, config: &Config, now: Instant) -> String {
     let mut text = String::from("[");
     let mut hello = Object::open(&mut text);
-    let mode = match config.mode {
-        Mode::Tutorial => "tutorial",
-        Mode::Echo => "echo",
-        Mode::Chat => "chat",
-    };
+    let mode = config.mode.name();
     hello
         .str("kind", "hello")
         .num("t", feed.millis(now))

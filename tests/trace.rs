@@ -41,16 +41,6 @@ fn without_id(line: &str) -> String {
     }
 }
 
-/// The tutorial's request, byte for byte.
-const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
-    Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
-    Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
-
-/// RFC 6455 §5.7: "A single-frame masked text message" containing "Hello".
-const MASKED_HELLO: [u8; 11] = [
-    0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-];
-
 const GOLDEN: &str = r#"[ID] request head, 221 bytes:
     GET /mychat HTTP/1.1\r\n
     Host: server.example.com\r\n

@@ -86,11 +86,6 @@ fn ping_gets_a_pong_with_the_same_payload() {
     );
 }
 
-/// The tutorial's example request, exactly as printed in the tutorial.
-const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\nHost: server.example.com\r\n\
-    Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
-    Sec-WebSocket-Protocol: chat\r\nSec-WebSocket-Version: 13\r\nOrigin: http://example.com\r\n\r\n";
-
 #[test]
 fn the_tutorials_handshake_byte_for_byte() {
     // It asks for server.example.com, from a page that came from

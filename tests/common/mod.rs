@@ -530,6 +530,23 @@ impl Server {
     }
 }
 
+/// The tutorial's own request, byte for byte (docs/handshake.md §1): it
+/// names another site's host and origin.
+pub const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\n\
+    Host: server.example.com\r\n\
+    Upgrade: websocket\r\n\
+    Connection: Upgrade\r\n\
+    Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
+    Sec-WebSocket-Protocol: chat\r\n\
+    Sec-WebSocket-Version: 13\r\n\
+    Origin: http://example.com\r\n\
+    \r\n";
+
+/// RFC 6455 §5.7: "A single-frame masked text message" containing "Hello".
+pub const MASKED_HELLO: [u8; 11] = [
+    0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
+];
+
 /// A port that was free a moment ago, and is closed again: nothing listens
 /// on it (unless another program takes it meanwhile).
 pub fn free_port() -> u16 {

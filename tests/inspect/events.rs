@@ -1,16 +1,13 @@
 //! The table an inspector gets when it comes, then each kind of event as
 //! it happens, the caps on what a peer's bytes may fill, and escaping.
 
-use crate::common::{frame, handshake_request, masked_frame, Client, Server, CLOSE, TEXT};
+use crate::common::{
+    frame, handshake_request, masked_frame, Client, Server, CLOSE, MASKED_HELLO, TEXT,
+};
 use crate::inspector::Inspector;
 use crate::json::Value;
 use std::io::Write;
 use std::time::Duration;
-
-/// RFC 6455 §5.7: "A single-frame masked text message" containing "Hello".
-const MASKED_HELLO: [u8; 11] = [
-    0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-];
 
 /// An event for the client `id`.
 fn of(id: &str) -> impl Fn(&Value) -> bool + '_ {

@@ -5,11 +5,12 @@
 //! and its flags.
 
 use crate::common::{
-    frame, masked_frame, Client, Response, BINARY, CLOSE, CONTINUATION, PING, PONG, TEXT,
+    frame, masked_frame, Client, Response, BINARY, CLOSE, CONTINUATION, MASKED_HELLO, PING, PONG,
+    TEXT, TUTORIAL_REQUEST,
 };
 use crate::{
     entered, pattern, read_bytes, read_head, read_raw_frame, run, silent_for, text_header, Lesson,
-    ENTERED, TUTORIAL_REQUEST,
+    ENTERED,
 };
 use std::io::{Read, Write};
 use std::time::Duration;
@@ -24,11 +25,6 @@ const TUTORIAL_101: &str = "HTTP/1.1 101 Switching Protocols\r\n\
     \r\n";
 
 const PROTOCOL_LINE: &str = "Sec-WebSocket-Protocol: chat\r\n";
-
-/// RFC 6455 §5.7: "A single-frame masked text message" containing "Hello".
-const MASKED_HELLO: [u8; 11] = [
-    0x81, 0x85, 0x37, 0xfa, 0x21, 0x3d, 0x7f, 0x9f, 0x4d, 0x51, 0x58,
-];
 
 #[test]
 fn the_tutorials_request_gets_the_tutorials_101_byte_for_byte() {

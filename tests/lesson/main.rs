@@ -18,22 +18,12 @@ mod exercises;
 mod reading;
 
 pub use common::lesson::Lesson;
+pub use common::TUTORIAL_REQUEST;
 use common::{handshake_request, Client, PATIENCE};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::process::ExitStatus;
 use std::time::Duration;
-
-/// The tutorial's request (docs/handshake.md §1), byte for byte.
-pub const TUTORIAL_REQUEST: &str = "GET /mychat HTTP/1.1\r\n\
-    Host: server.example.com\r\n\
-    Upgrade: websocket\r\n\
-    Connection: Upgrade\r\n\
-    Sec-WebSocket-Key: x3JJHMbDL1EzLkh9GBhXDw==\r\n\
-    Sec-WebSocket-Protocol: chat\r\n\
-    Sec-WebSocket-Version: 13\r\n\
-    Origin: http://example.com\r\n\
-    \r\n";
 
 /// The text every reply starts with (the PHP's line 63).
 pub const ENTERED: &str = "You have entered: ";

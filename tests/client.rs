@@ -13,32 +13,6 @@ use std::path::Path;
 use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
-impl Run {
-    /// Expect each of `lines` in what the client printed on stdout.
-    fn printed(&self, lines: &[&str]) -> &Run {
-        for line in lines {
-            assert!(
-                self.stdout.contains(line),
-                "{line:?} not in:\n{}",
-                self.stdout
-            );
-        }
-        self
-    }
-
-    /// Expect each of `lines` in what the client said on stderr.
-    fn said(&self, lines: &[&str]) -> &Run {
-        for line in lines {
-            assert!(
-                self.stderr.contains(line),
-                "{line:?} not in:\n{}",
-                self.stderr
-            );
-        }
-        self
-    }
-}
-
 /// Run `client ARGS` to its end; kill it and fail past [`PATIENCE`].
 fn client(args: &[&str]) -> Run {
     common::run_to_end(env!("CARGO_BIN_EXE_client"), args, PATIENCE)

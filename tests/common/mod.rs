@@ -588,6 +588,30 @@ impl Run {
         );
         self
     }
+
+    /// Expect each of `lines` in what the program printed on stdout.
+    pub fn printed(&self, lines: &[&str]) -> &Run {
+        for line in lines {
+            assert!(
+                self.stdout.contains(line),
+                "{line:?} not in:\n{}",
+                self.stdout
+            );
+        }
+        self
+    }
+
+    /// Expect each of `lines` in what the program said on stderr.
+    pub fn said(&self, lines: &[&str]) -> &Run {
+        for line in lines {
+            assert!(
+                self.stderr.contains(line),
+                "{line:?} not in:\n{}",
+                self.stderr
+            );
+        }
+        self
+    }
 }
 
 /// Run `binary ARGS` to its end, reading both pipes as it goes (so a
